@@ -1,0 +1,28 @@
+# The two entry points of the README. Both create ./.venv with the project and its
+# dependencies installed, so they work on a fresh machine that only has Python 3.11+.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+OUT    ?= out/demo
+
+.PHONY: setup demo test bench clean
+
+$(BIN)/riskcast: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(BIN)/riskcast
+
+demo: setup
+	$(BIN)/riskcast demo --out $(OUT)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) out
