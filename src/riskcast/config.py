@@ -1,0 +1,196 @@
+"""The run configuration: one TOML file, loaded into frozen pydantic models.
+
+A wrong key or value fails once, at entry, naming the file and the dotted key. Any value can
+be overridden from the command line with ``--set dotted.key=value`` (the value is read as a
+TOML literal when it parses as one, else as a string).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from riskcast.errors import ConfigError
+
+__all__ = [
+    "Config",
+    "InputSpec",
+    "TargetSpec",
+    "BacktestSpec",
+    "load_config",
+    "default_config",
+    "config_hash",
+    "DEFAULT_EVENT_TYPES",
+]
+
+#: Political-violence event types: ACLED's three, and UCDP GED's three types of violence.
+DEFAULT_EVENT_TYPES = (
+    "Battles",
+    "Explosions/Remote violence",
+    "Violence against civilians",
+    "state-based",
+    "non-state",
+    "one-sided",
+)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class InputSpec(_Frozen):
+    """One input file (or the embedded generator) and the table it feeds."""
+
+    kind: Literal["events", "counts", "presence", "shocks"]
+    format: str = Field(description="reader name, see `riskcast formats`")
+    path: Path | None = Field(None, description="file path; relative paths are read from the working directory")
+    sheet: str | None = Field(None, description="sheet name for xlsx inputs")
+    options: dict[str, Any] = Field(default_factory=dict, description="reader-specific options")
+
+
+class TargetSpec(_Frozen):
+    """What counts as an attack: event types, optional actor filter, threshold."""
+
+    event_types: tuple[str, ...] = DEFAULT_EVENT_TYPES
+    actors: tuple[str, ...] = Field((), description="keep events whose actor1 or actor2 contains one of these (case-insensitive); empty = all")
+    threshold: int = Field(1, ge=1, description="target_any = events >= threshold")
+    min_fatalities: int = Field(0, ge=0, description="count only events with at least this many fatalities")
+
+
+class RegionSpec(_Frozen):
+    gazetteer: Path | None = Field(None, description="regions CSV; default: riskcast's curated gazetteer for the level")
+    boundaries: Path | None = Field(None, description="GeoJSON of the units for point-in-polygon assignment")
+    name_property: str = Field("shapeName", description="GeoJSON property holding the unit name")
+    max_unassigned_share: float = Field(0.05, ge=0, le=1, description="fail when more events than this share cannot be assigned")
+
+
+class PanelSpec(_Frozen):
+    start: str = Field("2012-01", pattern=r"^\d{4}-\d{2}$")
+    end: str | None = Field(None, pattern=r"^\d{4}-\d{2}$", description="default: the last month with data")
+
+
+class FeatureSpec(_Frozen):
+    lags: tuple[int, ...] = (1, 2, 3)
+    windows: tuple[int, ...] = (3, 6, 12)
+    decay_halflife: float = Field(6.0, gt=0)
+    spatial: bool = True
+
+
+class BacktestSpec(_Frozen):
+    horizons: tuple[int, ...] = (1, 3, 6, 12)
+    min_train_months: int = Field(36, ge=6, description="months of training rows required before the first origin")
+    eval_months: int = Field(24, ge=1, description="number of monthly origins in the evaluation window")
+    window: Literal["expanding", "sliding"] = "expanding"
+    sliding_months: int = Field(60, ge=6)
+
+    @field_validator("horizons")
+    @classmethod
+    def _positive(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not v or any(h < 1 for h in v):
+            raise ValueError("horizons must be a non-empty list of whole months >= 1")
+        return tuple(sorted(set(v)))
+
+
+class ModelSpec(_Frozen):
+    C: float = Field(0.5, gt=0, description="inverse L2 strength of the logistic regression")
+    climatology_months: int = Field(12, ge=1, description="k of the climatology baseline")
+
+
+class TrackingSpec(_Frozen):
+    uri: str | None = Field(None, description="MLflow tracking URI; default sqlite:///<out>/mlflow.db")
+    registry_uri: str | None = None
+    experiment: str = "riskcast"
+    registered_model: str = "riskcast"
+
+
+class ReportSpec(_Frozen):
+    title: str = "riskcast monthly risk report"
+    top_n: int = Field(10, ge=1)
+
+
+class Config(_Frozen):
+    """A whole run: inputs, spatial unit, target, horizons, tracking and output."""
+
+    name: str = "riskcast"
+    seed: int = 20240601
+    unit: Literal["admin1", "admin2", "priogrid"] = "admin1"
+    countries: tuple[str, ...] = ("Mali",)
+    inputs: dict[str, InputSpec]
+    target: TargetSpec = TargetSpec()
+    regions: RegionSpec = RegionSpec()
+    panel: PanelSpec = PanelSpec()
+    features: FeatureSpec = FeatureSpec()
+    backtest: BacktestSpec = BacktestSpec()
+    model: ModelSpec = ModelSpec()
+    tracking: TrackingSpec = TrackingSpec()
+    report: ReportSpec = ReportSpec()
+
+    @field_validator("inputs")
+    @classmethod
+    def _has_events(cls, v: dict[str, InputSpec]) -> dict[str, InputSpec]:
+        if not any(s.kind in ("events", "counts") for s in v.values()):
+            raise ValueError("at least one input of kind 'events' or 'counts' is needed")
+        return v
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _apply_override(data: dict, item: str, file: str) -> None:
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {item!r} is not of the form dotted.key=value", file=file)
+    parts = key.strip().split(".")
+    node = data
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise ConfigError("cannot set a key inside a value that is not a table", file=file, key=key)
+    node[parts[-1]] = _parse_value(text.strip())
+
+
+def config_from_dict(data: dict, *, file: str = "<config>", overrides: list[str] = ()) -> Config:
+    data = json.loads(json.dumps(data, default=str))  # deep copy, plain types
+    for item in overrides:
+        _apply_override(data, item, "--set")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        msg = {"extra_forbidden": "unknown key"}.get(err["type"], err["msg"])
+        more = f" ({exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{msg}{more}", file=file, key=key) from None
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
+    """Read a TOML config, apply ``--set`` overrides, and validate it."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("config file not found", file=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
+    return config_from_dict(data, file=str(path), overrides=list(overrides))
+
+
+def default_config(overrides: list[str] = ()) -> Config:
+    """The main job's config: embedded synthetic Mali events plus the curated facts."""
+    from riskcast.paths import project_file
+
+    return load_config(project_file("pipelines", "demo.toml"), overrides)
+
+
+def config_hash(cfg: Config) -> str:
+    """sha256 of the config's canonical JSON: the same settings give the same hash."""
+    text = json.dumps(cfg.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
