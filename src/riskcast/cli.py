@@ -1,0 +1,172 @@
+"""The riskcast command line: parses arguments, calls a job, returns an exit code.
+
+Exit codes: 0 success; 2 bad input or config (the message names the file, row and column or
+the key); 1 any other error.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from riskcast.errors import EXIT_BAD_INPUT, ConfigError, InputError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Forecast monthly armed-attack risk per region, and explain it.")
+err = Console(stderr=True)
+out = Console()
+
+ConfigArg = Annotated[Path, typer.Argument(help="TOML config file", exists=False)]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="output folder")]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="override a config value: dotted.key=value (repeatable)")]
+
+
+def _guard(fn):
+    """Run a job; map known errors to exit codes with one clear message."""
+    try:
+        return fn()
+    except (InputError, ConfigError, FileNotFoundError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - last resort: say what failed, exit 1
+        from riskcast.evaluation.splits import SplitError
+
+        if isinstance(exc, SplitError):
+            err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        err.print_exception(show_locals=False, max_frames=5)
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}")
+        raise typer.Exit(1) from None
+
+
+def _config(config: Path | None, sets: list[str] | None):
+    from riskcast.config import default_config, load_config
+
+    return default_config(sets or []) if config is None else load_config(config, sets or [])
+
+
+def _run(config: Path | None, out_dir: Path, sets: list[str] | None) -> None:
+    from riskcast.jobs.run import run_all
+
+    def go():
+        cfg = _config(config, sets)
+        result = run_all(cfg, out_dir, echo=lambda m: err.print(m, style="dim"))
+        for name, info in sorted(result.get("inputs", {}).items()):
+            dropped = ", ".join(f"{k}: {v}" for k, v in sorted(info["dropped"].items())) or "none"
+            err.print(f"input {name}: read {info['rows_read']}, kept {info['rows_kept']}, dropped {info['rows_dropped']} ({dropped})", highlight=False)
+        err.print(f"registered model {result['registered_model']} version {result['registered_model_version']}; "
+                  f"scores for {result['as_of']}; took {result['timings_seconds']['total']} s", highlight=False)
+        out.print(f"report: {Path(result['outputs']['report']).resolve()}", highlight=False, soft_wrap=True)
+
+    _guard(go)
+
+
+@app.command()
+def demo(out_dir: OutOpt = Path("out/demo"), set_: SetOpt = None) -> None:
+    """Run the main job on the embedded SYNTHETIC Sahel data (no config needed)."""
+    _run(None, out_dir, set_)
+
+
+@app.command()
+def run(config: ConfigArg, out_dir: OutOpt = Path("out/run"), set_: SetOpt = None) -> None:
+    """Run the whole chain: ingest, features, backtest, train + register, score, report."""
+    _run(config, out_dir, set_)
+
+
+def _stage(name: str, config: Path, out_dir: Path, sets: list[str] | None) -> None:
+    from riskcast.jobs import run as jobs
+
+    def go():
+        cfg = _config(config, sets)
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        result = getattr(jobs, f"stage_{name}")(cfg, out_dir)
+        err.print(f"[{name}] done in {out_dir}", style="dim")
+        if name == "report":
+            out.print(f"report: {Path(result).resolve()}", highlight=False, soft_wrap=True)
+
+    _guard(go)
+
+
+@app.command()
+def ingest(config: ConfigArg, out_dir: OutOpt = Path("out/run"), set_: SetOpt = None) -> None:
+    """Read the inputs into canonical tables and assign events to units."""
+    _stage("ingest", config, out_dir, set_)
+
+
+@app.command()
+def features(config: ConfigArg, out_dir: OutOpt = Path("out/run"), set_: SetOpt = None) -> None:
+    """Build the region-month panel with features and targets (features.parquet)."""
+    _stage("features", config, out_dir, set_)
+
+
+@app.command()
+def backtest(config: ConfigArg, out_dir: OutOpt = Path("out/run"), set_: SetOpt = None) -> None:
+    """Rolling-origin backtest of the models and baselines (predictions.csv, metrics.csv)."""
+    _stage("backtest", config, out_dir, set_)
+
+
+@app.command()
+def train(config: ConfigArg, out_dir: OutOpt = Path("out/run"), set_: SetOpt = None) -> None:
+    """Fit the final model, log the MLflow run and register the model."""
+    _stage("train", config, out_dir, set_)
+
+
+@app.command()
+def score(config: ConfigArg, out_dir: OutOpt = Path("out/run"), set_: SetOpt = None) -> None:
+    """Score the latest month with the registered model (scores.csv)."""
+    _stage("score", config, out_dir, set_)
+
+
+@app.command()
+def report(config: ConfigArg, out_dir: OutOpt = Path("out/run"), set_: SetOpt = None) -> None:
+    """Render report.html from the run's outputs."""
+    _stage("report", config, out_dir, set_)
+
+
+@app.command()
+def formats() -> None:
+    """List the input formats riskcast reads, with the table each one feeds."""
+    from riskcast.io.registry import READERS
+
+    for name, (kind, fn) in sorted(READERS.items()):
+        doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        out.print(f"{name:18} {kind:9} {doc}", highlight=False)
+    out.print(f"{'synthetic':18} {'events':9} riskcast's embedded SYNTHETIC Sahel events (seeded)", highlight=False)
+    out.print(f"{'curated':18} {'shocks':9} riskcast's curated shock / presence tables", highlight=False)
+
+
+@app.command("config-schema")
+def config_schema() -> None:
+    """Print the JSON schema of the config file."""
+    from riskcast.config import Config
+
+    out.print_json(json.dumps(Config.model_json_schema()))
+
+
+@app.command()
+def synth(path: Annotated[Path, typer.Argument(help="CSV file to write")], seed: int = 20240601, start: str = "2012-01", end: str = "2024-12", level: str = "admin1") -> None:
+    """Write the embedded SYNTHETIC events to a CSV in riskcast's canonical events format."""
+
+    def go():
+        from riskcast import synth as s
+
+        df = s.default_events(seed=seed, start=start, end=end, level=level)
+        s.write_events(df, path)
+        out.print(f"wrote {len(df)} SYNTHETIC events to {path}", highlight=False)
+
+    _guard(go)
+
+
+def main() -> None:  # console-script entry point
+    app(prog_name="riskcast")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""The stages of a run after ingestion: features, backtest, train (+ registry), score.
+
+Each stage is a plain function: tables in, tables out. The run job (``jobs/run.py``) chains
+them and writes their outputs atomically.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from riskcast.config import Config
+from riskcast.evaluation.backtest import run_backtest
+from riskcast.evaluation.metrics import score_predictions
+from riskcast.features import FeatureContext, RollingShareAny, RollingSum, compute_features, default_features
+from riskcast.jobs.ingest import Ingested
+from riskcast.models import make_models
+from riskcast.panel import build_panel, month_range
+
+__all__ = ["build_feature_panel", "backtest", "fit_final", "feature_columns"]
+
+_KEYS = ["unit_id", "unit_name", "country", "month"]
+
+
+def _feature_list(cfg: Config):
+    f = cfg.features
+    feats = default_features(f.lags, f.windows, f.decay_halflife, f.spatial)
+    k = cfg.model.climatology_months
+    names = {x.name for x in feats}
+    for extra in (RollingShareAny(k), RollingSum(k)):  # the climatology baseline reads these
+        if extra.name not in names:
+            feats.append(extra)
+    return feats
+
+
+def build_feature_panel(cfg: Config, data: Ingested) -> pd.DataFrame:
+    """The region-month panel: keys, observed counts, features and ``target_*`` columns."""
+    from riskcast.regions import Gazetteer
+
+    panel, arrays = build_panel(
+        data.events, data.units, cfg.target, cfg.backtest.horizons,
+        start=cfg.panel.start, end=cfg.panel.end, counts=data.counts,
+    )
+    months = month_range(panel["month"].min(), panel["month"].max())
+    ctx = FeatureContext(arrays=arrays, neighbours=Gazetteer(data.units).neighbour_matrix(), months=months, units=data.units)
+    feats = compute_features(_feature_list(cfg), ctx)
+    targets = [c for c in panel.columns if c.startswith("target_")]
+    observed = ["n_target", "n_fatalities", "n_all"]
+    return pd.concat([panel[_KEYS + observed], feats, panel[targets]], axis=1)
+
+
+def feature_columns(panel: pd.DataFrame) -> list[str]:
+    """Model inputs: every feature column. Keys (unit ids, names, months) never enter."""
+    skip = set(_KEYS) | {"n_target", "n_fatalities", "n_all"}
+    return [c for c in panel.columns if c not in skip and not c.startswith("target_")]
+
+
+def backtest(cfg: Config, panel: pd.DataFrame, progress: Callable[[int], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rolling-origin backtest of every model; returns (predictions, metrics)."""
+    b = cfg.backtest
+    preds = run_backtest(
+        panel, feature_columns(panel), make_models(cfg.model.C, cfg.model.climatology_months), b.horizons,
+        min_train_months=b.min_train_months, eval_months=b.eval_months, window=b.window,
+        sliding_months=b.sliding_months, progress=progress,
+    )
+    return preds, score_predictions(preds)
+
+
+def fit_final(cfg: Config, panel: pd.DataFrame, model_name: str = "logistic") -> tuple[dict[int, object], dict]:
+    """Fit the model on every row whose target is known, one fit per horizon."""
+    from sklearn.base import clone
+
+    base = make_models(cfg.model.C, cfg.model.climatology_months)[model_name]
+    cols = feature_columns(panel)
+    fitted, windows = {}, {}
+    for h in cfg.backtest.horizons:
+        y = panel[f"target_any_h{h}"].to_numpy(dtype=float)
+        known = ~np.isnan(y)
+        rows = panel[known]
+        est = clone(base)
+        try:
+            est.fit(rows[cols], y[known], y_count=panel.loc[known, f"target_count_h{h}"].to_numpy(dtype=float))
+        except TypeError:
+            est.fit(rows[cols], y[known])
+        fitted[h] = est
+        windows[h] = (f"{rows['month'].min():%Y-%m}", f"{rows['month'].max():%Y-%m}")
+    return fitted, windows

@@ -1,0 +1,83 @@
+"""The plain HTML report: latest scores, backtest beside the baselines, data coverage, model card.
+
+Takes the run's output tables; knows nothing of training. Every string that comes from a data
+file goes through Jinja's autoescaping.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from riskcast.config import Config
+from riskcast.paths import project_file
+
+__all__ = ["render_report", "tier"]
+
+SYNTHETIC_MARK = "synthetic"
+
+
+def tier(p: float) -> str:
+    """Risk tier of a probability (documented in the report's "how to read this")."""
+    if p >= 0.75:
+        return "very high"
+    if p >= 0.5:
+        return "high"
+    if p >= 0.25:
+        return "elevated"
+    if p >= 0.1:
+        return "low"
+    return "very low"
+
+
+def _metrics_table(metrics: pd.DataFrame) -> tuple[list[str], list[dict]]:
+    """Rows: (horizon, metric); columns: models, baselines first."""
+    if metrics.empty:
+        return [], []
+    order = ["climatology", "persistence"] + sorted(m for m in metrics["model"].unique() if m not in ("climatology", "persistence"))
+    models = [m for m in order if m in set(metrics["model"])]
+    wide = metrics.pivot_table(index=["horizon", "metric"], columns="model", values="value", aggfunc="first", dropna=False)
+    n = metrics.groupby(["horizon", "metric"])["n"].max()
+    rows = []
+    for (h, metric), r in wide.iterrows():
+        if metric == "base_rate":
+            continue
+        rows.append({"horizon": int(h), "metric": metric, "n": int(n.loc[(h, metric)]),
+                     "values": ["n/a" if pd.isna(r.get(m)) else f"{r.get(m):.3f}" for m in models]})
+    return models, rows
+
+
+def render_report(cfg: Config, out: Path) -> str:
+    out = Path(out)
+    run = json.loads((out / "run.json").read_text())
+    scores = pd.read_csv(out / "scores.csv")
+    metrics = pd.read_csv(out / "metrics.csv") if (out / "metrics.csv").exists() else pd.DataFrame()
+    events = pd.read_parquet(out / "tables" / "events.parquet", columns=["date", "source_dataset"])
+    panel = pd.read_parquet(out / "features.parquet", columns=["unit_id", "month", "n_target"])
+
+    wide = scores.pivot_table(index=["unit_id", "unit_name", "country"], columns="horizon", values=["p", "expected_count"], aggfunc="first")
+    h0 = min(cfg.backtest.horizons)
+    wide = wide.sort_values(("p", h0), ascending=False)
+    recent = panel[panel["month"] > panel["month"].max() - pd.DateOffset(months=12)].groupby("unit_id")["n_target"].sum()
+    units = []
+    for (uid, name, country), r in wide.iterrows():
+        units.append({
+            "unit_id": uid, "name": name, "country": country,
+            "p": [f"{r[('p', h)]:.2f}" for h in cfg.backtest.horizons],
+            "count": "n/a" if pd.isna(r[("expected_count", h0)]) else f"{r[('expected_count', h0)]:.1f}",
+            "tier": tier(float(r[("p", h0)])), "last12": int(recent.get(uid, 0)),
+        })
+    coverage = (events.assign(date=pd.to_datetime(events["date"])).groupby("source_dataset")["date"]
+                .agg(["count", "min", "max"]).reset_index().to_dict("records"))
+    synthetic = any(SYNTHETIC_MARK in str(c["source_dataset"]).lower() for c in coverage)
+    models, metric_rows = _metrics_table(metrics)
+
+    env = Environment(loader=FileSystemLoader(project_file("reports")), autoescape=select_autoescape(["html", "j2"], default=True))
+    return env.get_template("report.html.j2").render(
+        title=cfg.report.title, run=run, cfg=cfg, as_of=run.get("as_of"), horizons=cfg.backtest.horizons,
+        units=units, top=units[: cfg.report.top_n], coverage=coverage, synthetic=synthetic,
+        models=models, metric_rows=metric_rows, inputs=run.get("inputs", {}),
+        assignment=run.get("region_assignment", {}),
+    )
