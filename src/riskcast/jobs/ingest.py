@@ -40,6 +40,10 @@ def load_units(cfg: Config) -> pd.DataFrame:
     else:
         units = facts.load_regions(cfg.unit, countries=list(cfg.countries))
     units = units[units["country"].isin(cfg.countries)].reset_index(drop=True)
+    # Neighbours in countries outside the run (e.g. Burkina regions bordering Mopti) have no
+    # rows in the panel, so the graph keeps only links between the run's own units.
+    keep = set(units["unit_id"])
+    units["neighbours"] = units["neighbours"].fillna("").map(lambda s: "|".join(n for n in s.split("|") if n in keep))
     if units.empty:
         raise InputError(f"no {cfg.unit} units for countries {list(cfg.countries)} in the gazetteer", file=str(cfg.regions.gazetteer or "riskcast curated gazetteer"))
     return units
