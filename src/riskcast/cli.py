@@ -57,7 +57,7 @@ def _run(config: Path | None, out_dir: Path, sets: list[str] | None) -> None:
 
     def go():
         cfg = _config(config, sets)
-        result = run_all(cfg, out_dir, echo=lambda m: err.print(m, style="dim"))
+        result = run_all(cfg, out_dir, echo=lambda m: err.print(m, style="dim", markup=False, highlight=False))
         for name, info in sorted(result.get("inputs", {}).items()):
             dropped = ", ".join(f"{k}: {v}" for k, v in sorted(info["dropped"].items())) or "none"
             err.print(f"input {name}: read {info['rows_read']}, kept {info['rows_kept']}, dropped {info['rows_dropped']} ({dropped})", highlight=False)
@@ -87,7 +87,7 @@ def _stage(name: str, config: Path, out_dir: Path, sets: list[str] | None) -> No
         cfg = _config(config, sets)
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         result = getattr(jobs, f"stage_{name}")(cfg, out_dir)
-        err.print(f"[{name}] done in {out_dir}", style="dim")
+        err.print(f"[{name}] done in {out_dir}", style="dim", markup=False, highlight=False)
         if name == "report":
             out.print(f"report: {Path(result).resolve()}", highlight=False, soft_wrap=True)
 

@@ -55,7 +55,7 @@ def _read(name: str, spec: InputSpec, cfg: Config) -> tuple[ReadResult, str]:
         from riskcast import synth
 
         end = spec.options.get("end", "2024-12")
-        df = synth.default_events(seed=cfg.seed, start=spec.options.get("start", "2010-01"), end=end, level=spec.options.get("level", "admin1"))
+        df = synth.default_events(seed=cfg.seed, start=spec.options.get("start", "2012-01"), end=end, level=spec.options.get("level", "admin1"))
         report = ReadReport(file="<synthetic>", format="synthetic", table="events", rows_read=len(df), rows_kept=len(df))
         report.notes.append("SYNTHETIC events from riskcast.synth (seeded generator), not real events")
         buf = io.StringIO()

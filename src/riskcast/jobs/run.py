@@ -162,7 +162,7 @@ def stage_score(cfg: Config, out: Path, panel: pd.DataFrame | None = None) -> pd
     bundle = load_registered(model["registered_model"], version=model["version"])
     as_of = panel["month"].max()
     latest = panel[panel["month"] == as_of].reset_index(drop=True)
-    pred = bundle.predict(latest)
+    pred = bundle.predict(latest[model["features"]])
     rows = []
     for h in cfg.backtest.horizons:
         rows.append(pd.DataFrame({

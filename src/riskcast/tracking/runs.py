@@ -52,6 +52,9 @@ def log_bundle(bundle, registered_name: str, input_example=None):
     """Log the pyfunc bundle in the active run and register it; returns (name, version)."""
     import mlflow
 
+    # MLflow warns that a Python object is pickled: riskcast loads bundles only from the
+    # configured registry, which is the trust boundary, so the warning is noise here.
+    logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
     info = mlflow.pyfunc.log_model(
         name="forecast_bundle",
         python_model=bundle,

@@ -1,0 +1,91 @@
+"""End to end: the main job on the embedded data, through the CLI, and its contract."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from riskcast.config import default_config
+from riskcast.jobs.run import run_all
+from tests.conftest import PROJECT
+
+RISKCAST = [sys.executable, "-m", "riskcast.cli"]
+
+
+def cli(*args, cwd=PROJECT):
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([*RISKCAST, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    r = cli("demo", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().endswith(str((out / "report.html").resolve()))
+    return out
+
+
+def test_outputs_follow_the_contract(demo_out):
+    for name in ("features.parquet", "predictions.csv", "metrics.csv", "scores.csv", "report.html", "run.json"):
+        assert (demo_out / name).is_file(), name
+    panel = pd.read_parquet(demo_out / "features.parquet")
+    assert {"unit_id", "unit_name", "country", "month"} <= set(panel.columns)
+    assert panel["unit_id"].nunique() == 10
+    assert any(c.startswith("target_") for c in panel.columns)
+    assert len(panel) == panel["unit_id"].nunique() * panel["month"].nunique()  # complete grid
+    preds = pd.read_csv(demo_out / "predictions.csv")
+    for col in ("unit_id", "unit_name", "country", "origin", "target_month", "horizon", "model", "y_true", "p", "expected_count"):
+        assert col in preds.columns
+    assert set(preds["model"]) == {"climatology", "persistence", "logistic"}
+    metrics = pd.read_csv(demo_out / "metrics.csv")
+    assert list(metrics.columns[:5]) == ["model", "horizon", "metric", "value", "n"]
+    # baselines and model are scored on identical folds: same n per horizon and metric
+    assert metrics.groupby(["horizon", "metric"])["n"].nunique().max() == 1
+    run = json.loads((demo_out / "run.json").read_text())
+    for key in ("mlflow_run_id", "registered_model", "registered_model_version", "data_hashes", "config_hash", "inputs"):
+        assert key in run, key
+    assert run["inputs"]["events"]["rows_read"] > 0
+    assert all(len(h) == 64 for h in run["data_hashes"].values())
+
+
+def test_model_beats_nothing_silently(demo_out):
+    """The logistic model is reported beside both baselines; on the synthetic data it is informative."""
+    m = pd.read_csv(demo_out / "metrics.csv")
+    auc = m[(m["metric"] == "auroc") & (m["horizon"] == 1)].set_index("model")["value"]
+    assert {"climatology", "persistence", "logistic"} <= set(auc.index)
+    assert auc["logistic"] > 0.7
+
+
+def test_scores_come_from_the_registry(demo_out):
+    import mlflow
+
+    run = json.loads((demo_out / "run.json").read_text())
+    mlflow.set_tracking_uri(run["tracking_uri"])
+    client = mlflow.MlflowClient()
+    mv = client.get_model_version(run["registered_model"], run["registered_model_version"])
+    assert mv.run_id == run["mlflow_run_id"]
+    r = client.get_run(run["mlflow_run_id"])
+    assert r.data.tags["config_hash"] == run["config_hash"]
+    assert any(k.startswith("auroc_h1_") for k in r.data.metrics)
+    scores = pd.read_csv(demo_out / "scores.csv")
+    assert set(scores["horizon"]) == {1, 3, 6, 12} and scores["p"].between(0, 1).all()
+    assert (scores["model"] == f"{run['registered_model']}/{run['registered_model_version']}").all()
+
+
+def test_report_says_the_data_are_synthetic(demo_out):
+    html = (demo_out / "report.html").read_text()
+    assert "SYNTHETIC" in html and "climatology" in html and "persistence" in html
+
+
+def test_same_inputs_config_and_seed_give_identical_scores(demo_out, tmp_path):
+    run_all(default_config(), tmp_path, echo=lambda m: None)
+    for name in ("scores.csv", "predictions.csv", "metrics.csv"):
+        assert (tmp_path / name).read_bytes() == (demo_out / name).read_bytes(), name
+    a, b = (json.loads((d / "run.json").read_text()) for d in (demo_out, tmp_path))
+    assert a["data_hashes"] == b["data_hashes"] and a["config_hash"] == b["config_hash"]
