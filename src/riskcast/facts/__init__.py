@@ -1,0 +1,62 @@
+"""riskcast's curated fact tables: political shocks, foreign troop presence and the gazetteer.
+
+The CSV files beside this module are small, hand-curated tables of public-record facts (each
+row cites its source); ``FACTS.md`` describes their coverage and gaps. The loaders below read
+them as canonical tables (see :mod:`riskcast.schemas`), so a broken edit fails loudly with the
+file, row and column.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from riskcast.paths import facts_file
+from riskcast.schemas import validate
+
+__all__ = ["load_shocks", "load_presence", "load_regions", "REGION_FILES"]
+
+#: Gazetteer file per level. Admin2 is curated for Mali only.
+REGION_FILES = {"admin1": "regions_admin1.csv", "admin2": "regions_mli_admin2.csv"}
+
+
+def _read(name: str, schema: str, dates: Iterable[str] = ()) -> pd.DataFrame:
+    """Read one fact CSV as strings (empty cells -> NaN), parse ``dates`` and validate."""
+    path: Path = facts_file(name)
+    # dtype=str keeps P-codes and ids exactly as written; only empty cells become NaN
+    # (keep_default_na=False stops words such as "NA" from turning into missing values).
+    df = pd.read_csv(path, dtype=str, encoding="utf-8", keep_default_na=False, na_values=[""])
+    for col in dates:
+        df[col] = pd.to_datetime(df[col], format="%Y-%m-%d").astype("datetime64[ns]")
+    # CSV line numbers: the header is line 1, so index label i is line i + 2.
+    return validate(df, schema, file=str(path), row_of=lambda i: int(i) + 2)
+
+
+def load_shocks() -> pd.DataFrame:
+    """Coups, withdrawals, deployments, accords, sanctions and elections in Mali, Burkina Faso and Niger."""
+    return _read("shocks_sahel.csv", "shocks", dates=["date"])
+
+
+def load_presence() -> pd.DataFrame:
+    """Foreign forces (France, MINUSMA, Wagner ...) by location and month range."""
+    return _read("presence_sahel.csv", "presence", dates=["start_month", "end_month"])
+
+
+def load_regions(level: str = "admin1", countries: Iterable[str] | None = None) -> pd.DataFrame:
+    """The gazetteer of spatial units at ``level`` ("admin1": Mali, Burkina Faso, Niger; "admin2": Mali).
+
+    Args:
+        level: "admin1" or "admin2".
+        countries: keep only these countries (names as in the ``country`` column); all if None.
+
+    Raises:
+        ValueError: for any other level.
+    """
+    if level not in REGION_FILES:
+        raise ValueError(f"level must be one of {sorted(REGION_FILES)}, got {level!r}")
+    df = _read(REGION_FILES[level], "regions")
+    if countries is not None:
+        wanted = set(countries) if not isinstance(countries, str) else {countries}
+        df = df[df["country"].isin(wanted)].reset_index(drop=True)
+    return df

@@ -1,0 +1,135 @@
+"""The curated fact tables in riskcast/facts: they load, validate, cite sources and agree with the record."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from riskcast.facts import load_presence, load_regions, load_shocks
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+COUNTRIES = ("Mali", "Burkina Faso", "Niger")
+MALI_ADMIN1 = {"Kayes", "Koulikoro", "Sikasso", "Ségou", "Mopti", "Tombouctou", "Gao", "Kidal", "Bamako", "Ménaka"}
+
+
+def _split(cell: object) -> list[str]:
+    """The items of a '|'-separated list cell (empty cell -> no items)."""
+    return [] if pd.isna(cell) or cell == "" else str(cell).split("|")
+
+
+TABLES = {
+    "shocks": load_shocks,
+    "presence": load_presence,
+    "regions_admin1": lambda: load_regions("admin1"),
+    "regions_admin2": lambda: load_regions("admin2"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_table_validates_and_cites_a_source(name: str) -> None:
+    df = TABLES[name]()  # validates against the schema, raises InputError otherwise
+    assert len(df) > 0
+    assert df["source"].notna().all() and (df["source"].str.strip() != "").all()
+
+
+def test_load_regions_rejects_unknown_level_and_filters_countries() -> None:
+    with pytest.raises(ValueError):
+        load_regions("admin3")
+    niger = load_regions(countries=["Niger"])
+    assert set(niger["country"]) == {"Niger"} and len(niger) == 8
+
+
+def test_admin1_gazetteer_units() -> None:
+    df = load_regions("admin1")
+    counts = df["country"].value_counts().to_dict()
+    assert counts == {"Mali": 10, "Burkina Faso": 13, "Niger": 8}
+    assert set(df.loc[df["country"] == "Mali", "name"]) == MALI_ADMIN1
+    # Taoudénit is coded inside Tombouctou by ACLED and geoBoundaries: an alias, not a unit.
+    assert "Taoudénit" in _split(df.set_index("name").loc["Tombouctou", "aliases"])
+
+
+def test_admin2_parents_exist() -> None:
+    adm1 = set(load_regions("admin1")["unit_id"])
+    adm2 = load_regions("admin2")
+    assert len(adm2) == 50 and set(adm2["country"]) == {"Mali"}
+    assert set(adm2["parent"]) <= adm1
+
+
+@pytest.mark.parametrize("level", ["admin1", "admin2"])
+def test_neighbours_symmetric_and_known(level: str) -> None:
+    df = load_regions(level)
+    ids = set(df["unit_id"])
+    nb = {u: set(_split(c)) for u, c in zip(df["unit_id"], df["neighbours"])}
+    for unit, others in nb.items():
+        assert others <= ids, f"{unit}: unknown neighbours {others - ids}"
+        assert unit not in others
+        for other in others:
+            assert unit in nb[other], f"{unit} -> {other} but not back"
+    # every unit has a neighbour (the three countries form one connected area)
+    assert all(nb.values())
+
+
+def test_cross_border_neighbours() -> None:
+    df = load_regions("admin1").set_index("name")
+    nb = lambda name: set(_split(df.loc[name, "neighbours"]))  # noqa: E731
+    uid = df["unit_id"]
+    assert {uid["Nord"], uid["Sahel"]} <= nb("Mopti")
+    assert uid["Tillabéri"] in nb("Gao")
+    assert {uid["Tillabéri"], uid["Tahoua"]} <= nb("Ménaka")
+
+
+def test_presence_regions_are_gazetteer_names() -> None:
+    regions = load_regions("admin1")
+    known = set(zip(regions["country"], regions["name"]))
+    pres = load_presence()
+    assert set(pres["country"]) <= set(COUNTRIES)
+    assert set(zip(pres["country"], pres["region"])) <= known
+
+
+def test_shock_regions_are_gazetteer_names() -> None:
+    regions = load_regions("admin1")
+    known = set(zip(regions["country"], regions["name"]))
+    shocks = load_shocks().dropna(subset=["region"])
+    assert set(zip(shocks["country"], shocks["region"])) <= known
+
+
+def _has(df: pd.DataFrame, country: str, kind: str, start: str, end: str | None = None) -> bool:
+    d = df[(df["country"] == country) & (df["kind"] == kind)]
+    return bool(d["date"].between(pd.Timestamp(start), pd.Timestamp(end or start)).any())
+
+
+def test_key_shocks_present() -> None:
+    s = load_shocks()
+    assert _has(s, "Mali", "coup", "2012-03-22")
+    assert _has(s, "Mali", "coup", "2020-08-18")
+    assert _has(s, "Mali", "coup", "2021-05-01", "2021-05-31")
+    assert (s[(s["country"] == "Burkina Faso") & (s["kind"] == "coup")]["date"].dt.year == 2022).sum() == 2
+    assert _has(s, "Niger", "coup", "2023-07-26")
+    assert _has(s, "Mali", "peace_accord", "2015-01-01", "2015-12-31")
+    assert _has(s, "Mali", "withdrawal_completed", "2022-08-01", "2022-08-31")  # France leaves Mali
+    minusma_end = s[(s["actor"] == "MINUSMA") & (s["kind"] == "withdrawal_completed") & s["region"].isna()]
+    assert (minusma_end["date"] == pd.Timestamp("2023-12-31")).any()
+
+
+def test_no_shock_after_today() -> None:
+    assert (load_shocks()["date"] <= pd.Timestamp.today().normalize()).all()
+
+
+def test_coups_agree_with_powell_thyne() -> None:
+    path = SHARED / "shocks" / "powell_thyne_coups_V2022.11.29.csv"
+    if not path.exists():
+        pytest.skip(f"shared data not available ({path} is absent): cannot cross-check coup dates")
+    pt = pd.read_csv(path, sep=None, engine="python")  # documented as tab-separated, copies vary
+    pt = pt[pt["country"].isin(COUNTRIES) & (pt["year"] >= 2012)]
+    pt_events = {
+        (c, pd.Timestamp(year=int(y), month=int(m), day=int(d)), "coup" if int(k) == 2 else "coup_attempt")
+        for c, y, m, d, k in zip(pt["country"], pt["year"], pt["month"], pt["day"], pt["coup"])
+    }
+    s = load_shocks()
+    s = s[s["kind"].isin(["coup", "coup_attempt"])]
+    ours = set(zip(s["country"], s["date"], s["kind"]))
+    assert pt_events <= ours, f"missing or mis-dated: {sorted(pt_events - ours)}"
+    # within the period Powell & Thyne V2022.11.29 covers, we add no coups of our own
+    covered = {e for e in ours if e[1] <= pd.Timestamp("2022-11-29")}
+    assert covered <= pt_events, f"not in Powell & Thyne: {sorted(covered - pt_events)}"
