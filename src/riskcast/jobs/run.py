@@ -51,8 +51,8 @@ def _write_df(df: pd.DataFrame, path: Path) -> None:
             df.to_csv(tmp, index=False, float_format="%.10g", date_format="%Y-%m-%d")
 
 
-def _update_run_json(o: RunOutputs, **items) -> dict:
-    data = json.loads(o.run.read_text()) if o.run.exists() else {}
+def _update_run_json(o: RunOutputs, *, fresh: bool = False, **items) -> dict:
+    data = json.loads(o.run.read_text()) if o.run.exists() and not fresh else {}
     data.update(items)
     write_text(o.run, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
     return data
@@ -69,7 +69,8 @@ def stage_ingest(cfg: Config, out: Path) -> Ingested:
         _write_df(getattr(data, name), o.tables / f"{name}.parquet")
     summary = {"inputs": data.reports, "data_hashes": data.hashes, "region_assignment": data.assignment}
     write_text(o.ingest, json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
-    _update_run_json(o, config_hash=config_hash(cfg), **summary)
+    # Ingestion starts a new run record; until it succeeds the previous one stays untouched.
+    _update_run_json(o, fresh=True, config_hash=config_hash(cfg), **summary)
     return data
 
 
@@ -86,9 +87,10 @@ def stage_features(cfg: Config, out: Path, data: Ingested | None = None) -> pd.D
     data = data or load_ingested(out)
     panel = stages.build_feature_panel(cfg, data)
     _write_df(panel, o.features)
+    outside = stages.events_outside_panel(cfg, data, panel)
     _update_run_json(o, panel={"units": int(panel["unit_id"].nunique()), "months": int(panel["month"].nunique()),
                                "first_month": f"{panel['month'].min():%Y-%m}", "last_month": f"{panel['month'].max():%Y-%m}",
-                               "features": stages.feature_columns(panel)})
+                               "features": stages.feature_columns(panel), "events_not_in_panel": outside})
     return panel
 
 
@@ -191,8 +193,6 @@ def run_all(cfg: Config, out: str | Path, echo=print) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     o = RunOutputs(out)
-    if o.run.exists():
-        o.run.unlink()  # a fresh run.json per run; earlier outputs are replaced atomically
     t0 = time.perf_counter()
     timings = {}
 

@@ -18,7 +18,7 @@ from riskcast.jobs.ingest import Ingested
 from riskcast.models import make_models
 from riskcast.panel import build_panel, month_range
 
-__all__ = ["build_feature_panel", "backtest", "fit_final", "feature_columns"]
+__all__ = ["build_feature_panel", "events_outside_panel", "backtest", "fit_final", "feature_columns"]
 
 _KEYS = ["unit_id", "unit_name", "country", "month"]
 
@@ -48,6 +48,21 @@ def build_feature_panel(cfg: Config, data: Ingested) -> pd.DataFrame:
     targets = [c for c in panel.columns if c.startswith("target_")]
     observed = ["n_target", "n_fatalities", "n_all"]
     return pd.concat([panel[_KEYS + observed], feats, panel[targets]], axis=1)
+
+
+def events_outside_panel(cfg: Config, data: Ingested, panel: pd.DataFrame) -> dict[str, int]:
+    """Events read and placed but not counted in the panel, by reason (nothing silent)."""
+    from riskcast.panel import target_mask, to_month
+
+    month = to_month(data.events["date"])
+    before = month < panel["month"].min()
+    after = month > panel["month"].max()
+    inside = ~(before | after)
+    return {
+        "before the panel start": int(before.sum()),
+        "after the panel end": int(after.sum()),
+        "in the window but not a target event (type/actor/fatalities)": int((inside & ~target_mask(data.events, cfg.target)).sum()),
+    }
 
 
 def feature_columns(panel: pd.DataFrame) -> list[str]:

@@ -1,0 +1,128 @@
+"""Bad input through the CLI: one clear message, exit code 2, and no half-written output."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT
+
+FIXTURE = PROJECT / "tests" / "fixtures" / "acled_hdx_sample.csv"
+
+
+def cli(*args):
+    env = {**os.environ, "COLUMNS": "300"}
+    return subprocess.run([sys.executable, "-m", "riskcast.cli", *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def config(tmp_path: Path, events: Path, extra: str = "") -> Path:
+    p = tmp_path / "run.toml"
+    p.write_text(f"""
+name = "bad-input"
+countries = ["Mali"]
+[inputs.acled]
+kind = "events"
+format = "acled_hdx"
+path = "{events.as_posix()}"
+[panel]
+start = "2018-01"
+[backtest]
+horizons = [1]
+min_train_months = 6
+eval_months = 2
+{extra}
+""")
+    return p
+
+
+def assert_nothing_written(out: Path):
+    assert not out.exists() or not any(p for p in out.rglob("*") if p.is_file()), list(out.rglob("*"))
+
+
+def bad_csv(tmp_path: Path, edit) -> Path:
+    lines = FIXTURE.read_text().splitlines()
+    lines = edit(lines)
+    p = tmp_path / "events.csv"
+    p.write_text("\n".join(lines) + "\n")
+    return p
+
+
+CASES = {
+    # name: (edit of the fixture's lines, expected fragments of the message)
+    "unparseable date": (lambda ls: ls[:2] + [ls[2].replace("2018-02-03", "2018-02-31")] + ls[3:], ["row 3", "event_date"]),
+    "negative fatalities": (lambda ls: ls[:2] + [ls[2][: ls[2].rfind(",")] + ",-4"] + ls[3:], ["row 3", "fatalities"]),
+    "latitude out of range": (lambda ls: ls[:2] + [ls[2].replace("15.01", "115.01")] + ls[3:], ["row 3", "latitude"]),
+    "date in the future": (lambda ls: ls[:2] + [ls[2].replace("2018-02-03", "2099-02-03")] + ls[3:], ["row 3", "event_date", "future"]),
+    "missing column": (lambda ls: [ls[0].replace("fatalities", "fatalitie")] + ls[1:], ["fatalities"]),
+    "duplicate event ids": (lambda ls: ls + [ls[2]], ["rows 3 and", "event_id_cnty", "duplicate"]),
+    "malformed csv": (lambda ls: ls[:3] + [ls[3] + ',"extra",1,2,3'] + ls[4:], ["row 4"]),
+    "empty file": (lambda ls: [], ["empty"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_event_file_exits_2_names_the_place_and_writes_nothing(tmp_path, case):
+    edit, fragments = CASES[case]
+    events = bad_csv(tmp_path, edit)
+    if case == "empty file":
+        events.write_text("")
+    out = tmp_path / "out"
+    r = cli("run", str(config(tmp_path, events)), "--out", str(out))
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    msg = " ".join(r.stderr.split())
+    assert str(events) in msg
+    for f in fragments:
+        assert f in msg, (f, msg)
+    assert "Traceback" not in r.stderr
+    assert_nothing_written(out)
+
+
+def test_unknown_config_key_exits_2(tmp_path):
+    p = config(tmp_path, FIXTURE, extra="[model]\nCC = 1\n")
+    r = cli("run", str(p), "--out", str(tmp_path / "out"))
+    assert r.returncode == 2
+    assert f"{p}, key 'model.CC': unknown key" in " ".join(r.stderr.split())
+    assert_nothing_written(tmp_path / "out")
+
+
+def test_wrong_sheet_name_exits_2(tmp_path, shared_data):
+    p = tmp_path / "agg.toml"
+    path = shared_data / "aggregates" / "acled_hdx_bfa_political_violence_admin2_month_1997_2020.xlsx"
+    p.write_text(f"""
+countries = ["Burkina Faso"]
+[inputs.agg]
+kind = "counts"
+format = "acled_aggregates"
+path = "{path.as_posix()}"
+sheet = "Daten"
+""")
+    r = cli("run", str(p), "--out", str(tmp_path / "out"))
+    assert r.returncode == 2
+    msg = " ".join(r.stderr.split())
+    assert "Daten" in msg and "Data" in msg
+    assert_nothing_written(tmp_path / "out")
+
+
+def test_unresolvable_regions_above_the_limit_fail_with_the_list(tmp_path):
+    events = bad_csv(tmp_path, lambda ls: ls[:2] + [l.replace(",Mopti,", ",Atlantis,") for l in ls[2:]])
+    r = cli("run", str(config(tmp_path, events)), "--out", str(tmp_path / "out"))
+    assert r.returncode == 2
+    msg = " ".join(r.stderr.split())
+    assert "could not be assigned" in msg and "Atlantis" in msg
+    assert_nothing_written(tmp_path / "out")
+
+
+def test_a_stage_without_its_inputs_says_which_stage_to_run(tmp_path):
+    r = cli("score", str(config(tmp_path, FIXTURE)), "--out", str(tmp_path / "out"))
+    assert r.returncode == 2
+    assert "riskcast features" in " ".join(r.stderr.split())
+
+
+def test_too_short_backtest_window_is_refused(tmp_path):
+    p = config(tmp_path, FIXTURE)
+    r = cli("run", str(p), "--out", str(tmp_path / "out"), "--set", "backtest.min_train_months=200")
+    assert r.returncode == 2
+    assert "too short" in r.stderr
