@@ -89,3 +89,38 @@ def test_same_inputs_config_and_seed_give_identical_scores(demo_out, tmp_path):
         assert (tmp_path / name).read_bytes() == (demo_out / name).read_bytes(), name
     a, b = (json.loads((d / "run.json").read_text()) for d in (demo_out, tmp_path))
     assert a["data_hashes"] == b["data_hashes"] and a["config_hash"] == b["config_hash"]
+
+
+def test_real_acled_mali_run(shared_data, tmp_path):
+    """The example config on the real ACLED Mali file: 10 regions, 2012-01 to the file's end."""
+    r = cli("run", "examples/acled_mali.toml", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    panel = pd.read_parquet(tmp_path / "features.parquet")
+    assert panel["unit_id"].nunique() == 10
+    assert f"{panel['month'].min():%Y-%m}" == "2012-01" and f"{panel['month'].max():%Y-%m}" == "2019-06"
+    run = json.loads((tmp_path / "run.json").read_text())
+    acled = run["inputs"]["acled"]
+    assert acled["rows_read"] == 2913 and acled["rows_kept"] + acled["rows_dropped"] == acled["rows_read"]
+    assert run["panel"]["events_not_in_panel"]["before the panel start"] > 0
+    assert "events before the panel start" in r.stderr
+    preds = pd.read_csv(tmp_path / "predictions.csv")
+    assert set(preds["horizon"]) == {1, 3, 6, 12}
+    assert (tmp_path / "report.html").is_file() and (tmp_path / "scores.csv").is_file()
+
+
+@pytest.mark.parametrize("sets", [
+    ["unit=admin2", "inputs.events.options.level=\"admin2\""],
+    ["unit=priogrid", "regions.bbox=[-4.5, 14.0, 1.5, 18.0]", "regions.max_unassigned_share=0.9"],
+], ids=["admin2", "priogrid"])
+def test_other_spatial_units(tmp_path, sets):
+    quick = ["backtest.horizons=[1, 3]", "backtest.eval_months=6"]
+    cfg = default_config([*sets, *quick])
+    result = run_all(cfg, tmp_path, echo=lambda m: None)
+    panel = pd.read_parquet(tmp_path / "features.parquet")
+    n_units = panel["unit_id"].nunique()
+    if cfg.unit == "admin2":
+        assert n_units == 50
+    else:
+        assert n_units == 12 * 8 and panel["unit_id"].str.match(r"^PG\d+$").all()
+    assert len(panel) == n_units * panel["month"].nunique()
+    assert result["registered_model_version"] == "1"

@@ -65,6 +65,7 @@ class RegionSpec(_Frozen):
     gazetteer: Path | None = Field(None, description="regions CSV; default: riskcast's curated gazetteer for the level")
     boundaries: Path | None = Field(None, description="GeoJSON of the units for point-in-polygon assignment")
     name_property: str = Field("shapeName", description="GeoJSON property holding the unit name")
+    bbox: tuple[float, float, float, float] | None = Field(None, description="PRIO-GRID units: [lon_min, lat_min, lon_max, lat_max]; cells whose centre lies inside")
     max_unassigned_share: float = Field(0.05, ge=0, le=1, description="fail when more events than this share cannot be assigned")
 
 

@@ -29,6 +29,39 @@ class Ingested:
     assignment: dict = field(default_factory=dict)
 
 
+def _priogrid_units(cfg: Config) -> pd.DataFrame:
+    """PRIO-GRID cells whose centre lies in ``regions.bbox`` or inside ``regions.boundaries``.
+
+    The cell set is fixed by geography, never by where events happened: a unit set drawn from
+    the events would tell the model which cells will see violence.
+    """
+    import numpy as np
+    import shapely
+
+    from riskcast.errors import ConfigError
+    from riskcast.regions import load_boundaries, priogrid_gazetteer
+
+    half = 0.25
+    if cfg.regions.bbox is not None:
+        lon0, lat0, lon1, lat1 = cfg.regions.bbox
+    elif cfg.regions.boundaries is not None:
+        shapes = load_boundaries(cfg.regions.boundaries, cfg.regions.name_property)
+        lon0, lat0, lon1, lat1 = shapely.union_all([g for _, g in shapes]).bounds
+    else:
+        raise ConfigError("unit = 'priogrid' needs regions.bbox, regions.boundaries or regions.gazetteer", key="regions")
+    lats = np.arange(np.floor(lat0 * 2) / 2 + half, lat1, 0.5)
+    lons = np.arange(np.floor(lon0 * 2) / 2 + half, lon1, 0.5)
+    glat, glon = (a.ravel() for a in np.meshgrid(lats, lons, indexing="ij"))
+    inside = (glat >= lat0) & (glat <= lat1) & (glon >= lon0) & (glon <= lon1)
+    if cfg.regions.bbox is None:
+        union = shapely.union_all([g for _, g in shapes])
+        inside &= shapely.contains_xy(union, glon, glat)
+    from riskcast.regions import priogrid_gid
+
+    gids = priogrid_gid(glat[inside], glon[inside])
+    return priogrid_gazetteer(gids, country="/".join(cfg.countries))
+
+
 def load_units(cfg: Config) -> pd.DataFrame:
     """The spatial units of the run: the configured gazetteer, else riskcast's curated one."""
     from riskcast import facts
@@ -37,9 +70,13 @@ def load_units(cfg: Config) -> pd.DataFrame:
     if cfg.regions.gazetteer is not None:
         units = read_canonical(cfg.regions.gazetteer, table="regions").table
         units = units[units["level"] == cfg.unit]
+    elif cfg.unit == "priogrid":
+        units = _priogrid_units(cfg)
     else:
         units = facts.load_regions(cfg.unit, countries=list(cfg.countries))
-    units = units[units["country"].isin(cfg.countries)].reset_index(drop=True)
+    if cfg.unit != "priogrid":
+        units = units[units["country"].isin(cfg.countries)]
+    units = units.reset_index(drop=True)
     # Neighbours in countries outside the run (e.g. Burkina regions bordering Mopti) have no
     # rows in the panel, so the graph keeps only links between the run's own units.
     keep = set(units["unit_id"])
