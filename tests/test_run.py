@@ -124,3 +124,21 @@ def test_other_spatial_units(tmp_path, sets):
         assert n_units == 12 * 8 and panel["unit_id"].str.match(r"^PG\d+$").all()
     assert len(panel) == n_units * panel["month"].nunique()
     assert result["registered_model_version"] == "1"
+
+
+def test_strings_from_data_are_escaped_in_the_report(demo_out, tmp_path):
+    import shutil
+
+    from riskcast.reporting.report import render_report
+
+    out = tmp_path / "copy"
+    shutil.copytree(demo_out, out)
+    hostile = "<script>alert('x')</script>"
+    scores = pd.read_csv(out / "scores.csv")
+    scores["unit_name"] = hostile
+    scores.to_csv(out / "scores.csv", index=False)
+    events = pd.read_parquet(out / "tables" / "events.parquet")
+    events["source_dataset"] = hostile + " synthetic"
+    events.to_parquet(out / "tables" / "events.parquet")
+    html = render_report(default_config(), out)
+    assert "<script>" not in html and "&lt;script&gt;" in html

@@ -61,6 +61,8 @@ def _run(config: Path | None, out_dir: Path, sets: list[str] | None) -> None:
         for name, info in sorted(result.get("inputs", {}).items()):
             dropped = ", ".join(f"{k}: {v}" for k, v in sorted(info["dropped"].items())) or "none"
             err.print(f"input {name}: read {info['rows_read']}, kept {info['rows_kept']}, dropped {info['rows_dropped']} ({dropped})", highlight=False)
+        for w in result.get("warnings", []):
+            err.print(f"[yellow]warning:[/] {w}", highlight=False)
         for reason, n in result.get("panel", {}).get("events_not_in_panel", {}).items():
             err.print(f"events {reason}: {n}", highlight=False)
         err.print(f"registered model {result['registered_model']} version {result['registered_model_version']}; "

@@ -27,6 +27,7 @@ class Ingested:
     reports: dict[str, dict] = field(default_factory=dict)
     hashes: dict[str, str] = field(default_factory=dict)
     assignment: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _priogrid_units(cfg: Config) -> pd.DataFrame:
@@ -180,6 +181,7 @@ def ingest(cfg: Config) -> Ingested:
     for kind in ("events", "counts", "presence", "shocks"):
         for name, r in results[kind]:
             r.report.rows_kept = r.report.rows_read - r.report.rows_dropped
+    warnings = _overlap_warnings(events, counts)
     return Ingested(
         events=events,
         counts=counts,
@@ -189,4 +191,20 @@ def ingest(cfg: Config) -> Ingested:
         reports={name: rep.to_dict() for name, rep in reports.items()},
         hashes=hashes,
         assignment=assign_report.to_dict(),
+        warnings=warnings,
     )
+
+
+def _overlap_warnings(events: pd.DataFrame, counts: pd.DataFrame) -> list[str]:
+    """Events and aggregated counts for the same unit-month are both summed: say so."""
+    if events.empty or counts.empty:
+        return []
+    from riskcast.panel import to_month
+
+    ev = set(zip(events["unit_id"], to_month(events["date"])))
+    ct = counts[counts["events"] > 0]
+    both = sum(1 for key in zip(ct["unit_id"], pd.to_datetime(ct["month"])) if key in ev)
+    if not both:
+        return []
+    return [f"{both} unit-months have both events and aggregated counts; both are summed in the panel "
+            "(double counting if they describe the same events: use one kind of input per country)"]

@@ -73,11 +73,15 @@ def render_report(cfg: Config, out: Path) -> str:
                 .agg(["count", "min", "max"]).reset_index().to_dict("records"))
     synthetic = any(SYNTHETIC_MARK in str(c["source_dataset"]).lower() for c in coverage)
     models, metric_rows = _metrics_table(metrics)
+    totals = panel.groupby("unit_id")["n_target"].sum()
+    silent_units = sorted(u["name"] for u in units if totals.get(u["unit_id"], 0) == 0)
+    windows = sorted(run.get("training_windows", {}).items(), key=lambda kv: int(kv[0]))
 
     env = Environment(loader=FileSystemLoader(project_file("reports")), autoescape=select_autoescape(["html", "j2"], default=True))
     return env.get_template("report.html.j2").render(
         title=cfg.report.title, run=run, cfg=cfg, as_of=run.get("as_of"), horizons=cfg.backtest.horizons,
         units=units, top=units[: cfg.report.top_n], coverage=coverage, synthetic=synthetic,
         models=models, metric_rows=metric_rows, inputs=run.get("inputs", {}),
-        assignment=run.get("region_assignment", {}),
+        assignment=run.get("region_assignment", {}), silent_units=silent_units, windows=windows,
+        warnings=run.get("warnings", []),
     )
