@@ -141,7 +141,7 @@ def formats() -> None:
 
     for name, (kind, fn) in sorted(READERS.items()):
         doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        out.print(f"{name:18} {kind:9} {doc}", highlight=False)
+        out.print(f"{name:18} {kind:9} {doc}", highlight=False, soft_wrap=True)
     out.print(f"{'synthetic':18} {'events':9} riskcast's embedded SYNTHETIC Sahel events (seeded)", highlight=False)
     out.print(f"{'curated':18} {'shocks':9} riskcast's curated shock / presence tables", highlight=False)
 
