@@ -75,10 +75,9 @@ class PanelSpec(_Frozen):
 
 
 class FeatureSpec(_Frozen):
-    lags: tuple[int, ...] = (1, 2, 3)
-    windows: tuple[int, ...] = (3, 6, 12)
-    decay_halflife: float = Field(6.0, gt=0)
-    spatial: bool = True
+    set: str = Field("default", description="feature set: a name in features/ or a path to a TOML file")
+    baseline_set: str | None = Field("history_only", description="feature set of the history-only benchmark model (none: no such model)")
+    actor_groups: str = Field("actor_groups", description="actor-group mapping: a name in features/ or a TOML path")
 
 
 class BacktestSpec(_Frozen):

@@ -1,8 +1,13 @@
 """The feature protocol: a small class whose parameters name the column it makes.
 
-A feature works on dense units x months arrays (the panel's ``n_target``, ``n_fatalities`` ...)
-and returns one array of the same shape. Column ``t`` of the result may use columns ``<= t`` of
-its inputs only: features are causal by construction, and tests check it.
+A feature returns one dense units x months array. Column ``t`` of the result may use only
+information dated at or before month ``t``: features are causal by construction, and the
+leakage tests check it. Features compose by wrapping (``Lag(Decay(Events(), 12), 1)``), never
+by subclassing; the inner feature is the parameter ``of``.
+
+Names are derived, never written by hand: the snake-case class name, then each parameter
+that differs from its default (``decay_halflife12``), then ``_of_`` and the inner feature's
+name when it is not the default one (``lag_k1_of_fatalities``).
 """
 from __future__ import annotations
 
@@ -14,23 +19,73 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-__all__ = ["Feature", "FeatureContext", "compute_features"]
+__all__ = ["Feature", "FeatureContext", "compute_features", "slug", "FeatureError"]
 
 
-@dataclass(frozen=True)
+class FeatureError(ValueError):
+    """A feature declared with a parameter it cannot take (e.g. a half-life <= 0)."""
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        self.param = param
+        super().__init__(message)
+
+
+def slug(value: object) -> str:
+    """A column-name-safe rendering of a parameter value: ``"Remote violence/Explosions"`` -> ``remote_violence_explosions``."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).lower().replace(".", "p").replace("-", "m") if isinstance(value, (int, float)) else str(value).lower()
+    return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
+
+
+@dataclass
 class FeatureContext:
-    """What a feature may read: the arrays, the neighbour graph, the units and the months."""
+    """Everything a feature may read, on the panel's grid of units x months.
 
-    arrays: dict[str, np.ndarray]
-    neighbours: sp.csr_matrix
-    months: pd.DatetimeIndex
+    ``arrays`` holds named dense arrays (``n_target`` ...); ``events``, ``presence`` and
+    ``shocks`` are the canonical tables with integer ``unit_ix`` / ``month_ix`` columns added
+    by :mod:`riskcast.features.context`; ``cache`` holds computed features by name so that a
+    shared inner feature is computed once.
+    """
+
     units: pd.DataFrame
-    cache: dict = field(default_factory=dict, compare=False)
+    months: pd.DatetimeIndex
+    neighbours: sp.csr_matrix
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    events: pd.DataFrame | None = None
+    presence: pd.DataFrame | None = None
+    shocks: pd.DataFrame | None = None
+    target: object | None = None
+    actor_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    rainy_season: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    cache: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.units), len(self.months)
 
     def array(self, name: str) -> np.ndarray:
         if name not in self.arrays:
             raise KeyError(f"no panel array {name!r}; have {sorted(self.arrays)}")
         return self.arrays[name]
+
+    def get(self, feature: "Feature") -> np.ndarray:
+        """The feature's values, computed once per context."""
+        key = feature.name
+        if key not in self.cache:
+            values = np.asarray(feature.compute(self), dtype=float)
+            if values.shape != self.shape:
+                raise ValueError(f"feature {key} returned shape {values.shape}, expected {self.shape}")
+            self.cache[key] = values
+        return self.cache[key]
+
+    def grid(self, table: pd.DataFrame, values: np.ndarray | float = 1.0) -> np.ndarray:
+        """Sum ``values`` of the rows of ``table`` (with unit_ix, month_ix) into a units x months array."""
+        out = np.zeros(self.shape)
+        if len(table):
+            vals = np.broadcast_to(np.asarray(values, dtype=float), (len(table),))
+            np.add.at(out, (table["unit_ix"].to_numpy(), table["month_ix"].to_numpy()), vals)
+        return out
 
 
 class Feature:
@@ -38,47 +93,66 @@ class Feature:
 
     family: str = "history"
     description: str = ""
+    #: Short prefixes for string parameters in the derived name (``type_battles``).
+    name_prefix: dict[str, str] = {}
 
     def params(self) -> dict:
         sig = inspect.signature(type(self).__init__)
         return {p: getattr(self, p) for p in sig.parameters if p != "self"}
 
+    def _defaults(self) -> dict:
+        sig = inspect.signature(type(self).__init__)
+        return {p: s.default for p, s in sig.parameters.items() if p != "self"}
+
     @property
     def name(self) -> str:
-        """Class name in snake case, then each non-default parameter (``decay_halflife12``)."""
         base = re.sub(r"(?<!^)(?=[A-Z])", "_", type(self).__name__).lower()
-        sig = inspect.signature(type(self).__init__)
-        parts = [base]
-        for p, spec in sig.parameters.items():
-            if p == "self":
-                continue
+        parts, inner = [base], None
+        for p, default in self._defaults().items():
             value = getattr(self, p)
-            if spec.default is inspect.Parameter.empty or value != spec.default:
-                parts.append(value if isinstance(value, str) else f"{p}{_fmt(value)}")
-        return "_".join(parts)
+            if isinstance(value, Feature):
+                if default is inspect.Parameter.empty or value != default:
+                    inner = value.name
+                continue
+            if default is not inspect.Parameter.empty and value == default:
+                continue
+            if value is None:
+                continue
+            if isinstance(value, str):
+                prefix = self.name_prefix.get(p)
+                parts.append(f"{prefix}_{slug(value)}" if prefix else slug(value))
+            elif isinstance(value, (tuple, list)):
+                parts.append(f"{p}{'_'.join(slug(v) for v in value)}")
+            else:
+                parts.append(f"{p}{slug(value)}")
+        name = "_".join(parts)
+        return f"{name}_of_{inner}" if inner else name
+
+    def describe(self) -> str:
+        """The definition in plain words, for the report and ``riskcast features-list``."""
+        inner = next((v for v in self.params().values() if isinstance(v, Feature)), None)
+        text = self.description.format(**{k: (v.describe() if isinstance(v, Feature) else v) for k, v in self.params().items()})
+        return text if inner is None or "{of}" in self.description else f"{text} of {inner.describe()}"
 
     def compute(self, ctx: FeatureContext) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.params() == other.params()
+
+    def __hash__(self) -> int:
+        return hash(self.name)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
         return f"{type(self).__name__}({args})"
 
 
-def _fmt(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).replace(".", "p")
-
-
-def compute_features(features: list[Feature], ctx: FeatureContext) -> pd.DataFrame:
+def compute_features(features: list[Feature], ctx: FeatureContext, dtype=np.float64) -> pd.DataFrame:
     """Compute each feature and flatten to panel order (unit-major, then month)."""
-    cols = {}
+    cols: dict[str, np.ndarray] = {}
     for f in features:
         if f.name in cols:
             raise ValueError(f"feature {f.name!r} is declared twice")
-        values = np.asarray(f.compute(ctx), dtype=float)
-        if values.shape != (len(ctx.units), len(ctx.months)):
-            raise ValueError(f"feature {f.name} returned shape {values.shape}")
-        cols[f.name] = values.ravel()
-    return pd.DataFrame(cols)
+        cols[f.name] = ctx.get(f).astype(dtype, copy=False).ravel()
+    return pd.DataFrame(cols, copy=False)

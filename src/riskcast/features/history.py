@@ -1,110 +1,236 @@
-"""Conflict-history features per unit: current count, lags, rolling windows, time since, decay.
+"""Conflict history per unit: event and fatality counts (by type and actor group) and the
+transforms that turn any feature into history: lags, rolling windows, time since, decay,
+onset and escalation.
 
-Kernels work on the dense units x months array: a lag is a slice, a rolling window a difference
-of cumulative sums, "time since" a running maximum of event months.
+Kernels work on the dense units x months array: a lag is a slice, a rolling window a
+difference of cumulative sums (or a sliding-window view for the max), "time since" a running
+maximum of event months.
 """
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
-from riskcast.features.base import Feature, FeatureContext
+from riskcast.features.base import Feature, FeatureContext, FeatureError
 
-__all__ = ["Current", "Lag", "RollingSum", "RollingShareAny", "TimeSince", "Decay"]
+__all__ = [
+    "Events", "Fatalities", "AllEvents", "Indicator", "Lag", "Rolling", "TimeSince", "Decay", "Onset", "Change",
+    "lag", "rolling_sum", "months_since",
+]
 
 
-def _lag(x: np.ndarray, k: int) -> np.ndarray:
+# --- kernels ------------------------------------------------------------------------------
+
+def lag(x: np.ndarray, k: int) -> np.ndarray:
     out = np.zeros_like(x)
     if k < x.shape[1]:
         out[:, k:] = x[:, : x.shape[1] - k]
     return out
 
 
-def _rolling_sum(x: np.ndarray, window: int) -> np.ndarray:
+def rolling_sum(x: np.ndarray, window: int) -> np.ndarray:
+    """Sum over the ``window`` months ending at t; months before the panel count as 0."""
     c = np.cumsum(x, axis=1)
     out = c.copy()
     out[:, window:] = c[:, window:] - c[:, :-window]
     return out
 
 
-def _months_since(x: np.ndarray, cap: int) -> np.ndarray:
-    """Months since the last month with x > 0, at or before t; ``cap`` where there was none."""
-    n_m = x.shape[1]
-    idx = np.where(x > 0, np.arange(n_m)[None, :], -1)
+def rolling_max(x: np.ndarray, window: int) -> np.ndarray:
+    pad = np.concatenate([np.full((x.shape[0], window - 1), -np.inf), x], axis=1)
+    out = sliding_window_view(pad, window, axis=1).max(axis=2)
+    return np.where(np.isneginf(out), 0.0, out)
+
+
+def months_since(hit: np.ndarray, cap: int) -> np.ndarray:
+    """Months since the last True at or before t; ``cap`` where there was none (or longer ago)."""
+    n_m = hit.shape[1]
+    idx = np.where(hit, np.arange(n_m)[None, :], -1)
     last = np.maximum.accumulate(idx, axis=1)
     since = np.arange(n_m)[None, :] - last
     return np.where(last < 0, cap, np.minimum(since, cap)).astype(float)
 
 
-class Current(Feature):
-    """Count in month t itself (the latest month known at the forecast origin)."""
+def _positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise FeatureError(f"{name} must be > 0, got {value!r}", param=name)
 
-    description = "value of the source in the origin month"
 
-    def __init__(self, source: str = "n_target") -> None:
-        self.source = source
+def _whole(name: str, value: int, low: int = 1) -> None:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+        raise FeatureError(f"{name} must be a whole number >= {low}, got {value!r}", param=name)
+
+
+# --- sources ------------------------------------------------------------------------------
+
+def _event_mask(ctx: FeatureContext, event_type: str | None, actor_group: str | None) -> np.ndarray:
+    ev = ctx.events
+    if event_type is not None:
+        mask = ev["event_type"].astype(str).str.casefold().to_numpy() == event_type.casefold()
+    else:
+        mask = ev["is_target"].to_numpy()
+    if actor_group is not None:
+        if actor_group not in ctx.actor_groups:
+            raise FeatureError(f"unknown actor group {actor_group!r}; declared: {sorted(ctx.actor_groups)}", param="actor_group")
+        actors = (ev["actor1"].fillna("").astype(str) + " | " + ev["actor2"].fillna("").astype(str)).str.casefold()
+        hit = np.zeros(len(ev), dtype=bool)
+        for pattern in ctx.actor_groups[actor_group]:
+            hit |= actors.str.contains(pattern.casefold(), regex=False).to_numpy()
+        mask = mask & hit
+    return mask
+
+
+class Events(Feature):
+    """Number of events in month t: target events by default, or one event type / actor group."""
+
+    description = "number of {event_type} events involving {actor_group} in the month"
+    name_prefix = {"event_type": "type", "actor_group": "actor"}
+
+    def __init__(self, event_type: str | None = None, actor_group: str | None = None) -> None:
+        self.event_type, self.actor_group = event_type, actor_group
+
+    def describe(self) -> str:
+        what = f"{self.event_type} events" if self.event_type else "attacks (target events)"
+        return f"number of {what}" + (f" involving {self.actor_group}" if self.actor_group else "") + " in the month"
 
     def compute(self, ctx: FeatureContext) -> np.ndarray:
-        return ctx.array(self.source).astype(float)
+        if self.event_type is None and self.actor_group is None:
+            return ctx.array("n_target")
+        ev = ctx.events
+        return ctx.grid(ev[_event_mask(ctx, self.event_type, self.actor_group)])
+
+
+class Fatalities(Feature):
+    """Fatalities of target events in month t (or of one event type / actor group)."""
+
+    name_prefix = {"event_type": "type", "actor_group": "actor"}
+
+    def __init__(self, event_type: str | None = None, actor_group: str | None = None) -> None:
+        self.event_type, self.actor_group = event_type, actor_group
+
+    def describe(self) -> str:
+        what = f"{self.event_type} events" if self.event_type else "attacks"
+        return f"deaths in {what}" + (f" involving {self.actor_group}" if self.actor_group else "") + " in the month"
+
+    def compute(self, ctx: FeatureContext) -> np.ndarray:
+        if self.event_type is None and self.actor_group is None:
+            return ctx.array("n_fatalities")
+        ev = ctx.events
+        mask = _event_mask(ctx, self.event_type, self.actor_group)
+        return ctx.grid(ev[mask], ev.loc[mask, "fatalities"].to_numpy(dtype=float))
+
+
+class AllEvents(Feature):
+    """Number of events of any type in month t (protests and riots included)."""
+
+    description = "number of events of any type in the month"
+
+    def __init__(self) -> None:
+        pass
+
+    def compute(self, ctx: FeatureContext) -> np.ndarray:
+        return ctx.array("n_all")
+
+
+# --- transforms ---------------------------------------------------------------------------
+
+class Indicator(Feature):
+    """1 when the inner feature is at least ``threshold`` in month t."""
+
+    description = "1 if at least {threshold}"
+
+    def __init__(self, threshold: float = 1, of: Feature = Events()) -> None:
+        self.threshold, self.of = threshold, of
+
+    def compute(self, ctx):
+        return (ctx.get(self.of) >= self.threshold).astype(float)
 
 
 class Lag(Feature):
-    """Value k months before t."""
+    """The inner feature k months before t."""
 
-    description = "value of the source k months before the origin"
+    description = "{k} month(s) earlier"
 
-    def __init__(self, k: int, source: str = "n_target") -> None:
-        self.k, self.source = k, source
+    def __init__(self, k: int, of: Feature = Events()) -> None:
+        _whole("k", k)
+        self.k, self.of = k, of
 
-    def compute(self, ctx: FeatureContext) -> np.ndarray:
-        return _lag(ctx.array(self.source), self.k)
-
-
-class RollingSum(Feature):
-    """Sum over the ``window`` months ending at t (t included)."""
-
-    description = "sum of the source over the last `window` months"
-
-    def __init__(self, window: int, source: str = "n_target") -> None:
-        self.window, self.source = window, source
-
-    def compute(self, ctx: FeatureContext) -> np.ndarray:
-        return _rolling_sum(ctx.array(self.source), self.window)
+    def compute(self, ctx):
+        return lag(ctx.get(self.of), self.k)
 
 
-class RollingShareAny(Feature):
-    """Share of the last ``window`` months (t included) with at least one event: climatology."""
+class Rolling(Feature):
+    """Sum, mean or max of the inner feature over the ``window`` months ending at t."""
 
-    description = "share of the last `window` months with any event"
+    description = "{stat} over the last {window} months"
 
-    def __init__(self, window: int, source: str = "n_target") -> None:
-        self.window, self.source = window, source
+    def __init__(self, window: int, stat: str = "sum", of: Feature = Events()) -> None:
+        _whole("window", window)
+        if stat not in ("sum", "mean", "max"):
+            raise FeatureError(f"stat must be 'sum', 'mean' or 'max', got {stat!r}", param="stat")
+        self.window, self.stat, self.of = window, stat, of
 
-    def compute(self, ctx: FeatureContext) -> np.ndarray:
-        return _rolling_sum((ctx.array(self.source) > 0).astype(float), self.window) / self.window
+    def compute(self, ctx):
+        x = ctx.get(self.of)
+        if self.stat == "max":
+            return rolling_max(x, self.window)
+        s = rolling_sum(x, self.window)
+        return s / self.window if self.stat == "mean" else s
 
 
 class TimeSince(Feature):
-    """Months since the last month with an event (0 = an event in month t), capped."""
+    """Months since the inner feature was last > 0 (0 = in month t), capped."""
 
-    description = "months since the last event, capped at `cap`"
+    description = "months since the last month with any (capped at {cap})"
 
-    def __init__(self, cap: int = 120, source: str = "n_target") -> None:
-        self.cap, self.source = cap, source
+    def __init__(self, cap: int = 120, of: Feature = Events()) -> None:
+        _whole("cap", cap)
+        self.cap, self.of = cap, of
 
-    def compute(self, ctx: FeatureContext) -> np.ndarray:
-        return _months_since(ctx.array(self.source), self.cap)
+    def compute(self, ctx):
+        return months_since(ctx.get(self.of) > 0, self.cap)
 
 
 class Decay(Feature):
-    """2^(-months_since / halflife): 1 in a month with events, fading afterwards, 0 if never."""
+    """2^(-months since the inner feature was last > 0 / halflife); 0 if never."""
 
-    description = "2^(-months since last event / halflife)"
+    description = "fading memory (half-life {halflife} months)"
 
-    def __init__(self, halflife: float = 6.0, source: str = "n_target") -> None:
-        self.halflife, self.source = halflife, source
+    def __init__(self, halflife: float = 6.0, of: Feature = Events()) -> None:
+        _positive("halflife", halflife)
+        self.halflife, self.of = halflife, of
 
-    def compute(self, ctx: FeatureContext) -> np.ndarray:
-        x = ctx.array(self.source)
-        never = np.maximum.accumulate(x > 0, axis=1) == 0
-        since = _months_since(x, cap=x.shape[1] + 1)
+    def compute(self, ctx):
+        hit = ctx.get(self.of) > 0
+        never = ~np.maximum.accumulate(hit, axis=1)
+        since = months_since(hit, cap=hit.shape[1] + 1)
         return np.where(never, 0.0, np.exp2(-since / self.halflife))
+
+
+class Onset(Feature):
+    """1 when the inner feature is > 0 in month t after ``quiet`` months at 0."""
+
+    description = "1 if it starts again after {quiet} quiet months"
+
+    def __init__(self, quiet: int = 12, of: Feature = Events()) -> None:
+        _whole("quiet", quiet)
+        self.quiet, self.of = quiet, of
+
+    def compute(self, ctx):
+        x = ctx.get(self.of)
+        before = rolling_sum(lag(x, 1), self.quiet)
+        return ((x > 0) & (before == 0)).astype(float)
+
+
+class Change(Feature):
+    """Month-on-month change of the inner feature: x(t) - x(t - k) (escalation when > 0)."""
+
+    description = "change over {k} month(s)"
+
+    def __init__(self, k: int = 1, of: Feature = Events()) -> None:
+        _whole("k", k)
+        self.k, self.of = k, of
+
+    def compute(self, ctx):
+        x = ctx.get(self.of)
+        return x - lag(x, self.k)

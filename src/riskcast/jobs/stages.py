@@ -13,25 +13,54 @@ import pandas as pd
 from riskcast.config import Config
 from riskcast.evaluation.backtest import run_backtest
 from riskcast.evaluation.metrics import score_predictions
-from riskcast.features import FeatureContext, RollingShareAny, RollingSum, compute_features, default_features
+from riskcast.features import Events, Indicator, Rolling, compute_features
+from riskcast.features.context import build_context, load_actor_groups
+from riskcast.features.spec import FeatureSet, load_feature_set
 from riskcast.jobs.ingest import Ingested
 from riskcast.models import make_models
 from riskcast.panel import build_panel, month_range
 
-__all__ = ["build_feature_panel", "events_outside_panel", "backtest", "fit_final", "feature_columns"]
+__all__ = ["build_feature_panel", "events_outside_panel", "backtest", "fit_final", "feature_columns", "feature_sets",
+           "model_columns", "models_for"]
 
 _KEYS = ["unit_id", "unit_name", "country", "month"]
 
 
-def _feature_list(cfg: Config):
-    f = cfg.features
-    feats = default_features(f.lags, f.windows, f.decay_halflife, f.spatial)
+def feature_sets(cfg: Config) -> tuple[FeatureSet, FeatureSet | None]:
+    """The run's feature set and the history-only baseline set (declared in features/*.toml)."""
+    full = load_feature_set(cfg.features.set)
+    base = load_feature_set(cfg.features.baseline_set) if cfg.features.baseline_set else None
+    return full, base
+
+
+def _baseline_features(cfg: Config) -> dict[str, object]:
+    """The columns the climatology and persistence baselines read."""
     k = cfg.model.climatology_months
+    return {"share": Rolling(k, "mean", Indicator()), "sum": Rolling(k), "current": Events()}
+
+
+def _feature_list(cfg: Config):
+    full, base = feature_sets(cfg)
+    feats = list(full.features)
     names = {x.name for x in feats}
-    for extra in (RollingShareAny(k), RollingSum(k)):  # the climatology baseline reads these
+    for extra in [*(base.features if base else []), *_baseline_features(cfg).values()]:
         if extra.name not in names:
+            names.add(extra.name)
             feats.append(extra)
     return feats
+
+
+def model_columns(cfg: Config) -> dict[str, object]:
+    """Which columns each model reads: the full set, the history-only set, the baselines'."""
+    full, base = feature_sets(cfg)
+    b = _baseline_features(cfg)
+    return {"full": full.columns, "history": base.columns if base else None,
+            "share": b["share"].name, "sum": b["sum"].name, "current": b["current"].name}
+
+
+def models_for(cfg: Config) -> dict:
+    cols = model_columns(cfg)
+    return make_models(cfg.model.C, cfg.model.climatology_months, cols)
 
 
 def build_feature_panel(cfg: Config, data: Ingested) -> pd.DataFrame:
@@ -43,7 +72,11 @@ def build_feature_panel(cfg: Config, data: Ingested) -> pd.DataFrame:
         start=cfg.panel.start, end=cfg.panel.end, counts=data.counts,
     )
     months = month_range(panel["month"].min(), panel["month"].max())
-    ctx = FeatureContext(arrays=arrays, neighbours=Gazetteer(data.units).neighbour_matrix(), months=months, units=data.units)
+    ctx = build_context(
+        units=data.units, months=months, neighbours=Gazetteer(data.units).neighbour_matrix(), arrays=arrays,
+        events=data.events, presence=data.presence, shocks=data.shocks, target=cfg.target,
+        actor_groups=load_actor_groups(cfg.features.actor_groups),
+    )
     feats = compute_features(_feature_list(cfg), ctx)
     targets = [c for c in panel.columns if c.startswith("target_")]
     observed = ["n_target", "n_fatalities", "n_all"]
@@ -75,7 +108,7 @@ def backtest(cfg: Config, panel: pd.DataFrame, progress: Callable[[int], None] |
     """Rolling-origin backtest of every model; returns (predictions, metrics)."""
     b = cfg.backtest
     preds = run_backtest(
-        panel, feature_columns(panel), make_models(cfg.model.C, cfg.model.climatology_months), b.horizons,
+        panel, feature_columns(panel), models_for(cfg), b.horizons,
         min_train_months=b.min_train_months, eval_months=b.eval_months, window=b.window,
         sliding_months=b.sliding_months, progress=progress,
     )
@@ -86,7 +119,7 @@ def fit_final(cfg: Config, panel: pd.DataFrame, model_name: str = "logistic") ->
     """Fit the model on every row whose target is known, one fit per horizon."""
     from sklearn.base import clone
 
-    base = make_models(cfg.model.C, cfg.model.climatology_months)[model_name]
+    base = models_for(cfg)[model_name]
     cols = feature_columns(panel)
     fitted, windows = {}, {}
     for h in cfg.backtest.horizons:

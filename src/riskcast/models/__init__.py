@@ -5,11 +5,17 @@ from riskcast.models.linear import LogisticCount
 __all__ = ["Climatology", "Persistence", "LogisticCount", "make_models"]
 
 
-def make_models(C: float = 0.5, climatology_months: int = 12) -> dict:
-    """The models a run compares, by name: two baselines and the logistic model."""
-    k = climatology_months
-    return {
-        "climatology": Climatology(share_column=f"rolling_share_any_window{k}", sum_column=f"rolling_sum_window{k}", window=k),
-        "persistence": Persistence(),
-        "logistic": LogisticCount(C=C),
+def make_models(C: float, climatology_months: int, columns: dict) -> dict:
+    """The models a run compares, by name, each reading the columns named in ``columns``.
+
+    ``columns``: ``full`` and ``history`` (lists; history may be None), ``share``, ``sum`` and
+    ``current`` (the baselines' columns). Models know nothing of how the columns were made.
+    """
+    models = {
+        "climatology": Climatology(share_column=columns["share"], sum_column=columns["sum"], window=climatology_months),
+        "persistence": Persistence(column=columns["current"]),
     }
+    if columns.get("history"):
+        models["logistic_history"] = LogisticCount(columns=tuple(columns["history"]), C=C)
+    models["logistic"] = LogisticCount(columns=tuple(columns["full"]), C=C)
+    return models

@@ -1,0 +1,2 @@
+"""Placeholder: calendar features are being written."""
+__all__: list[str] = []

@@ -1,0 +1,2 @@
+"""Placeholder: presence features are being written."""
+__all__: list[str] = []

@@ -1,0 +1,2 @@
+"""Placeholder: shocks features are being written."""
+__all__: list[str] = []
