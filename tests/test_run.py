@@ -42,7 +42,7 @@ def test_outputs_follow_the_contract(demo_out):
     preds = pd.read_csv(demo_out / "predictions.csv")
     for col in ("unit_id", "unit_name", "country", "origin", "target_month", "horizon", "model", "y_true", "p", "expected_count"):
         assert col in preds.columns
-    assert set(preds["model"]) == {"climatology", "persistence", "logistic"}
+    assert set(preds["model"]) == {"climatology", "persistence", "logistic_history", "logistic"}
     metrics = pd.read_csv(demo_out / "metrics.csv")
     assert list(metrics.columns[:5]) == ["model", "horizon", "metric", "value", "n"]
     # baselines and model are scored on identical folds: same n per horizon and metric

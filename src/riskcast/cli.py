@@ -146,6 +146,29 @@ def formats() -> None:
     out.print(f"{'curated':18} {'shocks':9} riskcast's curated shock / presence tables", highlight=False)
 
 
+@app.command("feature-list")
+def feature_list(feature_set: Annotated[Optional[str], typer.Argument(help="a feature set (name in features/ or TOML path) to expand")] = None) -> None:
+    """List the available features with their parameters and descriptions, or the columns of a set."""
+
+    def go():
+        from rich.table import Table
+
+        from riskcast.features.spec import describe_registry, load_feature_set
+
+        if feature_set is None:
+            table = Table("feature", "family", "parameters", "description")
+            for row in describe_registry():
+                table.add_row(row["feature"], row["family"], row["params"], row["description"])
+        else:
+            s = load_feature_set(feature_set)
+            table = Table("column", "definition", title=f"{s.name}: {len(s)} features ({s.path}, sha256 {s.sha256[:12]})")
+            for f in s.features:
+                table.add_row(f.name, f.describe())
+        out.print(table)
+
+    _guard(go)
+
+
 @app.command("config-schema")
 def config_schema() -> None:
     """Print the JSON schema of the config file."""

@@ -90,8 +90,8 @@ class Events(Feature):
         self.event_type, self.actor_group = event_type, actor_group
 
     def describe(self) -> str:
-        what = f"{self.event_type} events" if self.event_type else "attacks (target events)"
-        return f"number of {what}" + (f" involving {self.actor_group}" if self.actor_group else "") + " in the month"
+        what = f"{self.event_type} events" if self.event_type else "attacks"
+        return what + (f" involving {self.actor_group}" if self.actor_group else "")
 
     def compute(self, ctx: FeatureContext) -> np.ndarray:
         if self.event_type is None and self.actor_group is None:
@@ -110,7 +110,7 @@ class Fatalities(Feature):
 
     def describe(self) -> str:
         what = f"{self.event_type} events" if self.event_type else "attacks"
-        return f"deaths in {what}" + (f" involving {self.actor_group}" if self.actor_group else "") + " in the month"
+        return f"deaths in {what}" + (f" involving {self.actor_group}" if self.actor_group else "")
 
     def compute(self, ctx: FeatureContext) -> np.ndarray:
         if self.event_type is None and self.actor_group is None:
@@ -123,7 +123,7 @@ class Fatalities(Feature):
 class AllEvents(Feature):
     """Number of events of any type in month t (protests and riots included)."""
 
-    description = "number of events of any type in the month"
+    description = "events of any type (protests and riots included)"
 
     def __init__(self) -> None:
         pass
@@ -137,7 +137,7 @@ class AllEvents(Feature):
 class Indicator(Feature):
     """1 when the inner feature is at least ``threshold`` in month t."""
 
-    description = "1 if at least {threshold}"
+    description = "whether there were at least {threshold} {of}"
 
     def __init__(self, threshold: float = 1, of: Feature = Events()) -> None:
         self.threshold, self.of = threshold, of
@@ -149,7 +149,7 @@ class Indicator(Feature):
 class Lag(Feature):
     """The inner feature k months before t."""
 
-    description = "{k} month(s) earlier"
+    description = "{of}, {k} month(s) earlier"
 
     def __init__(self, k: int, of: Feature = Events()) -> None:
         _whole("k", k)
@@ -162,7 +162,13 @@ class Lag(Feature):
 class Rolling(Feature):
     """Sum, mean or max of the inner feature over the ``window`` months ending at t."""
 
-    description = "{stat} over the last {window} months"
+    def describe(self) -> str:
+        of = self.of.describe()
+        if self.stat == "mean" and isinstance(self.of, Indicator):
+            return f"share of the last {self.window} months with at least {self.of.threshold} {self.of.of.describe()}"
+        return {"sum": f"{of} over the last {self.window} months",
+                "mean": f"monthly mean of {of} over the last {self.window} months",
+                "max": f"highest monthly {of} in the last {self.window} months"}[self.stat]
 
     def __init__(self, window: int, stat: str = "sum", of: Feature = Events()) -> None:
         _whole("window", window)
@@ -181,7 +187,7 @@ class Rolling(Feature):
 class TimeSince(Feature):
     """Months since the inner feature was last > 0 (0 = in month t), capped."""
 
-    description = "months since the last month with any (capped at {cap})"
+    description = "months since the last month with {of} (capped at {cap})"
 
     def __init__(self, cap: int = 120, of: Feature = Events()) -> None:
         _whole("cap", cap)
@@ -194,7 +200,7 @@ class TimeSince(Feature):
 class Decay(Feature):
     """2^(-months since the inner feature was last > 0 / halflife); 0 if never."""
 
-    description = "fading memory (half-life {halflife} months)"
+    description = "fading memory of {of} (half-life {halflife} months)"
 
     def __init__(self, halflife: float = 6.0, of: Feature = Events()) -> None:
         _positive("halflife", halflife)
@@ -210,7 +216,7 @@ class Decay(Feature):
 class Onset(Feature):
     """1 when the inner feature is > 0 in month t after ``quiet`` months at 0."""
 
-    description = "1 if it starts again after {quiet} quiet months"
+    description = "whether {of} resumed after {quiet} quiet months"
 
     def __init__(self, quiet: int = 12, of: Feature = Events()) -> None:
         _whole("quiet", quiet)
@@ -225,7 +231,7 @@ class Onset(Feature):
 class Change(Feature):
     """Month-on-month change of the inner feature: x(t) - x(t - k) (escalation when > 0)."""
 
-    description = "change over {k} month(s)"
+    description = "change in {of} over {k} month(s)"
 
     def __init__(self, k: int = 1, of: Feature = Events()) -> None:
         _whole("k", k)

@@ -28,7 +28,7 @@ class SpatialLag(Feature):
     """Sum or mean of the inner feature over the neighbours exactly ``order`` steps away, in month t."""
 
     family = "spatial"
-    description = "{stat} over neighbours of order {order}"
+    description = "{of} in neighbouring units ({stat} over neighbours of order {order})"
 
     def __init__(self, order: int = 1, stat: str = "sum", of: Feature = Events()) -> None:
         if not isinstance(order, int) or order < 1:
@@ -53,7 +53,7 @@ class CountryTotal(Feature):
     """Total of the inner feature over all units of the unit's country, in month t (unit included)."""
 
     family = "spatial"
-    description = "country-wide total"
+    description = "{of} in the whole country"
 
     def __init__(self, of: Feature = Events()) -> None:
         self.of = of

@@ -89,7 +89,9 @@ def stage_features(cfg: Config, out: Path, data: Ingested | None = None) -> pd.D
     panel = stages.build_feature_panel(cfg, data)
     _write_df(panel, o.features)
     outside = stages.events_outside_panel(cfg, data, panel)
-    _update_run_json(o, panel={"units": int(panel["unit_id"].nunique()), "months": int(panel["month"].nunique()),
+    full, base = stages.feature_sets(cfg)
+    sets = {s.name: {"file": str(s.path), "sha256": s.sha256, "columns": s.columns} for s in (full, base) if s is not None}
+    _update_run_json(o, feature_sets=sets, feature_definitions=stages.feature_definitions(cfg), panel={"units": int(panel["unit_id"].nunique()), "months": int(panel["month"].nunique()),
                                "first_month": f"{panel['month'].min():%Y-%m}", "last_month": f"{panel['month'].max():%Y-%m}",
                                "features": stages.feature_columns(panel), "events_not_in_panel": outside})
     return panel
@@ -136,7 +138,11 @@ def stage_train(cfg: Config, out: Path, panel: pd.DataFrame | None = None) -> di
             "model": "logistic", "C": cfg.model.C, "seed": cfg.seed, "n_features": len(cols),
             "backtest_eval_months": cfg.backtest.eval_months, "backtest_window": cfg.backtest.window,
         })
-        mlflow.set_tags({"config_hash": config_hash(cfg), **{f"data_hash.{k}": v for k, v in run_info.get("data_hashes", {}).items()}})
+        mlflow.set_tags({"config_hash": config_hash(cfg), **{f"data_hash.{k}": v for k, v in run_info.get("data_hashes", {}).items()},
+                         **{f"feature_set.{k}": v["sha256"] for k, v in run_info.get("feature_sets", {}).items()}})
+        for name, info in run_info.get("feature_sets", {}).items():
+            mlflow.log_artifact(info["file"], artifact_path="feature_sets")
+        mlflow.log_dict(run_info.get("feature_definitions", {}), "feature_definitions.json")
         for row in metrics.dropna(subset=["value"]).itertuples():
             mlflow.log_metric(f"{row.metric}_h{row.horizon}_{row.model}", float(row.value))
         mlflow.log_dict(cfg.model_dump(mode="json"), "config.json")

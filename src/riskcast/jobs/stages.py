@@ -21,7 +21,7 @@ from riskcast.models import make_models
 from riskcast.panel import build_panel, month_range
 
 __all__ = ["build_feature_panel", "events_outside_panel", "backtest", "fit_final", "feature_columns", "feature_sets",
-           "model_columns", "models_for"]
+           "model_columns", "models_for", "feature_definitions"]
 
 _KEYS = ["unit_id", "unit_name", "country", "month"]
 
@@ -48,6 +48,11 @@ def _feature_list(cfg: Config):
             names.add(extra.name)
             feats.append(extra)
     return feats
+
+
+def feature_definitions(cfg: Config) -> dict[str, str]:
+    """Every panel feature column with its definition in plain words."""
+    return {f.name: f.describe() for f in _feature_list(cfg)}
 
 
 def model_columns(cfg: Config) -> dict[str, object]:

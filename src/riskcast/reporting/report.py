@@ -49,6 +49,22 @@ def _metrics_table(metrics: pd.DataFrame) -> tuple[list[str], list[dict]]:
     return models, rows
 
 
+def _set_comparison(metrics: pd.DataFrame, full: str = "logistic", history: str = "logistic_history") -> list[dict]:
+    """Per horizon: the full feature set against the history-only set, on the same folds."""
+    if metrics.empty or not {full, history} <= set(metrics["model"]):
+        return []
+    m = metrics[metrics["metric"].isin(["auroc", "brier_skill_vs_climatology", "log_loss"])]
+    wide = m.pivot_table(index=["horizon", "metric"], columns="model", values="value", aggfunc="first")
+    rows = []
+    for h in sorted(m["horizon"].unique()):
+        row = {"horizon": int(h)}
+        for metric in ("auroc", "brier_skill_vs_climatology", "log_loss"):
+            a, b = wide.loc[(h, metric), full], wide.loc[(h, metric), history]
+            row[metric] = (f"{a:.3f}", f"{b:.3f}", f"{a - b:+.3f}")
+        rows.append(row)
+    return rows
+
+
 def render_report(cfg: Config, out: Path) -> str:
     out = Path(out)
     run = json.loads((out / "run.json").read_text())
@@ -83,5 +99,6 @@ def render_report(cfg: Config, out: Path) -> str:
         units=units, top=units[: cfg.report.top_n], coverage=coverage, synthetic=synthetic,
         models=models, metric_rows=metric_rows, inputs=run.get("inputs", {}),
         assignment=run.get("region_assignment", {}), silent_units=silent_units, windows=windows,
-        warnings=run.get("warnings", []),
+        warnings=run.get("warnings", []), comparison=_set_comparison(metrics),
+        definitions=sorted(run.get("feature_definitions", {}).items()), feature_sets=run.get("feature_sets", {}),
     )
