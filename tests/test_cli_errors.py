@@ -126,3 +126,17 @@ def test_too_short_backtest_window_is_refused(tmp_path):
     r = cli("run", str(p), "--out", str(tmp_path / "out"), "--set", "backtest.min_train_months=200")
     assert r.returncode == 2
     assert "too short" in r.stderr
+
+
+def test_gazetteer_naming_an_unknown_neighbour_exits_2(tmp_path):
+    from riskcast.facts import load_regions
+
+    g = load_regions("admin1", ["Mali"]).copy()
+    g.loc[2, "neighbours"] = "ML01|ML99"
+    path = tmp_path / "regions.csv"
+    g.to_csv(path, index=False)
+    r = cli("run", str(config(tmp_path, FIXTURE)), "--out", str(tmp_path / "out"), "--set", f"regions.gazetteer=\"{path}\"")
+    assert r.returncode == 2, r.stderr
+    msg = " ".join(r.stderr.split())
+    assert f"{path}, row 4, column 'neighbours'" in msg and "ML99" in msg
+    assert_nothing_written(tmp_path / "out")

@@ -63,18 +63,31 @@ def _priogrid_units(cfg: Config) -> pd.DataFrame:
     return priogrid_gazetteer(gids, country="/".join(cfg.countries))
 
 
+def _check_neighbours(units: pd.DataFrame, file: str) -> None:
+    """Every neighbour id must be a unit of the gazetteer: a typo would silently cut the graph."""
+    known = set(units["unit_id"].astype(str))
+    for pos, (uid, nbs) in enumerate(zip(units["unit_id"], units["neighbours"].fillna(""))):
+        unknown = [n for n in str(nbs).split("|") if n and n not in known]
+        if unknown:
+            raise InputError(f"neighbour {unknown[0]!r} of unit {uid!r} is not a unit of the gazetteer", file=file, row=pos + 2, column="neighbours")
+
+
 def load_units(cfg: Config) -> pd.DataFrame:
     """The spatial units of the run: the configured gazetteer, else riskcast's curated one."""
     from riskcast import facts
     from riskcast.io.canonical import read_canonical
 
+    from riskcast.paths import facts_file
+
     if cfg.regions.gazetteer is not None:
         units = read_canonical(cfg.regions.gazetteer, table="regions").table
+        _check_neighbours(units, str(cfg.regions.gazetteer))
         units = units[units["level"] == cfg.unit]
     elif cfg.unit == "priogrid":
         units = _priogrid_units(cfg)
     else:
-        units = facts.load_regions(cfg.unit, countries=list(cfg.countries))
+        units = facts.load_regions(cfg.unit)
+        _check_neighbours(units, str(facts_file(f"regions_{'admin1' if cfg.unit == 'admin1' else 'mli_admin2'}.csv")))
     if cfg.unit != "priogrid":
         units = units[units["country"].isin(cfg.countries)]
     units = units.reset_index(drop=True)
