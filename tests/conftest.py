@@ -19,8 +19,22 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+#: Actor groups of the random panels: substrings matched case-insensitively in actor1/actor2.
+RANDOM_ACTOR_GROUPS = {"jnim": ("JNIM", "Katiba Macina"), "state_forces": ("Military Forces of",), "militias": ("Dozo", "militia")}
+_TARGET_TYPES = ["Battles", "Violence against civilians", "Explosions/Remote violence"]
+_OTHER_TYPES = ["Protests", "Riots"]
+_ACTORS = ["JNIM", "Katiba Macina", "Military Forces of Mali (2021-)", "Islamic State (Sahel)", "Dozo Militia",
+           "Civilians (Mali)", None]
+
+
 def random_context(seed: int = 0, n_units: int = 7, n_months: int = 40):
-    """A seeded random panel: sparse counts, ragged starts, a unit with no events, a random graph."""
+    """A seeded random panel: sparse counts, ragged starts, a unit with no events, a random graph.
+
+    Units sit in two countries (A, B) with random Sahel centroids. The ``events`` table is
+    consistent with the arrays: one row per event, ``is_target`` rows summing to ``n_target``
+    and (in fatalities) to ``n_fatalities``, all rows to ``n_all``; about a fifth of the rows
+    have no coordinates. ``actor_groups`` is :data:`RANDOM_ACTOR_GROUPS`.
+    """
     from riskcast.features import FeatureContext
 
     rng = np.random.default_rng(seed)
@@ -33,4 +47,32 @@ def random_context(seed: int = 0, n_units: int = 7, n_months: int = 40):
     months = pd.date_range("2015-01", periods=n_months, freq="MS")
     units = pd.DataFrame({"unit_id": [f"U{i}" for i in range(n_units)], "country": ["A"] * 4 + ["B"] * (n_units - 4)})
     fat = rng.poisson(1.0, size=x.shape) * (x > 0)
-    return FeatureContext(arrays={"n_target": x, "n_fatalities": fat.astype(float)}, neighbours=sp.csr_matrix(adj), months=months, units=units)
+    # Draws below come after the original ones, so the arrays above are unchanged for a seed.
+    units["level"] = "admin1"
+    units["centroid_lat"] = rng.uniform(10.0, 20.0, n_units)
+    units["centroid_lon"] = rng.uniform(-10.0, 10.0, n_units)
+    other = rng.poisson(0.3, size=x.shape).astype(float)
+    other[0] = 0.0
+    rows = []
+    for u, t in zip(*np.nonzero(x + other)):
+        n_t, n_o = int(x[u, t]), int(other[u, t])
+        split = rng.multinomial(int(fat[u, t]), [1 / n_t] * n_t) if n_t else []
+        for i in range(n_t + n_o):
+            target = i < n_t
+            rows.append({
+                "unit_ix": u, "month_ix": t, "is_target": target,
+                "event_type": rng.choice(_TARGET_TYPES if target else _OTHER_TYPES),
+                "actor1": _ACTORS[rng.integers(len(_ACTORS))], "actor2": _ACTORS[rng.integers(len(_ACTORS))],
+                "fatalities": int(split[i]) if target else int(rng.poisson(0.5)),
+                "latitude": units["centroid_lat"].iloc[u] + rng.normal(0, 0.5),
+                "longitude": units["centroid_lon"].iloc[u] + rng.normal(0, 0.5),
+            })
+    columns = ["unit_ix", "month_ix", "is_target", "event_type", "actor1", "actor2", "fatalities", "latitude", "longitude"]
+    events = pd.DataFrame(rows, columns=columns)
+    no_coords = rng.random(len(events)) < 0.2
+    events.loc[no_coords, ["latitude", "longitude"]] = np.nan
+    events["unit_id"] = units["unit_id"].to_numpy()[events["unit_ix"].to_numpy(dtype=int)]
+    events["date"] = months[events["month_ix"].to_numpy(dtype=int)] + pd.Timedelta(days=14)
+    arrays = {"n_target": x, "n_fatalities": fat.astype(float), "n_all": x + other}
+    return FeatureContext(arrays=arrays, neighbours=sp.csr_matrix(adj), months=months, units=units, events=events,
+                          actor_groups=dict(RANDOM_ACTOR_GROUPS))

@@ -8,7 +8,7 @@ import pytest
 from riskcast.config import default_config
 from riskcast.jobs.ingest import ingest
 from riskcast.jobs.stages import build_feature_panel, feature_columns
-from riskcast.models import make_models
+from riskcast.jobs.stages import models_for
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_features_and_forecasts_at_t_do_not_move(setup, t, mode):
         test = full["month"] == t
         p = []
         for panel in (full, other):
-            m = make_models()["logistic"].fit(panel.loc[train, cols], panel.loc[train, f"target_any_h{h}"])
+            m = models_for(cfg)["logistic"].fit(panel.loc[train, cols], panel.loc[train, f"target_any_h{h}"])
             p.append(m.predict_proba(panel.loc[test, cols])[:, 1])
         np.testing.assert_array_equal(p[0], p[1])
 
@@ -66,3 +66,39 @@ def test_unit_ids_are_never_model_inputs(setup):
                        presence=data.presence, shocks=data.shocks, units=renamed)
     other = build_feature_panel(cfg, data2)
     pd.testing.assert_frame_equal(full[cols], other[cols])
+
+
+def _presence_and_shocks_after(data, t: pd.Timestamp, rng: np.random.Generator):
+    """Presence rows starting after t moved and re-numbered, end_months after t changed (still
+    after t), a new force arriving after t; shocks after t re-dated, re-kinded and duplicated."""
+    p = data.presence.copy()
+    late = p["start_month"] > t
+    straddle = ~late & (p["end_month"].isna() | (p["end_month"] > t))
+    p.loc[straddle, "end_month"] = t + pd.DateOffset(months=1)
+    p.loc[late, ["start_month", "end_month"]] = p.loc[late, ["start_month", "end_month"]] + pd.DateOffset(months=2)
+    p.loc[late, "troops"] = rng.integers(0, 5000, int(late.sum())).astype(float)
+    new = p.iloc[:3].assign(force="Newcomers", start_month=t + pd.DateOffset(months=1), end_month=pd.NaT, troops=700.0)
+    s = data.shocks.copy()
+    after = s["date"] >= t + pd.DateOffset(months=1)
+    moved = s[after].assign(kind=rng.choice(["coup", "peace_accord", "withdrawal_completed"], int(after.sum())))
+    moved["date"] = rng.permutation(moved["date"].to_numpy())
+    extra = moved.assign(region=None)
+    return type(data)(events=data.events, counts=data.counts, presence=pd.concat([p, new], ignore_index=True),
+                      shocks=pd.concat([s[~after], moved, extra], ignore_index=True), units=data.units)
+
+
+@pytest.mark.parametrize("t", ["2015-06", "2018-12", "2022-03"])
+def test_presence_and_shocks_after_t_do_not_move_features_at_t(setup, t):
+    cfg, data, full = setup
+    t = pd.Timestamp(t)
+    other = build_feature_panel(cfg, _presence_and_shocks_after(data, t, np.random.default_rng(2)))
+    cols = feature_columns(full)
+    upto = full["month"] <= t
+    pd.testing.assert_frame_equal(full.loc[upto, cols].reset_index(drop=True), other.loc[upto, cols].reset_index(drop=True))
+    assert not full.loc[~upto, cols].equals(other.loc[~upto, cols])
+    # Shocks removed after t: the same.
+    late = data.shocks["date"] >= t + pd.DateOffset(months=1)
+    fewer = type(data)(events=data.events, counts=data.counts, presence=data.presence[data.presence["start_month"] <= t],
+                       shocks=data.shocks[~late], units=data.units)
+    gone = build_feature_panel(cfg, fewer)
+    pd.testing.assert_frame_equal(full.loc[upto, cols].reset_index(drop=True), gone.loc[upto, cols].reset_index(drop=True))

@@ -65,6 +65,9 @@ def _run(config: Path | None, out_dir: Path, sets: list[str] | None) -> None:
             err.print(f"[yellow]warning:[/] {w}", highlight=False)
         for reason, n in result.get("panel", {}).get("events_not_in_panel", {}).items():
             err.print(f"events {reason}: {n}", highlight=False)
+        for kind, reasons in result.get("panel", {}).get("rows_not_placed", {}).items():
+            for reason, n in reasons.items():
+                err.print(f"{kind} rows not placed on the panel ({reason}): {n}", highlight=False)
         err.print(f"registered model {result['registered_model']} version {result['registered_model_version']}; "
                   f"scores for {result['as_of']}; took {result['timings_seconds']['total']} s", highlight=False)
         out.print(f"report: {Path(result['outputs']['report']).resolve()}", highlight=False, soft_wrap=True)

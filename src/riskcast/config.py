@@ -96,7 +96,7 @@ class BacktestSpec(_Frozen):
 
 
 class ModelSpec(_Frozen):
-    C: float = Field(0.5, gt=0, description="inverse L2 strength of the logistic regression")
+    C: float = Field(0.05, gt=0, description="inverse L2 strength of the logistic regression (for the full feature set, 0.05 beat 0.5 at every horizon on the demo and real Mali backtests)")
     climatology_months: int = Field(12, ge=1, description="k of the climatology baseline")
 
 

@@ -1,4 +1,5 @@
-"""riskcast's curated fact tables: political shocks, foreign troop presence and the gazetteer.
+"""riskcast's curated fact tables: political shocks, foreign troop presence, the gazetteer and
+the rainy season.
 
 The CSV files beside this module are small, hand-curated tables of public-record facts (each
 row cites its source); ``FACTS.md`` describes their coverage and gaps. The loaders below read
@@ -15,7 +16,7 @@ import pandas as pd
 from riskcast.paths import facts_file
 from riskcast.schemas import validate
 
-__all__ = ["load_shocks", "load_presence", "load_regions", "REGION_FILES"]
+__all__ = ["load_shocks", "load_presence", "load_regions", "load_rainy_season", "REGION_FILES"]
 
 #: Gazetteer file per level. Admin2 is curated for Mali only.
 REGION_FILES = {"admin1": "regions_admin1.csv", "admin2": "regions_mli_admin2.csv"}
@@ -60,3 +61,24 @@ def load_regions(level: str = "admin1", countries: Iterable[str] | None = None) 
         wanted = set(countries) if not isinstance(countries, str) else {countries}
         df = df[df["country"].isin(wanted)].reset_index(drop=True)
     return df
+
+
+def load_rainy_season() -> pd.DataFrame:
+    """Rainy-season months per country: ``country``, ``first_month``, ``last_month`` (1-12, inclusive;
+    a season may run across the new year) and ``source``.
+
+    Raises:
+        InputError: a month that is not a whole number from 1 to 12, or a missing source.
+    """
+    from riskcast.errors import InputError
+
+    path = facts_file("rainy_season.csv")
+    df = pd.read_csv(path, dtype=str, encoding="utf-8", keep_default_na=False, na_values=[""])
+    for i, row in df.iterrows():
+        for col in ("first_month", "last_month"):
+            v = row[col]
+            if not (isinstance(v, str) and v.strip().isdigit() and 1 <= int(v) <= 12):
+                raise InputError(f"expected a month 1-12, got {v!r}", file=str(path), row=int(i) + 2, column=col)
+        if not isinstance(row["source"], str) or not row["source"].strip():
+            raise InputError("expected a source (it is empty)", file=str(path), row=int(i) + 2, column="source")
+    return df.astype({"first_month": int, "last_month": int})

@@ -6,10 +6,16 @@ Every feature is a small class (see :mod:`.base`); feature sets are declared in
 from riskcast.features.base import Feature, FeatureContext, FeatureError, compute_features
 from riskcast.features.history import (AllEvents, Change, Decay, Events, Fatalities, Indicator, Lag, Onset, Rolling,
                                        TimeSince)
+from riskcast.features.calendar import MonthOfYear, RainySeason
+from riskcast.features.presence import Bases, MonthsSinceArrival, MonthsSinceDeparture, Present, Troops, Withdrawal
+from riskcast.features.shocks import MonthsSinceShock, PostShock, ShockCount, ShockDecay
 from riskcast.features.spatial import CountryTotal, SpatialLag
 
 __all__ = [
     "Feature", "FeatureContext", "FeatureError", "compute_features",
     "Events", "Fatalities", "AllEvents", "Indicator", "Lag", "Rolling", "TimeSince", "Decay", "Onset", "Change",
     "SpatialLag", "CountryTotal",
+    "Troops", "Present", "Bases", "MonthsSinceArrival", "MonthsSinceDeparture", "Withdrawal",
+    "MonthsSinceShock", "ShockDecay", "PostShock", "ShockCount",
+    "MonthOfYear", "RainySeason",
 ]

@@ -81,11 +81,16 @@ class FeatureContext:
 
     def grid(self, table: pd.DataFrame, values: np.ndarray | float = 1.0) -> np.ndarray:
         """Sum ``values`` of the rows of ``table`` (with unit_ix, month_ix) into a units x months array."""
-        out = np.zeros(self.shape)
-        if len(table):
-            vals = np.broadcast_to(np.asarray(values, dtype=float), (len(table),))
-            np.add.at(out, (table["unit_ix"].to_numpy(), table["month_ix"].to_numpy()), vals)
-        return out
+        n_u, n_m = self.shape
+        if not len(table):
+            return np.zeros((n_u, n_m))
+        vals = np.broadcast_to(np.asarray(values, dtype=float), (len(table),))
+        # One bincount over the flat (unit, month) index: the same sums, in the same row order,
+        # as np.add.at, several times faster on millions of events.
+        u, m = table["unit_ix"].to_numpy(dtype=np.int64), table["month_ix"].to_numpy(dtype=np.int64)
+        if u.min() < 0 or m.min() < 0 or u.max() >= n_u or m.max() >= n_m:
+            raise IndexError(f"rows outside the {n_u} x {n_m} grid (unit_ix / month_ix out of range)")
+        return np.bincount(u * n_m + m, weights=vals, minlength=n_u * n_m).reshape(n_u, n_m)
 
 
 class Feature:

@@ -9,6 +9,7 @@ maximum of event months.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from riskcast.features.base import Feature, FeatureContext, FeatureError
@@ -63,20 +64,47 @@ def _whole(name: str, value: int, low: int = 1) -> None:
 
 # --- sources ------------------------------------------------------------------------------
 
+def _codes(ctx: FeatureContext, key: str, make) -> tuple[np.ndarray, pd.Series]:
+    """Per-event integer codes into a small table of distinct values, computed once per context.
+
+    Event tables have millions of rows but few distinct event types and actor pairs: string
+    work (casefold, substring search) runs on the distinct values, then maps back by code.
+    """
+    if key not in ctx.cache:
+        ctx.cache[key] = make()
+    return ctx.cache[key]
+
+
+def _event_type_codes(ev: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:
+    codes, uniques = pd.factorize(ev["event_type"].astype(str))
+    return codes, pd.Series(uniques, dtype=object).str.casefold()
+
+
+def _actor_pair_codes(ev: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:
+    c1, u1 = pd.factorize(ev["actor1"].fillna("").astype(str))
+    c2, u2 = pd.factorize(ev["actor2"].fillna("").astype(str))
+    n2 = max(len(u2), 1)
+    pairs, codes = np.unique(c1.astype(np.int64) * n2 + c2, return_inverse=True)
+    a1 = pd.Series(np.asarray(u1, dtype=object)[pairs // n2], dtype=object)
+    a2 = pd.Series(np.asarray(u2, dtype=object)[pairs % n2], dtype=object)
+    return codes.ravel(), (a1 + " | " + a2).str.casefold()
+
+
 def _event_mask(ctx: FeatureContext, event_type: str | None, actor_group: str | None) -> np.ndarray:
     ev = ctx.events
     if event_type is not None:
-        mask = ev["event_type"].astype(str).str.casefold().to_numpy() == event_type.casefold()
+        codes, types = _codes(ctx, "__event_type_codes", lambda: _event_type_codes(ev))
+        mask = (types == event_type.casefold()).to_numpy()[codes]
     else:
         mask = ev["is_target"].to_numpy()
     if actor_group is not None:
         if actor_group not in ctx.actor_groups:
             raise FeatureError(f"unknown actor group {actor_group!r}; declared: {sorted(ctx.actor_groups)}", param="actor_group")
-        actors = (ev["actor1"].fillna("").astype(str) + " | " + ev["actor2"].fillna("").astype(str)).str.casefold()
-        hit = np.zeros(len(ev), dtype=bool)
+        codes, actors = _codes(ctx, "__actor_pair_codes", lambda: _actor_pair_codes(ev))
+        hit = np.zeros(len(actors), dtype=bool)
         for pattern in ctx.actor_groups[actor_group]:
-            hit |= actors.str.contains(pattern.casefold(), regex=False).to_numpy()
-        mask = mask & hit
+            hit |= actors.str.contains(pattern.casefold(), regex=False).to_numpy(dtype=bool)
+        mask = mask & hit[codes]
     return mask
 
 
@@ -97,7 +125,7 @@ class Events(Feature):
         if self.event_type is None and self.actor_group is None:
             return ctx.array("n_target")
         ev = ctx.events
-        return ctx.grid(ev[_event_mask(ctx, self.event_type, self.actor_group)])
+        return ctx.grid(ev.loc[_event_mask(ctx, self.event_type, self.actor_group), ["unit_ix", "month_ix"]])
 
 
 class Fatalities(Feature):
@@ -117,7 +145,7 @@ class Fatalities(Feature):
             return ctx.array("n_fatalities")
         ev = ctx.events
         mask = _event_mask(ctx, self.event_type, self.actor_group)
-        return ctx.grid(ev[mask], ev.loc[mask, "fatalities"].to_numpy(dtype=float))
+        return ctx.grid(ev.loc[mask, ["unit_ix", "month_ix"]], ev.loc[mask, "fatalities"].to_numpy(dtype=float))
 
 
 class AllEvents(Feature):
@@ -224,7 +252,7 @@ class Onset(Feature):
 
     def compute(self, ctx):
         x = ctx.get(self.of)
-        before = rolling_sum(lag(x, 1), self.quiet)
+        before = rolling_sum(lag((x != 0).astype(float), 1), self.quiet)  # quiet = exactly zero, whatever the sign
         return ((x > 0) & (before == 0)).astype(float)
 
 

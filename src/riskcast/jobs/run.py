@@ -93,7 +93,8 @@ def stage_features(cfg: Config, out: Path, data: Ingested | None = None) -> pd.D
     sets = {s.name: {"file": str(s.path), "sha256": s.sha256, "columns": s.columns} for s in (full, base) if s is not None}
     _update_run_json(o, feature_sets=sets, feature_definitions=stages.feature_definitions(cfg), panel={"units": int(panel["unit_id"].nunique()), "months": int(panel["month"].nunique()),
                                "first_month": f"{panel['month'].min():%Y-%m}", "last_month": f"{panel['month'].max():%Y-%m}",
-                               "features": stages.feature_columns(panel), "events_not_in_panel": outside})
+                               "features": stages.feature_columns(panel), "events_not_in_panel": outside,
+                               "rows_not_placed": panel.attrs.get("unplaced", {})})
     return panel
 
 

@@ -83,9 +83,19 @@ def build_feature_panel(cfg: Config, data: Ingested) -> pd.DataFrame:
         actor_groups=load_actor_groups(cfg.features.actor_groups),
     )
     feats = compute_features(_feature_list(cfg), ctx)
+    # Presence rows and shocks that could not be placed on the grid are counted, never silent.
+    unplaced = {kind: dict(getattr(ctx, kind).attrs.get("unplaced", {})) for kind in ("presence", "shocks")
+                if getattr(ctx, kind) is not None}
     targets = [c for c in panel.columns if c.startswith("target_")]
     observed = ["n_target", "n_fatalities", "n_all"]
-    return pd.concat([panel[_KEYS + observed], feats, panel[targets]], axis=1)
+    # Assemble from column arrays: pd.concat(axis=1) would copy every feature into one block
+    # (about 7 GB extra on a 10,000-cell x 420-month grid; see benchmarks/README.md).
+    columns = {c: panel[c].to_numpy() for c in _KEYS + observed}
+    columns.update({c: feats[c].to_numpy() for c in feats.columns})
+    columns.update({c: panel[c].to_numpy() for c in targets})
+    out = pd.DataFrame(columns, copy=False)
+    out.attrs["unplaced"] = unplaced
+    return out
 
 
 def events_outside_panel(cfg: Config, data: Ingested, panel: pd.DataFrame) -> dict[str, int]:
@@ -125,6 +135,8 @@ def fit_final(cfg: Config, panel: pd.DataFrame, model_name: str = "logistic") ->
     from sklearn.base import clone
 
     base = models_for(cfg)[model_name]
+    from threadpoolctl import threadpool_limits
+
     cols = feature_columns(panel)
     fitted, windows = {}, {}
     for h in cfg.backtest.horizons:
@@ -132,10 +144,11 @@ def fit_final(cfg: Config, panel: pd.DataFrame, model_name: str = "logistic") ->
         known = ~np.isnan(y)
         rows = panel[known]
         est = clone(base)
-        try:
-            est.fit(rows[cols], y[known], y_count=panel.loc[known, f"target_count_h{h}"].to_numpy(dtype=float))
-        except TypeError:
-            est.fit(rows[cols], y[known])
+        with threadpool_limits(limits=1):  # small fits: see evaluation/backtest.py
+            try:
+                est.fit(rows[cols], y[known], y_count=panel.loc[known, f"target_count_h{h}"].to_numpy(dtype=float))
+            except TypeError:
+                est.fit(rows[cols], y[known])
         fitted[h] = est
         windows[h] = (f"{rows['month'].min():%Y-%m}", f"{rows['month'].max():%Y-%m}")
     return fitted, windows

@@ -1,0 +1,30 @@
+#!/usr/bin/env python
+"""Run every riskcast benchmark (``make bench``). Today: the feature library (features_bench.py).
+
+Arguments are passed on to each benchmark, e.g. ``python benchmarks/run_all.py --only grid``.
+Benchmarks print numbers; they are not tests and never fail on a slow machine (a benchmark
+exits non-zero only when a case crashes).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import features_bench  # noqa: E402
+
+BENCHMARKS = [("feature library", features_bench.main)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    status = 0
+    for title, run in BENCHMARKS:
+        print(f"### {title}", flush=True)
+        status |= run(list(argv))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
