@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.conftest import PROJECT
@@ -140,3 +141,26 @@ def test_gazetteer_naming_an_unknown_neighbour_exits_2(tmp_path):
     msg = " ".join(r.stderr.split())
     assert f"{path}, row 4, column 'neighbours'" in msg and "ML99" in msg
     assert_nothing_written(tmp_path / "out")
+
+
+def test_feature_set_with_a_zero_half_life_exits_2(tmp_path):
+    fs = tmp_path / "bad_set.toml"
+    fs.write_text('name = "bad"\n[[features]]\nfeature = "Decay"\nhalflife = 0\n')
+    r = cli("run", str(config(tmp_path, FIXTURE)), "--out", str(tmp_path / "out"), "--set", f"features.set=\"{fs}\"")
+    assert r.returncode == 2, r.stderr
+    assert f"{fs}, key 'features[0].halflife': halflife must be > 0" in " ".join(r.stderr.split())
+
+
+def test_overlapping_presence_rows_exit_2(tmp_path):
+    from riskcast.facts import load_presence
+
+    pres = load_presence()
+    first = pres.iloc[[0]].copy()
+    bad = pd.concat([pres, first], ignore_index=True)
+    path = tmp_path / "presence.csv"
+    bad.to_csv(path, index=False, date_format="%Y-%m-%d")
+    extra = f'[inputs.presence]\nkind = "presence"\nformat = "canonical"\npath = "{path.as_posix()}"\n'
+    r = cli("run", str(config(tmp_path, FIXTURE, extra=extra)), "--out", str(tmp_path / "out"))
+    assert r.returncode == 2, r.stderr
+    msg = " ".join(r.stderr.split())
+    assert "overlap" in msg and f"rows 2 and {len(bad) + 1}" in msg

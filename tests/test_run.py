@@ -142,3 +142,51 @@ def test_strings_from_data_are_escaped_in_the_report(demo_out, tmp_path):
     events.to_parquet(out / "tables" / "events.parquet")
     html = render_report(default_config(), out)
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_real_burkina_faso_run_with_all_context_sources(shared_data, tmp_path):
+    """The default feature set on real Burkina Faso events, curated presence/shocks, P&T coups, UCDP accords."""
+    d = shared_data
+    cfg_path = tmp_path / "bfa.toml"
+    cfg_path.write_text(f"""
+name = "bfa"
+countries = ["Burkina Faso"]
+[inputs.acled]
+kind = "events"
+format = "acled_hdx"
+path = "{(d / 'events' / 'acled_hdx_burkina_faso_1997_2020-08.csv').as_posix()}"
+[inputs.coups]
+kind = "shocks"
+format = "powell_thyne"
+path = "{(d / 'shocks' / 'powell_thyne_coups_V2022.11.29.csv').as_posix()}"
+[inputs.accords]
+kind = "shocks"
+format = "ucdp_peace"
+path = "{(d / 'shocks' / 'ucdp_peace_agreements_221.xlsx').as_posix()}"
+[inputs.shocks]
+kind = "shocks"
+format = "curated"
+[inputs.presence]
+kind = "presence"
+format = "curated"
+[backtest]
+horizons = [1, 3]
+eval_months = 12
+""")
+    r = cli("run", str(cfg_path), "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    panel = pd.read_parquet(tmp_path / "out" / "features.parquet")
+    assert panel["unit_id"].nunique() == 13
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert len(run["feature_sets"]["default"]["columns"]) >= 60
+    # coups of 2014 and 2015 reach the shock features before the panel's end (2020-08)
+    since = panel.groupby("month")["months_since_shock_coup"].first()
+    assert since.loc["2016-01-01"] < 120
+
+
+def test_report_compares_full_and_history_only_per_horizon(demo_out):
+    html = (demo_out / "report.html").read_text()
+    assert "Full feature set against history only" in html
+    m = pd.read_csv(demo_out / "metrics.csv")
+    both = m[m["model"].isin(["logistic", "logistic_history"]) & (m["metric"] == "brier_skill_vs_climatology")]
+    assert len(both) == 2 * 4
