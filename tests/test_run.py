@@ -179,9 +179,12 @@ eval_months = 12
     assert panel["unit_id"].nunique() == 13
     run = json.loads((tmp_path / "out" / "run.json").read_text())
     assert len(run["feature_sets"]["default"]["columns"]) >= 60
-    # coups of 2014 and 2015 reach the shock features before the panel's end (2020-08)
-    since = panel.groupby("month")["months_since_shock_coup"].first()
-    assert since.loc["2016-01-01"] < 120
+    # the 2014 coup reaches the shock features; read from two sources, it is counted once
+    decay = panel.groupby("month")["shock_decay_coup_halflife3"].first()
+    assert decay.loc["2014-10-01"] == 1.0 and decay.loc["2014-09-01"] < 1e-6
+    assert run["inputs"]["shocks"]["rows_dropped"] + run["inputs"]["coups"]["rows_dropped"] > 0
+    assert any("already read" in reason for reason in run["inputs"]["shocks"]["dropped"]) or \
+        any("already read" in reason for reason in run["inputs"]["coups"]["dropped"])
 
 
 def test_report_compares_full_and_history_only_per_horizon(demo_out):

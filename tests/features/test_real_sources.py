@@ -14,8 +14,25 @@ from riskcast.jobs.stages import build_feature_panel
 from riskcast.paths import project_file
 
 
+EXTRA_SET = """
+name = "default_plus_checks"
+include = ["default"]
+[[features]]
+feature = "Troops"
+force = "MINUSMA"
+[[features]]
+feature = "MonthsSinceArrival"
+force = "MINUSMA"
+[[features]]
+feature = "MonthsSinceShock"
+kind = "coup"
+"""
+
+
 @pytest.fixture(scope="module")
-def real_panel(shared_data):
+def real_panel(shared_data, tmp_path_factory):
+    feature_set = tmp_path_factory.mktemp("fs") / "default_plus_checks.toml"
+    feature_set.write_text(EXTRA_SET)
     data = tomllib.loads(project_file("pipelines", "demo.toml").read_text(encoding="utf-8"))
     data["inputs"] = {
         "events": {"kind": "events", "format": "acled_hdx", "path": str(shared_data / "events" / "acled_hdx_mali_1997_2019-06.csv")},
@@ -28,6 +45,7 @@ def real_panel(shared_data):
         "peace": {"kind": "shocks", "format": "ucdp_peace", "path": str(shared_data / "shocks" / "ucdp_peace_agreements_221.xlsx")},
     }
     data["panel"] = {"start": "2012-01", "end": "2019-06"}
+    data["features"] = {"set": str(feature_set)}
     cfg = config_from_dict(data)
     ingested = ingest(cfg)
     assert {"Geo-PKO v2.1"} < set(ingested.presence["source"]) and len(ingested.shocks) > 85
@@ -47,6 +65,6 @@ def test_minusma_is_in_the_north_in_2015(real_panel, region):
     assert (rows["present_force_minusma"] == 1).all()
     assert (rows["troops_force_minusma"] > 0).all()  # numbers from Geo-PKO
     assert (rows["months_since_arrival_force_minusma"] > 0).all()
-    assert (rows["withdrawal_force_minusma"] == 0).all()
+    assert (rows["withdrawal_force_minusma_halflife3"] == 0).all()
     # The 2012 coup (curated and Powell & Thyne) is 34-45 months back.
     assert rows["months_since_shock_coup"].between(34, 45).all()

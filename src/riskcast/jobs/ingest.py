@@ -191,6 +191,7 @@ def ingest(cfg: Config) -> Ingested:
         parts = [r.table for _, r in results[kind]]
         return pd.concat(parts, ignore_index=True) if parts else empty(schema)
 
+    _drop_duplicate_shocks(results["shocks"])
     for kind in ("events", "counts", "presence", "shocks"):
         for name, r in results[kind]:
             r.report.rows_kept = r.report.rows_read - r.report.rows_dropped
@@ -206,6 +207,19 @@ def ingest(cfg: Config) -> Ingested:
         assignment=assign_report.to_dict(),
         warnings=warnings,
     )
+
+
+def _drop_duplicate_shocks(results: list[tuple[str, ReadResult]]) -> None:
+    """The same shock from two sources (a coup in the curated timeline and in Powell & Thyne)
+    is kept once, from the first input by name, and counted as dropped in the others."""
+    seen: set[tuple] = set()
+    for name, r in results:
+        t = r.table
+        keys = list(zip(t["country"], pd.to_datetime(t["date"]), t["kind"], t["region"].fillna("")))
+        dup = pd.Series([k in seen for k in keys], index=t.index)
+        seen.update(keys)
+        r.report.drop("same shock (country, date, kind, region) already read from an earlier input", int(dup.sum()))
+        r.table = t[~dup.to_numpy()]
 
 
 def _overlap_warnings(events: pd.DataFrame, counts: pd.DataFrame) -> list[str]:
