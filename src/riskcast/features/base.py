@@ -116,8 +116,12 @@ class Feature:
         for p, default in self._defaults().items():
             value = getattr(self, p)
             if isinstance(value, Feature):
-                if default is inspect.Parameter.empty or value != default:
+                if default is not inspect.Parameter.empty and value == default:
+                    continue
+                if p == "of":
                     inner = value.name
+                else:  # a second inner feature (e.g. Interaction's `by`) is named in place
+                    parts.append(f"{p}_{value.name}")
                 continue
             if default is not inspect.Parameter.empty and value == default:
                 continue
@@ -135,7 +139,7 @@ class Feature:
 
     def describe(self) -> str:
         """The definition in plain words, for the report and ``riskcast features-list``."""
-        inner = next((v for v in self.params().values() if isinstance(v, Feature)), None)
+        inner = self.params().get("of") if isinstance(self.params().get("of"), Feature) else None
         text = self.description.format(**{k: (v.describe() if isinstance(v, Feature) else v) for k, v in self.params().items()})
         return text if inner is None or "{of}" in self.description else f"{text} of {inner.describe()}"
 

@@ -15,7 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from riskcast.features.base import Feature, FeatureContext, FeatureError
 
 __all__ = [
-    "Events", "Fatalities", "AllEvents", "Indicator", "Lag", "Rolling", "TimeSince", "Decay", "Onset", "Change",
+    "Events", "Fatalities", "AllEvents", "Indicator", "Lag", "Rolling", "TimeSince", "Decay", "Onset", "Change", "Interaction",
     "lag", "rolling_sum", "months_since",
 ]
 
@@ -268,3 +268,16 @@ class Change(Feature):
     def compute(self, ctx):
         x = ctx.get(self.of)
         return x - lag(x, self.k)
+
+
+class Interaction(Feature):
+    """The product of two features in month t, e.g. a force still present while its withdrawal
+    has been announced: ``Interaction(of=Present(force="France"), by=PostShock(kind="withdrawal_announced", months=12))``."""
+
+    description = "{of}, while {by}"
+
+    def __init__(self, of: Feature = Events(), by: Feature = Events()) -> None:
+        self.of, self.by = of, by
+
+    def compute(self, ctx):
+        return ctx.get(self.of) * ctx.get(self.by)
