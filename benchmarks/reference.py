@@ -157,6 +157,9 @@ class Reference:
             for t in range(n_m):
                 out[t] = sum(w[v] / scale * series[v][t] for v in near)
             return out
+        if name == "Interaction":
+            a, b = self.compute(f.of, u), self.compute(f.by, u)
+            return [a[t] * b[t] for t in range(n_m)]
         x = self.compute(f.of, u)
         for t in range(n_m):
             window = x[max(0, t - getattr(f, "window", 1) + 1): t + 1]
