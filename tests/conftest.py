@@ -1,6 +1,9 @@
 """Shared test helpers: where the real shared data lives, and seeded random panels."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +13,12 @@ import scipy.sparse as sp
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT.parent / "shared" / "data"
+
+
+def cli(*args: str, cwd: Path = PROJECT, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run ``riskcast`` in a subprocess, as a user would (wide terminal so messages stay on one line)."""
+    env = {**os.environ, "COLUMNS": "300"}
+    return subprocess.run([sys.executable, "-m", "riskcast.cli", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
 
 
 @pytest.fixture(scope="session")

@@ -1,22 +1,16 @@
 """Bad input through the CLI: one clear message, exit code 2, and no half-written output."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, cli
 
 FIXTURE = PROJECT / "tests" / "fixtures" / "acled_hdx_sample.csv"
 
 
-def cli(*args):
-    env = {**os.environ, "COLUMNS": "300"}
-    return subprocess.run([sys.executable, "-m", "riskcast.cli", *args], capture_output=True, text=True, env=env, timeout=300)
 
 
 def config(tmp_path: Path, events: Path, extra: str = "") -> Path:

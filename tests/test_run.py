@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -12,14 +9,10 @@ import pytest
 
 from riskcast.config import default_config
 from riskcast.jobs.run import run_all
-from tests.conftest import PROJECT
-
-RISKCAST = [sys.executable, "-m", "riskcast.cli"]
+from tests.conftest import cli
 
 
-def cli(*args, cwd=PROJECT):
-    env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run([*RISKCAST, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+
 
 
 @pytest.fixture(scope="module")
