@@ -186,3 +186,13 @@ def test_report_compares_full_and_history_only_per_horizon(demo_out):
     m = pd.read_csv(demo_out / "metrics.csv")
     both = m[m["model"].isin(["logistic", "logistic_history"]) & (m["metric"] == "brier_skill_vs_climatology")]
     assert len(both) == 2 * 4
+
+
+def test_stage_commands_chain_through_the_output_folder(tmp_path):
+    quick = ["--set", "backtest.horizons=[1]", "--set", "backtest.eval_months=3"]
+    for stage in ("ingest", "features", "backtest", "train", "score", "report"):
+        r = cli(stage, "pipelines/demo.toml", "--out", str(tmp_path), *quick)
+        assert r.returncode == 0, (stage, r.stderr)
+    for name in ("features.parquet", "predictions.csv", "metrics.csv", "scores.csv", "report.html", "run.json"):
+        assert (tmp_path / name).is_file(), name
+    assert json.loads((tmp_path / "run.json").read_text())["registered_model_version"] == "1"
