@@ -157,4 +157,4 @@ def test_overlapping_presence_rows_exit_2(tmp_path):
     r = cli("run", str(config(tmp_path, FIXTURE, extra=extra)), "--out", str(tmp_path / "out"))
     assert r.returncode == 2, r.stderr
     msg = " ".join(r.stderr.split())
-    assert "overlap" in msg and f"rows 2 and {len(bad) + 1}" in msg
+    assert "overlap" in msg and f"rows 2 and {len(bad) + 1}" in msg and f"{path}, row {len(bad) + 1}" in msg

@@ -192,6 +192,10 @@ def ingest(cfg: Config) -> Ingested:
         return pd.concat(parts, ignore_index=True) if parts else empty(schema)
 
     _drop_duplicate_shocks(results["shocks"])
+    from riskcast.features.presence import check_presence_overlaps
+
+    for name, r in results["presence"]:  # per input, so that the error names the right file
+        check_presence_overlaps(r.table, file=r.report.file)
     for kind in ("events", "counts", "presence", "shocks"):
         for name, r in results[kind]:
             r.report.rows_kept = r.report.rows_read - r.report.rows_dropped
