@@ -101,40 +101,27 @@ def _stage(name: str, config: Path, out_dir: Path, sets: list[str] | None) -> No
     _guard(go)
 
 
-@app.command()
-def ingest(config: ConfigArg, out_dir: OutOpt = Path("out/run"), set_: SetOpt = None) -> None:
-    """Read the inputs into canonical tables and assign events to units."""
-    _stage("ingest", config, out_dir, set_)
+STAGES = {
+    "ingest": "Read the inputs into canonical tables and assign events to units.",
+    "features": "Build the region-month panel with features and targets (features.parquet).",
+    "backtest": "Rolling-origin backtest of the models and baselines (predictions.csv, metrics.csv).",
+    "train": "Fit the final model, log the MLflow run and register the model.",
+    "score": "Score the latest month with the registered model (scores.csv).",
+    "report": "Render report.html from the run's outputs.",
+}
 
 
-@app.command()
-def features(config: ConfigArg, out_dir: OutOpt = Path("out/run"), set_: SetOpt = None) -> None:
-    """Build the region-month panel with features and targets (features.parquet)."""
-    _stage("features", config, out_dir, set_)
+def _stage_command(name: str, help_text: str):
+    def command(config: ConfigArg, out_dir: OutOpt = Path("out/run"), set_: SetOpt = None) -> None:
+        _stage(name, config, out_dir, set_)
+
+    command.__doc__ = help_text
+    return command
 
 
-@app.command()
-def backtest(config: ConfigArg, out_dir: OutOpt = Path("out/run"), set_: SetOpt = None) -> None:
-    """Rolling-origin backtest of the models and baselines (predictions.csv, metrics.csv)."""
-    _stage("backtest", config, out_dir, set_)
-
-
-@app.command()
-def train(config: ConfigArg, out_dir: OutOpt = Path("out/run"), set_: SetOpt = None) -> None:
-    """Fit the final model, log the MLflow run and register the model."""
-    _stage("train", config, out_dir, set_)
-
-
-@app.command()
-def score(config: ConfigArg, out_dir: OutOpt = Path("out/run"), set_: SetOpt = None) -> None:
-    """Score the latest month with the registered model (scores.csv)."""
-    _stage("score", config, out_dir, set_)
-
-
-@app.command()
-def report(config: ConfigArg, out_dir: OutOpt = Path("out/run"), set_: SetOpt = None) -> None:
-    """Render report.html from the run's outputs."""
-    _stage("report", config, out_dir, set_)
+# One sub-command per stage; each reads the previous stage's outputs from --out.
+for _name, _help in STAGES.items():
+    app.command(_name)(_stage_command(_name, _help))
 
 
 @app.command()
