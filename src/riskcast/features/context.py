@@ -1,7 +1,7 @@
 """Canonical tables -> the FeatureContext features read: everything placed on the panel's grid.
 
 Events get integer ``unit_ix`` / ``month_ix`` and an ``is_target`` flag; presence and shock
-rows are placed on units and months by their own modules (:mod:`.presence`, :mod:`.shocks`).
+rows are placed on units and months by :func:`.presence.place_presence` and :func:`.shocks.place_shocks`.
 Rows outside the grid are kept out of the context, never silently: the counts go in
 ``ctx.notes``.
 """
@@ -69,12 +69,12 @@ def build_context(
     rainy_season: dict[str, tuple[int, ...]] | None = None,
 ) -> FeatureContext:
     """Place every table on the grid and return the context the features compute from."""
-    from riskcast.features import presence as presence_mod
-    from riskcast.features import shocks as shocks_mod
+    from riskcast.features.presence import place_presence
+    from riskcast.features.shocks import place_shocks
 
     unit_ix = pd.Index(units["unit_id"].astype(str))
-    placed_presence = presence_mod.place_presence(presence, units, months) if presence is not None and hasattr(presence_mod, "place_presence") else presence
-    placed_shocks = shocks_mod.place_shocks(shocks, units, months) if shocks is not None and hasattr(shocks_mod, "place_shocks") else shocks
+    placed_presence = place_presence(presence, units, months) if presence is not None else None
+    placed_shocks = place_shocks(shocks, units, months) if shocks is not None else None
     return FeatureContext(
         units=units.reset_index(drop=True),
         months=months,
