@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from riskcast.facts import load_presence, load_regions, load_shocks
+from riskcast.facts import load_presence, load_region_files, load_regions, load_shocks
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 COUNTRIES = ("Mali", "Burkina Faso", "Niger")
@@ -52,8 +52,33 @@ def test_admin1_gazetteer_units() -> None:
 def test_admin2_parents_exist() -> None:
     adm1 = set(load_regions("admin1")["unit_id"])
     adm2 = load_regions("admin2")
-    assert len(adm2) == 50 and set(adm2["country"]) == {"Mali"}
+    # Mali's cercles and Burkina Faso's provinces, each from its own file.
+    assert adm2["country"].value_counts().to_dict() == {"Mali": 50, "Burkina Faso": 45}
+    assert len(load_regions("admin2", ["Mali"])) == 50
     assert set(adm2["parent"]) <= adm1
+    assert adm2["unit_id"].is_unique
+
+
+def test_admin2_files_load_apart() -> None:
+    parts = load_region_files("admin2")
+    assert list(parts) == ["regions_mli_admin2.csv", "regions_bfa_admin2.csv"]
+    assert {name: set(df["country"]) for name, df in parts.items()} == {
+        "regions_mli_admin2.csv": {"Mali"}, "regions_bfa_admin2.csv": {"Burkina Faso"}}
+    with pytest.raises(ValueError):
+        load_region_files("admin3")
+
+
+def test_admin2_neighbours_agree_with_admin1() -> None:
+    """Two provinces of different regions may border only if their regions border, and every
+    pair of bordering Burkina regions has at least one pair of bordering provinces."""
+    a1 = load_regions("admin1", ["Burkina Faso"])
+    a1_nb = {(u, v) for u, c in zip(a1["unit_id"], a1["neighbours"]) for v in _split(c)}
+    a2 = load_regions("admin2", ["Burkina Faso"])
+    parent = dict(zip(a2["unit_id"], a2["parent"]))
+    links = {(parent[u], parent[v]) for u, c in zip(a2["unit_id"], a2["neighbours"]) for v in _split(c)}
+    links = {pair for pair in links if pair[0] != pair[1]}
+    assert links <= a1_nb
+    assert {pair for pair in a1_nb if pair[1] in set(a1["unit_id"])} <= links
 
 
 @pytest.mark.parametrize("level", ["admin1", "admin2"])

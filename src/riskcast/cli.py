@@ -106,7 +106,6 @@ STAGES = {
     "features": "Build the region-month panel with features and targets (features.parquet).",
     "backtest": "Rolling-origin backtest of the models and baselines (predictions.csv, metrics.csv).",
     "train": "Fit the final model, log the MLflow run and register the model.",
-    "score": "Score the latest month with the registered model (scores.csv).",
     "report": "Render report.html from the run's outputs.",
 }
 
@@ -122,6 +121,41 @@ def _stage_command(name: str, help_text: str):
 # One sub-command per stage; each reads the previous stage's outputs from --out.
 for _name, _help in STAGES.items():
     app.command(_name)(_stage_command(_name, _help))
+
+
+@app.command()
+def score(
+    config: ConfigArg,
+    out_dir: OutOpt = Path("out/run"),
+    set_: SetOpt = None,
+    version: Annotated[Optional[str], typer.Option(help="score with this registered version instead of @champion")] = None,
+    output: Annotated[Optional[Path], typer.Option(help="also write the scores here (.csv, .parquet or .json)")] = None,
+) -> None:
+    """Score the latest month with models:/<name>@champion from the configured registry (scores.csv)."""
+    from riskcast.jobs.train import stage_score
+    from riskcast.scoring import write_scores
+
+    def go():
+        cfg = _config(config, set_)
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        scores = stage_score(cfg, out_dir, version=version)
+        if output is not None:
+            write_scores(scores, output)
+        err.print(f"[score] {len(scores)} rows, model {scores['model'].iloc[0]} v{scores['model_version'].iloc[0]}", style="dim", markup=False, highlight=False)
+
+    _guard(go)
+
+
+@app.command("model-list")
+def model_list() -> None:
+    """List the model classes a models/*.toml set can declare, with their parameters."""
+    from riskcast.models.spec import describe_models
+
+    def go():
+        for row in describe_models():
+            out.print(f"{row['model']}({row['params']})\n    {row['description']}", highlight=False, soft_wrap=True)
+
+    _guard(go)
 
 
 @app.command()

@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from riskcast.errors import ConfigError
@@ -84,8 +85,23 @@ class BacktestSpec(_Frozen):
     horizons: tuple[int, ...] = (1, 3, 6, 12)
     min_train_months: int = Field(36, ge=6, description="months of training rows required before the first origin")
     eval_months: int = Field(24, ge=1, description="number of monthly origins in the evaluation window")
+    eval_start: str | None = Field(None, description="first origin month (YYYY-MM) of the evaluation window; replaces eval_months when set")
     window: Literal["expanding", "sliding"] = "expanding"
     sliding_months: int = Field(60, ge=6)
+    n_jobs: int = Field(-1, description="worker processes for the backtest's (horizon, model) tasks; -1 = one per core, 1 = none (results are identical)")
+    n_boot: int = Field(200, ge=0, description="bootstrap resamples (whole origin months) for the metrics' 95% intervals; 0 = none")
+    ablation: bool = Field(True, description="also backtest the ablation model with each feature family dropped in turn")
+    ablation_model: str = Field("glm_negbin", description="the model of the set used for the ablation (its columns are replaced per variant)")
+
+    @field_validator("eval_start")
+    @classmethod
+    def _month(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                pd.Period(v, "M")
+            except Exception:
+                raise ValueError(f"eval_start must be a month YYYY-MM, not {v!r}") from None
+        return v
 
     @field_validator("horizons")
     @classmethod
@@ -96,8 +112,30 @@ class BacktestSpec(_Frozen):
 
 
 class ModelSpec(_Frozen):
-    C: float = Field(0.05, gt=0, description="inverse L2 strength of the logistic regression (for the full feature set, 0.05 beat 0.5 at every horizon on the demo and real Mali backtests)")
-    climatology_months: int = Field(12, ge=1, description="k of the climatology baseline")
+    set: str = Field("default", description="model set: a name in models/ (models/<set>.toml) or a path to a TOML file")
+    champion: str = Field("auto", description="the model of the set trained on all rows, registered and proposed as champion; 'auto' = the non-baseline model with the lowest backtest Brier score (mean over horizons)")
+    climatology_months: int = Field(12, ge=1, description="k of the climatology baseline (also the k of its feature columns)")
+
+
+class PromotionSpec(_Frozen):
+    metric: Literal["brier", "log_loss", "crps"] = Field("brier", description="a challenger must beat the champion on this metric (mean over horizons, same backtest window)")
+    max_ece_increase: float = Field(0.0, ge=0, description="and its expected calibration error may exceed the champion's by at most this")
+
+
+class ScoringSpec(_Frozen):
+    tiers: dict[str, float] = Field(
+        default_factory=lambda: {"very high": 0.8, "high": 0.5, "elevated": 0.2, "low": 0.0},
+        description="risk tier name -> lowest probability of the tier (P(attack) next month)",
+    )
+    top_k: int = Field(3, ge=0, description="feature contributions listed per unit and horizon")
+    format: Literal["csv", "parquet", "json"] = "csv"
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers(cls, v: dict[str, float]) -> dict[str, float]:
+        if not v or any(not 0 <= x <= 1 for x in v.values()) or min(v.values()) != 0:
+            raise ValueError("tiers must map names to cut points in [0, 1], the lowest being 0")
+        return dict(sorted(v.items(), key=lambda kv: -kv[1]))
 
 
 class TrackingSpec(_Frozen):
@@ -126,6 +164,8 @@ class Config(_Frozen):
     features: FeatureSpec = FeatureSpec()
     backtest: BacktestSpec = BacktestSpec()
     model: ModelSpec = ModelSpec()
+    promotion: PromotionSpec = PromotionSpec()
+    scoring: ScoringSpec = ScoringSpec()
     tracking: TrackingSpec = TrackingSpec()
     report: ReportSpec = ReportSpec()
 

@@ -99,7 +99,7 @@ def test_regional_shocks_at_admin2_and_priogrid():
 
     shocks = pd.DataFrame({"date": pd.Timestamp("2015-03-10"), "country": "Mali", "region": ["Kidal", None],
                            "kind": ["withdrawal_completed", "coup"], "actor": None, "description": "t", "source": "t"})
-    cercles = load_regions("admin2")
+    cercles = load_regions("admin2", ["Mali"])
     placed = place_shocks(shocks, cercles, MONTHS)
     ids = cercles["unit_id"].to_numpy()
     assert sorted(ids[placed.loc[placed["line"] == 2, "unit_ix"]]) == ["ML0801", "ML0802", "ML0803", "ML0804"]

@@ -26,8 +26,11 @@ class RollingOriginSplit:
     each row's month, and ``get_n_splits``.
     """
 
-    def __init__(self, horizon: int, min_train_months: int = 36, eval_months: int = 24, window: str = "expanding", sliding_months: int = 60) -> None:
+    def __init__(self, horizon: int, min_train_months: int = 36, eval_months: int = 24, window: str = "expanding", sliding_months: int = 60, eval_start=None) -> None:
         self.horizon = horizon
+        # eval_start ("YYYY-MM"): the first origin; when set it replaces eval_months, so a
+        # fixed window (e.g. 2017-01 to the end) is compared across horizons and runs.
+        self.eval_start = eval_start
         self.min_train_months = min_train_months
         self.eval_months = eval_months
         self.window = window
@@ -41,9 +44,13 @@ class RollingOriginSplit:
             raise SplitError(f"window must be 'expanding' or 'sliding', not {self.window!r}")
         months = pd.DatetimeIndex(sorted(pd.unique(pd.DatetimeIndex(months))))
         usable = months[: max(len(months) - self.horizon, 0)]  # origins whose o + h is in the panel
-        origins = list(usable[-self.eval_months :])
+        if self.eval_start is not None:
+            origins = list(usable[usable >= pd.Timestamp(self.eval_start)])
+        else:
+            origins = list(usable[-self.eval_months :])
         if not origins:
-            raise SplitError(f"no origin for horizon {self.horizon}: the panel has {len(months)} months")
+            since = f" from {self.eval_start}" if self.eval_start is not None else ""
+            raise SplitError(f"no origin{since} for horizon {self.horizon}: the panel has {len(months)} months")
         first = origins[0]
         n_train = int(np.sum(months <= first - pd.DateOffset(months=self.horizon)))
         if self.window == "sliding":

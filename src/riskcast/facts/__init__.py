@@ -16,10 +16,14 @@ import pandas as pd
 from riskcast.paths import facts_file
 from riskcast.schemas import validate
 
-__all__ = ["load_shocks", "load_presence", "load_regions", "load_rainy_season", "REGION_FILES"]
+__all__ = ["load_shocks", "load_presence", "load_regions", "load_region_files", "load_rainy_season", "REGION_FILES"]
 
-#: Gazetteer file per level. Admin2 is curated for Mali only.
-REGION_FILES = {"admin1": "regions_admin1.csv", "admin2": "regions_mli_admin2.csv"}
+#: Gazetteer files per level, read in this order. Admin2 is curated for Mali (cercles) and
+#: Burkina Faso (provinces), one file per country; Niger has no admin2 table yet.
+REGION_FILES: dict[str, tuple[str, ...]] = {
+    "admin1": ("regions_admin1.csv",),
+    "admin2": ("regions_mli_admin2.csv", "regions_bfa_admin2.csv"),
+}
 
 
 def _read(name: str, schema: str, dates: Iterable[str] = ()) -> pd.DataFrame:
@@ -44,8 +48,23 @@ def load_presence() -> pd.DataFrame:
     return _read("presence_sahel.csv", "presence", dates=["start_month", "end_month"])
 
 
+def load_region_files(level: str = "admin1") -> dict[str, pd.DataFrame]:
+    """Each gazetteer file of ``level`` on its own, validated: file name -> REGIONS table.
+
+    Kept apart (rather than only concatenated) so that a check on one file -- neighbour ids,
+    say -- can name the file and the row a person has to fix.
+
+    Raises:
+        ValueError: for a level other than those in :data:`REGION_FILES`.
+    """
+    if level not in REGION_FILES:
+        raise ValueError(f"level must be one of {sorted(REGION_FILES)}, got {level!r}")
+    return {name: _read(name, "regions") for name in REGION_FILES[level]}
+
+
 def load_regions(level: str = "admin1", countries: Iterable[str] | None = None) -> pd.DataFrame:
-    """The gazetteer of spatial units at ``level`` ("admin1": Mali, Burkina Faso, Niger; "admin2": Mali).
+    """The gazetteer of spatial units at ``level``: "admin1" (Mali, Burkina Faso, Niger) or
+    "admin2" (Mali cercles and Burkina Faso provinces, from their own files, in that order).
 
     Args:
         level: "admin1" or "admin2".
@@ -53,10 +72,17 @@ def load_regions(level: str = "admin1", countries: Iterable[str] | None = None) 
 
     Raises:
         ValueError: for any other level.
+        InputError: a unit_id listed in two of the level's files.
     """
-    if level not in REGION_FILES:
-        raise ValueError(f"level must be one of {sorted(REGION_FILES)}, got {level!r}")
-    df = _read(REGION_FILES[level], "regions")
+    parts = load_region_files(level)
+    df = pd.concat(parts.values(), ignore_index=True)
+    dup = df["unit_id"].duplicated()
+    if dup.any():
+        from riskcast.errors import InputError
+
+        uid = df.loc[dup, "unit_id"].iloc[0]
+        # A P-code is unique across countries; the same id twice would merge two units.
+        raise InputError(f"unit_id {uid!r} appears in more than one {level} gazetteer file", file=", ".join(parts), column="unit_id")
     if countries is not None:
         wanted = set(countries) if not isinstance(countries, str) else {countries}
         df = df[df["country"].isin(wanted)].reset_index(drop=True)

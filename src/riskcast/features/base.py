@@ -96,6 +96,9 @@ class FeatureContext:
 class Feature:
     """Base class. Subclasses store their parameters in ``__init__`` and implement ``compute``."""
 
+    #: The data source the feature draws on: history, spatial, presence, shocks or calendar.
+    #: A wrapper (``Lag(of=...)``) carries its inner feature's information, so the family of a
+    #: composed column is resolved by :func:`riskcast.features.families.feature_family`.
     family: str = "history"
     description: str = ""
     #: Short prefixes for string parameters in the derived name (``type_battles``).

@@ -111,6 +111,7 @@ def _event_mask(ctx: FeatureContext, event_type: str | None, actor_group: str | 
 class Events(Feature):
     """Number of events in month t: target events by default, or one event type / actor group."""
 
+    family = "history"
     description = "number of {event_type} events involving {actor_group} in the month"
     name_prefix = {"event_type": "type", "actor_group": "actor"}
 
@@ -131,6 +132,7 @@ class Events(Feature):
 class Fatalities(Feature):
     """Fatalities of target events in month t (or of one event type / actor group)."""
 
+    family = "history"
     name_prefix = {"event_type": "type", "actor_group": "actor"}
 
     def __init__(self, event_type: str | None = None, actor_group: str | None = None) -> None:
@@ -151,6 +153,7 @@ class Fatalities(Feature):
 class AllEvents(Feature):
     """Number of events of any type in month t (protests and riots included)."""
 
+    family = "history"
     description = "events of any type (protests and riots included)"
 
     def __init__(self) -> None:
@@ -165,6 +168,7 @@ class AllEvents(Feature):
 class Indicator(Feature):
     """1 when the inner feature is at least ``threshold`` in month t."""
 
+    family = "history"
     description = "whether there were at least {threshold} {of}"
 
     def __init__(self, threshold: float = 1, of: Feature = Events()) -> None:
@@ -177,6 +181,7 @@ class Indicator(Feature):
 class Lag(Feature):
     """The inner feature k months before t."""
 
+    family = "history"
     description = "{of}, {k} month(s) earlier"
 
     def __init__(self, k: int, of: Feature = Events()) -> None:
@@ -189,6 +194,8 @@ class Lag(Feature):
 
 class Rolling(Feature):
     """Sum, mean or max of the inner feature over the ``window`` months ending at t."""
+
+    family = "history"
 
     def describe(self) -> str:
         of = self.of.describe()
@@ -215,6 +222,7 @@ class Rolling(Feature):
 class TimeSince(Feature):
     """Months since the inner feature was last > 0 (0 = in month t), capped."""
 
+    family = "history"
     description = "months since the last month with {of} (capped at {cap})"
 
     def __init__(self, cap: int = 120, of: Feature = Events()) -> None:
@@ -228,6 +236,7 @@ class TimeSince(Feature):
 class Decay(Feature):
     """2^(-months since the inner feature was last > 0 / halflife); 0 if never."""
 
+    family = "history"
     description = "fading memory of {of} (half-life {halflife} months)"
 
     def __init__(self, halflife: float = 6.0, of: Feature = Events()) -> None:
@@ -244,6 +253,7 @@ class Decay(Feature):
 class Onset(Feature):
     """1 when the inner feature is > 0 in month t after ``quiet`` months at 0."""
 
+    family = "history"
     description = "whether {of} resumed after {quiet} quiet months"
 
     def __init__(self, quiet: int = 12, of: Feature = Events()) -> None:
@@ -259,6 +269,7 @@ class Onset(Feature):
 class Change(Feature):
     """Month-on-month change of the inner feature: x(t) - x(t - k) (escalation when > 0)."""
 
+    family = "history"
     description = "change in {of} over {k} month(s)"
 
     def __init__(self, k: int = 1, of: Feature = Events()) -> None:
@@ -274,6 +285,7 @@ class Interaction(Feature):
     """The product of two features in month t, e.g. a force still present while its withdrawal
     has been announced: ``Interaction(of=Present(force="France"), by=PostShock(kind="withdrawal_announced", months=12))``."""
 
+    family = "history"
     description = "{of}, while {by}"
 
     def __init__(self, of: Feature = Events(), by: Feature = Events()) -> None:

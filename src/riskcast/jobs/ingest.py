@@ -87,7 +87,8 @@ def load_units(cfg: Config) -> pd.DataFrame:
         units = _priogrid_units(cfg)
     else:
         units = facts.load_regions(cfg.unit)
-        _check_neighbours(units, str(facts_file(f"regions_{'admin1' if cfg.unit == 'admin1' else 'mli_admin2'}.csv")))
+        for fname, part in facts.load_region_files(cfg.unit).items():  # each file names its own rows
+            _check_neighbours(part, str(facts_file(fname)))
     if cfg.unit != "priogrid":
         units = units[units["country"].isin(cfg.countries)]
     units = units.reset_index(drop=True)

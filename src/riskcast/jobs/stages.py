@@ -17,7 +17,8 @@ from riskcast.features import Events, Indicator, Rolling, compute_features
 from riskcast.features.context import build_context, load_actor_groups
 from riskcast.features.spec import FeatureSet, load_feature_set
 from riskcast.jobs.ingest import Ingested
-from riskcast.models import make_models
+from riskcast.errors import ConfigError
+from riskcast.evaluation.backtest import fit_model
 from riskcast.panel import build_panel, month_range
 
 __all__ = ["build_feature_panel", "events_outside_panel", "backtest", "fit_final", "feature_columns", "feature_sets",
@@ -64,8 +65,16 @@ def model_columns(cfg: Config) -> dict[str, object]:
 
 
 def models_for(cfg: Config) -> dict:
+    """The run's models, declared in ``models/<cfg.model.set>.toml``; every one is backtested."""
+    from riskcast.models.spec import load_model_set
+
     cols = model_columns(cfg)
-    return make_models(cfg.model.C, cfg.model.climatology_months, cols)
+    columns = {"full": list(cols["full"]), "history": list(cols["history"]) if cols["history"] else None}
+    baseline = {"share": cols["share"], "sum": cols["sum"], "current": cols["current"]}
+    models = load_model_set(cfg.model.set, columns, baseline, climatology_window=cfg.model.climatology_months)
+    if cfg.model.champion != "auto" and cfg.model.champion not in models:
+        raise ConfigError(f"model.champion {cfg.model.champion!r} is not a model of set {cfg.model.set!r} ({', '.join(models)})", key="model.champion")
+    return models
 
 
 def build_feature_panel(cfg: Config, data: Ingested) -> pd.DataFrame:
@@ -119,36 +128,40 @@ def feature_columns(panel: pd.DataFrame) -> list[str]:
     return [c for c in panel.columns if c not in skip and not c.startswith("target_")]
 
 
+def n_folds(cfg: Config, panel: pd.DataFrame) -> int:
+    """Number of (horizon, origin) folds the backtest will run (for the progress bar)."""
+    from riskcast.evaluation.splits import RollingOriginSplit
+
+    b = cfg.backtest
+    return sum(
+        RollingOriginSplit(h, b.min_train_months, b.eval_months, b.window, b.sliding_months, b.eval_start).get_n_splits(groups=panel["month"])
+        for h in b.horizons
+    )
+
+
 def backtest(cfg: Config, panel: pd.DataFrame, progress: Callable[[int], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rolling-origin backtest of every model; returns (predictions, metrics)."""
     b = cfg.backtest
     preds = run_backtest(
         panel, feature_columns(panel), models_for(cfg), b.horizons,
         min_train_months=b.min_train_months, eval_months=b.eval_months, window=b.window,
-        sliding_months=b.sliding_months, progress=progress,
+        sliding_months=b.sliding_months, eval_start=b.eval_start, n_jobs=b.n_jobs, progress=progress,
     )
     return preds, score_predictions(preds)
 
 
-def fit_final(cfg: Config, panel: pd.DataFrame, model_name: str = "logistic") -> tuple[dict[int, object], dict]:
-    """Fit the model on every row whose target is known, one fit per horizon."""
-    from sklearn.base import clone
-
-    base = models_for(cfg)[model_name]
+def fit_final(cfg: Config, panel: pd.DataFrame, model_name: str | None = None) -> tuple[dict[int, object], dict]:
+    """Fit the champion candidate on every row whose target is known, one fit per horizon."""
     from threadpoolctl import threadpool_limits
 
+    base = models_for(cfg)[model_name or cfg.model.champion]
     cols = feature_columns(panel)
     fitted, windows = {}, {}
     for h in cfg.backtest.horizons:
         y = panel[f"target_any_h{h}"].to_numpy(dtype=float)
         known = ~np.isnan(y)
         rows = panel[known]
-        est = clone(base)
         with threadpool_limits(limits=1):  # small fits: see evaluation/backtest.py
-            try:
-                est.fit(rows[cols], y[known], y_count=panel.loc[known, f"target_count_h{h}"].to_numpy(dtype=float))
-            except TypeError:
-                est.fit(rows[cols], y[known])
-        fitted[h] = est
+            fitted[h] = fit_model(base, rows[cols], y[known], rows[f"target_count_h{h}"].to_numpy(dtype=float), rows["month"], h)
         windows[h] = (f"{rows['month'].min():%Y-%m}", f"{rows['month'].max():%Y-%m}")
     return fitted, windows

@@ -1,21 +1,15 @@
-"""Forecast models in the scikit-learn contract: baselines and a logistic/Poisson GLM."""
-from riskcast.models.baselines import Climatology, Persistence
+"""Forecast models in the scikit-learn contract: baselines, GLMs, boosting, calibration, ensemble.
+
+Models know nothing of features: each reads the columns it is given (``columns``) and sees
+``fit(X, y, y_count=None, months=None)``; see ``riskcast.models.spec`` for sets declared in
+``models/*.toml``.
+"""
+from riskcast.models.baselines import Climatology, LastValue, Persistence, ZeroCount
+from riskcast.models.calibration import Calibrated
+from riskcast.models.ensemble import Ensemble
+from riskcast.models.gbm import LGBMHurdle
+from riskcast.models.glm import CountGLM
 from riskcast.models.linear import LogisticCount
 
-__all__ = ["Climatology", "Persistence", "LogisticCount", "make_models"]
-
-
-def make_models(C: float, climatology_months: int, columns: dict) -> dict:
-    """The models a run compares, by name, each reading the columns named in ``columns``.
-
-    ``columns``: ``full`` and ``history`` (lists; history may be None), ``share``, ``sum`` and
-    ``current`` (the baselines' columns). Models know nothing of how the columns were made.
-    """
-    models = {
-        "climatology": Climatology(share_column=columns["share"], sum_column=columns["sum"], window=climatology_months),
-        "persistence": Persistence(column=columns["current"]),
-    }
-    if columns.get("history"):
-        models["logistic_history"] = LogisticCount(columns=tuple(columns["history"]), C=C)
-    models["logistic"] = LogisticCount(columns=tuple(columns["full"]), C=C)
-    return models
+__all__ = ["Climatology", "Persistence", "ZeroCount", "LastValue", "LogisticCount", "CountGLM", "LGBMHurdle",
+           "Calibrated", "Ensemble"]

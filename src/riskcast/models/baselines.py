@@ -1,6 +1,9 @@
-"""Honest baselines: climatology and persistence, in the scikit-learn estimator contract.
+"""Honest baselines: climatology, persistence and two count baselines, in the model contract.
 
-They read named feature columns (built by the feature pipeline) and know nothing else.
+They read named feature columns (built by the feature pipeline) and know nothing else. Each
+learns only what it must from the training rows (a rate, an NB dispersion) so that its
+probabilities, counts and count quantiles are as honest as its single idea allows. On plain
+arrays (scikit-learn's checks) the column names are integer positions.
 """
 from __future__ import annotations
 
@@ -8,14 +11,46 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-__all__ = ["Climatology", "Persistence"]
+from riskcast.models._dist import SIZE_MAX, NBCountMixin, column, fit_input, fit_nb_size, index_of, logit, predict_input
+
+__all__ = ["Climatology", "Persistence", "ZeroCount", "LastValue"]
 
 
-class Climatology(ClassifierMixin, BaseEstimator):
+class _Baseline(NBCountMixin, ClassifierMixin, BaseEstimator):
+    """Shared plumbing. Subclasses define ``_learn``, ``_p``, ``_mu`` and ``_contrib`` on validated input."""
+
+    _allow_nan = True
+
+    def fit(self, X: pd.DataFrame, y=None, y_count=None, months=None):
+        """Learn the baseline's rate(s) from ``y`` and its NB size from ``y_count``; ``months`` is unused."""
+        x, y = fit_input(self, X, y, allow_nan=True)
+        self._learn(X, x, y)
+        self.nb_size_ = SIZE_MAX if y_count is None else fit_nb_size(y_count, self._mu(X, x))
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        p = self._p(X, predict_input(self, X, allow_nan=True))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(float)
+
+    def predict_count(self, X: pd.DataFrame) -> np.ndarray:
+        return self._mu(X, predict_input(self, X, allow_nan=True))
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Log-odds of P(any) split into the one column the baseline reads and a bias."""
+        x = predict_input(self, X, allow_nan=True)
+        name, value, bias = self._contrib(X, x)
+        return pd.DataFrame({str(name): value, "bias": bias}, index=index_of(X))
+
+
+class Climatology(_Baseline):
     """P(attack) = the unit's share of the last k months with an attack (k = 12 by default).
 
     Clipped to [floor, 1 - floor] so that log loss stays finite. Expected count = the mean
-    monthly count over the same window.
+    monthly count over the same window; its quantiles come from a negative binomial whose size
+    is fitted on the training rows (the only thing the model learns; ``y`` may be None).
     """
 
     def __init__(self, share_column: str = "rolling_share_any_window12", sum_column: str = "rolling_sum_window12", window: int = 12, floor: float = 0.01) -> None:
@@ -24,46 +59,81 @@ class Climatology(ClassifierMixin, BaseEstimator):
         self.window = window
         self.floor = floor
 
-    def fit(self, X: pd.DataFrame, y=None) -> "Climatology":
-        self.classes_ = np.array([0.0, 1.0])
-        self.n_features_in_ = X.shape[1]
-        return self
+    _requires_y = False
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        p = np.clip(X[self.share_column].to_numpy(dtype=float), self.floor, 1 - self.floor)
-        return np.column_stack([1 - p, p])
+    def _learn(self, X, x, y) -> None:
+        pass
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(float)
+    def _p(self, X, x) -> np.ndarray:
+        return np.clip(column(X, x, self.share_column), self.floor, 1 - self.floor)
 
-    def predict_count(self, X: pd.DataFrame) -> np.ndarray:
-        return X[self.sum_column].to_numpy(dtype=float) / self.window
+    def _mu(self, X, x) -> np.ndarray:
+        return column(X, x, self.sum_column) / self.window
+
+    def _contrib(self, X, x):
+        # The whole log-odds is the share column's.
+        return self.share_column, logit(self._p(X, x)), 0.0
 
 
-class Persistence(ClassifierMixin, BaseEstimator):
+class Persistence(_Baseline):
     """Calibrated persistence: P(attack at t+h | attack at t) and P(attack | none at t).
 
     The two rates are learned on the training rows with add-one smoothing, so "same as now"
-    becomes a probability. Expected count = the count in month t.
+    becomes a probability. Expected count = the count in month t, with NB quantiles around it.
     """
 
     def __init__(self, column: str = "current") -> None:
         self.column = column
 
-    def fit(self, X: pd.DataFrame, y) -> "Persistence":
-        now = X[self.column].to_numpy(dtype=float) > 0
-        y = np.asarray(y, dtype=float)
+    def _learn(self, X, x, y) -> None:
+        if y is None:
+            raise ValueError("Persistence needs y to learn its two rates")
+        now = column(X, x, self.column) > 0
         self.rate_ = np.array([(y[~now].sum() + 1) / ((~now).sum() + 2), (y[now].sum() + 1) / (now.sum() + 2)])
-        self.classes_ = np.array([0.0, 1.0])
-        self.n_features_in_ = X.shape[1]
-        return self
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        p = self.rate_[(X[self.column].to_numpy(dtype=float) > 0).astype(int)]
-        return np.column_stack([1 - p, p])
+    def _p(self, X, x) -> np.ndarray:
+        return self.rate_[(column(X, x, self.column) > 0).astype(int)]
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(float)
+    def _mu(self, X, x) -> np.ndarray:
+        return column(X, x, self.column)
 
-    def predict_count(self, X: pd.DataFrame) -> np.ndarray:
-        return X[self.column].to_numpy(dtype=float)
+    def _contrib(self, X, x):
+        # Bias = log-odds with no attack now; the column adds the jump when there is one.
+        base = float(logit(self.rate_[0]))
+        return self.column, logit(self._p(X, x)) - base, base
+
+
+class _RateBaseline(_Baseline):
+    """P(any) = the training base rate (add-one smoothed); the count comes from the subclass."""
+
+    def __init__(self, column: str = "current") -> None:
+        self.column = column
+
+    def _learn(self, X, x, y) -> None:
+        if y is None:
+            raise ValueError(f"{type(self).__name__} needs y to learn its base rate")
+        self.rate_ = (y.sum() + 1) / (len(y) + 2)
+
+    def _p(self, X, x) -> np.ndarray:
+        return np.full(len(x), self.rate_)
+
+    def _contrib(self, X, x):
+        # A constant model: everything is bias.
+        return self.column, np.zeros(len(x)), float(logit(self.rate_))
+
+
+class ZeroCount(_RateBaseline):
+    """Count baseline "nothing happens": expected count 0, P(any) = the training base rate.
+
+    ``column`` is read by nothing (its contribution is 0); it is kept so every baseline names one.
+    """
+
+    def _mu(self, X, x) -> np.ndarray:
+        return np.zeros(len(x))
+
+
+class LastValue(_RateBaseline):
+    """Count baseline "same as now": expected count = ``column`` (month t), P(any) = base rate."""
+
+    def _mu(self, X, x) -> np.ndarray:
+        return column(X, x, self.column)

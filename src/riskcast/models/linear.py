@@ -7,24 +7,31 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import special
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression, PoissonRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-__all__ = ["LogisticCount"]
+from riskcast.models._dist import SIZE_MAX, NBCountMixin, fit_input, fit_nb_size, index_of, predict_input
+
+__all__ = ["LogisticCount", "signed_log1p"]
 
 
-def _signed_log1p(x):
+def signed_log1p(x):
     # Counts are heavy-tailed; log1p keeps one bad month from dominating the fit.
     return np.sign(x) * np.log1p(np.abs(x))
 
 
-class LogisticCount(ClassifierMixin, BaseEstimator):
+_signed_log1p = signed_log1p  # the old private name, kept so models pickled before the rename still load
+
+
+class LogisticCount(NBCountMixin, ClassifierMixin, BaseEstimator):
     """L2 logistic regression on log-scaled features; a Poisson GLM gives the expected count.
 
     ``columns`` selects the feature columns (all when None). Region ids never enter: the
-    feature pipeline produces only numeric history/spatial columns.
+    feature pipeline produces only numeric history/spatial columns. Count quantiles come from a
+    negative binomial around the Poisson head, its size fitted on the training rows.
     """
 
     def __init__(self, columns: tuple[str, ...] | None = None, C: float = 0.5, alpha: float = 1e-3, max_iter: int = 1000) -> None:
@@ -34,17 +41,17 @@ class LogisticCount(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
 
     def _x(self, X: pd.DataFrame) -> np.ndarray:
-        cols = list(self.columns) if self.columns else list(X.columns)
-        return X[cols].to_numpy(dtype=float)
+        return predict_input(self, X, self.columns)
 
     def _pipe(self, est):
-        return make_pipeline(FunctionTransformer(_signed_log1p), StandardScaler(), est)
+        return make_pipeline(FunctionTransformer(signed_log1p), StandardScaler(), est)
 
-    def fit(self, X: pd.DataFrame, y, y_count=None) -> "LogisticCount":
-        x = self._x(X)
-        y = np.asarray(y, dtype=float)
-        self.n_features_in_ = x.shape[1]
-        self.classes_ = np.array([0.0, 1.0])
+    def fit(self, X: pd.DataFrame, y, y_count=None, months=None) -> "LogisticCount":
+        """Fit the classifier on ``y`` and, when ``y_count`` is given, the Poisson head.
+
+        ``months`` is accepted for the contract and unused: the fit has no temporal hold-out.
+        """
+        x, y = fit_input(self, X, y, self.columns)
         if len(np.unique(y)) < 2:
             # One class only: the best honest guess is its (smoothed) rate.
             self.const_ = (y.sum() + 1) / (len(y) + 2)
@@ -52,22 +59,40 @@ class LogisticCount(ClassifierMixin, BaseEstimator):
         else:
             self.const_ = None
             self.clf_ = self._pipe(LogisticRegression(C=self.C, solver="newton-cholesky", max_iter=self.max_iter)).fit(x, y)
-        self.count_ = None
+        self.count_, self.nb_size_ = None, SIZE_MAX
         if y_count is not None:
-            self.count_ = self._pipe(PoissonRegressor(alpha=self.alpha, solver="newton-cholesky", max_iter=self.max_iter)).fit(x, np.asarray(y_count, dtype=float))
+            y_count = np.asarray(y_count, dtype=float)
+            self.count_ = self._pipe(PoissonRegressor(alpha=self.alpha, solver="newton-cholesky", max_iter=self.max_iter)).fit(x, y_count)
+            self.nb_size_ = fit_nb_size(y_count, self.count_.predict(x))
+        # scikit-learn's convention for iterative fits: the larger of the two heads' iterations.
+        self.n_iter_ = max([int(np.max(h[-1].n_iter_)) for h in (self.clf_, self.count_) if h is not None], default=0)
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        if self.clf_ is None:
-            p = np.full(len(X), self.const_)
-        else:
-            p = self.clf_.predict_proba(self._x(X))[:, 1]
+        x = self._x(X)
+        p = np.full(len(x), self.const_) if self.clf_ is None else self.clf_.predict_proba(x)[:, 1]
         return np.column_stack([1 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(float)
 
     def predict_count(self, X: pd.DataFrame) -> np.ndarray:
-        if self.count_ is None:
-            return np.full(len(X), np.nan)
-        return self.count_.predict(self._x(X))
+        x = self._x(X)
+        return np.full(len(x), np.nan) if self.count_ is None else self.count_.predict(x)
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Log-odds contributions: coef x standardised signed-log1p value, plus the intercept as bias.
+
+        They sum to ``logit(p)`` row by row.
+        """
+        x = self._x(X)
+        index = index_of(X)
+        if self.clf_ is None:
+            out = pd.DataFrame(0.0, index=index, columns=self.feature_names_)
+            out["bias"] = special.logit(self.const_)
+            return out
+        scaled = self.clf_[:-1].transform(x)
+        lr = self.clf_[-1]
+        out = pd.DataFrame(scaled * lr.coef_[0], index=index, columns=self.feature_names_)
+        out["bias"] = lr.intercept_[0]
+        return out

@@ -49,19 +49,23 @@ def _metrics_table(metrics: pd.DataFrame) -> tuple[list[str], list[dict]]:
     return models, rows
 
 
-def _set_comparison(metrics: pd.DataFrame, full: str = "logistic", history: str = "logistic_history") -> list[dict]:
-    """Per horizon: the full feature set against the history-only set, on the same folds."""
-    if metrics.empty or not {full, history} <= set(metrics["model"]):
+def _set_comparison(metrics: pd.DataFrame) -> list[dict]:
+    """Per model and horizon: the full feature set against its history-only twin (``<m>_history``),
+    on the same folds."""
+    if metrics.empty:
         return []
+    names = set(metrics["model"])
+    pairs = [(m, f"{m}_history") for m in sorted(names) if f"{m}_history" in names]
     m = metrics[metrics["metric"].isin(["auroc", "brier_skill_vs_climatology", "log_loss"])]
     wide = m.pivot_table(index=["horizon", "metric"], columns="model", values="value", aggfunc="first")
     rows = []
-    for h in sorted(m["horizon"].unique()):
-        row = {"horizon": int(h)}
-        for metric in ("auroc", "brier_skill_vs_climatology", "log_loss"):
-            a, b = wide.loc[(h, metric), full], wide.loc[(h, metric), history]
-            row[metric] = (f"{a:.3f}", f"{b:.3f}", f"{a - b:+.3f}")
-        rows.append(row)
+    for full, history in pairs:
+        for h in sorted(m["horizon"].unique()):
+            row = {"model": full, "horizon": int(h)}
+            for metric in ("auroc", "brier_skill_vs_climatology", "log_loss"):
+                a, b = wide.loc[(h, metric), full], wide.loc[(h, metric), history]
+                row[metric] = tuple("n/a" if pd.isna(v) else f"{v:+.3f}" if i == 2 else f"{v:.3f}" for i, v in enumerate((a, b, a - b)))
+            rows.append(row)
     return rows
 
 

@@ -1,34 +1,139 @@
-"""The scoring bundle: fitted models per horizon + the feature columns, as one MLflow pyfunc.
+"""The scoring bundle: feature spec + fitted model per horizon, as one MLflow pyfunc.
 
-``models:/<name>/<version>`` (or ``@champion``) is all a scoring job needs: the bundle takes
-the feature table of the origin month and returns one probability and expected count per
-horizon.
+``models:/<name>@champion`` is all a scoring job needs: the bundle takes the feature table of
+the origin month and returns, per unit and horizon, the probability, expected count, count
+quantiles and the top feature contributions. Every fitted model (plain, calibrated or an
+ensemble meta-estimator) is used only through the model contract (``predict_proba``,
+``predict_count``, ``predict_quantiles``, ``contributions``); the optional methods a model
+lacks give NaN / empty outputs rather than failing.
+
+Output layout: **wide**, one row per input row (same index), columns per horizon ``h``::
+
+    p_h{h}  expected_count_h{h}  q10_h{h}  q50_h{h}  q90_h{h}  top_features_h{h}
+
+Wide keeps the pyfunc signature a fixed set of typed columns and the row order equal to the
+input's; :func:`riskcast.scoring.score_month` turns it into the long score table.
 """
 from __future__ import annotations
 
+import hashlib
+
+import mlflow.pyfunc
 import numpy as np
 import pandas as pd
-import mlflow.pyfunc
 
-__all__ = ["ForecastBundle"]
+__all__ = ["ForecastBundle", "top_contributions", "DEFAULT_TOP_K"]
+
+DEFAULT_TOP_K = 3
+
+
+def _qname(q: float) -> str:
+    return f"q{round(q * 100):d}"
+
+
+def top_contributions(contrib: pd.DataFrame, k: int = DEFAULT_TOP_K) -> list[str]:
+    """The ``k`` largest contributions of each row by magnitude, as ``"name +0.41; other -0.22"``.
+
+    The ``bias`` column, NaN and exact zeros are left out (they explain nothing about the
+    unit); ties keep the column order.
+    """
+    values = contrib.drop(columns=["bias"], errors="ignore")
+    names = np.asarray(values.columns, dtype=object)
+    x = values.to_numpy(dtype=float)
+    if k <= 0 or x.size == 0:
+        return [""] * len(contrib)
+    usable = ~np.isnan(x) & (x != 0.0)
+    order = np.argsort(-np.where(usable, np.abs(x), -1.0), axis=1, kind="stable")[:, :k]
+    return ["; ".join(f"{names[j]} {x[i, j]:+.2f}" for j in row if usable[i, j]) for i, row in enumerate(order)]
 
 
 class ForecastBundle(mlflow.pyfunc.PythonModel):
-    """Models by horizon and the columns they read."""
+    """Fitted models by horizon, the feature columns they read and the feature spec that made them.
 
-    def __init__(self, models: dict[int, object], feature_cols: list[str], model_name: str) -> None:
+    Args:
+        models: fitted estimator per horizon (months ahead).
+        feature_cols: the columns of the scoring input, in order.
+        model_name: the model's name in reports (e.g. ``"logistic"``).
+        feature_spec: the feature-set TOML text the columns were built from (kept so a
+            scoring job can check it builds the same features).
+        data_hash: hash of the training data.
+        calibrated: whether the models are wrapped in a probability calibrator.
+        quantiles: the count quantiles to report.
+    """
+
+    # Class-level defaults keep bundles pickled before these attributes existed loadable.
+    feature_spec = ""
+    feature_spec_sha256 = ""
+    data_hash = ""
+    calibrated = False
+    quantiles = (0.1, 0.5, 0.9)
+
+    def __init__(self, models: dict[int, object], feature_cols: list[str], model_name: str, *,
+                 feature_spec: str = "", data_hash: str = "", calibrated: bool = False,
+                 quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)) -> None:
+        if not models:
+            raise ValueError("a bundle needs at least one fitted model")
         self.models = {int(h): m for h, m in models.items()}
         self.feature_cols = list(feature_cols)
         self.model_name = model_name
+        self.feature_spec = feature_spec
+        self.feature_spec_sha256 = hashlib.sha256(feature_spec.encode()).hexdigest() if feature_spec else ""
+        self.data_hash = data_hash
+        self.calibrated = bool(calibrated)
+        self.quantiles = tuple(float(q) for q in quantiles)
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+    @property
+    def horizons(self) -> list[int]:
+        return sorted(self.models)
+
+    def metadata(self) -> dict:
+        """Plain description stored in the MLmodel file (no fitted state)."""
+        return {"model_name": self.model_name, "horizons": self.horizons, "feature_cols": self.feature_cols,
+                "feature_spec_sha256": self.feature_spec_sha256, "data_hash": self.data_hash,
+                "calibrated": self.calibrated, "quantiles": list(self.quantiles)}
+
+    def features(self, model_input: pd.DataFrame) -> pd.DataFrame:
+        """The feature columns of ``model_input`` as floats (the models' common input)."""
         missing = [c for c in self.feature_cols if c not in model_input.columns]
         if missing:
             raise ValueError(f"feature columns missing from the scoring input: {missing}")
-        X = model_input[self.feature_cols]
-        out = {}
-        for h in sorted(self.models):
+        return model_input[self.feature_cols].astype("float64")
+
+    def contributions(self, model_input: pd.DataFrame, horizon: int) -> pd.DataFrame | None:
+        """Additive contributions of the horizon's model, or None when it cannot explain itself."""
+        model = self.models[int(horizon)]
+        if not hasattr(model, "contributions"):
+            return None
+        return model.contributions(self.features(model_input))
+
+    def forecast(self, model_input: pd.DataFrame, top_k: int = DEFAULT_TOP_K) -> pd.DataFrame:
+        """The wide output (see the module docstring) for every row of ``model_input``."""
+        X = self.features(model_input)
+        n, out = len(X), {}
+        for h in self.horizons:
             m = self.models[h]
-            out[f"p_h{h}"] = m.predict_proba(X)[:, 1]
-            out[f"expected_count_h{h}"] = m.predict_count(X) if hasattr(m, "predict_count") else np.nan
+            out[f"p_h{h}"] = np.asarray(m.predict_proba(X), dtype=float)[:, 1]
+            out[f"expected_count_h{h}"] = (np.asarray(m.predict_count(X), dtype=float)
+                                           if hasattr(m, "predict_count") else np.full(n, np.nan))
+            qs = np.full((n, len(self.quantiles)), np.nan)
+            if hasattr(m, "predict_quantiles"):
+                qs = np.asarray(m.predict_quantiles(X, q=self.quantiles), dtype=float).reshape(n, len(self.quantiles))
+            for j, q in enumerate(self.quantiles):
+                out[f"{_qname(q)}_h{h}"] = qs[:, j]
+            contrib = self.contributions(X, h)
+            out[f"top_features_h{h}"] = top_contributions(contrib, top_k) if contrib is not None else [""] * n
         return pd.DataFrame(out, index=model_input.index)
+
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        """pyfunc entry point: DataFrame in, wide DataFrame out; ``params={"top_k": k}``."""
+        # A pd.DataFrame hint is one MLflow 3 does not derive a schema from, so the logged
+        # signature (float feature columns) stays the one enforced.
+        top_k = int((params or {}).get("top_k", DEFAULT_TOP_K))
+        return self.forecast(pd.DataFrame(model_input), top_k=top_k)
+
+    def signature(self, input_example: pd.DataFrame):
+        """The pyfunc signature: float feature columns in, the wide output out, ``top_k`` param."""
+        from mlflow.models import infer_signature
+
+        X = self.features(input_example)
+        return infer_signature(X, self.forecast(X), params={"top_k": DEFAULT_TOP_K})

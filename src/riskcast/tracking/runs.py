@@ -1,16 +1,60 @@
 """MLflow tracking and registry: where runs, metrics, hashes and the registered bundle go.
 
 Default store: SQLite in the output folder (``sqlite:///<out>/mlflow.db``) with artifacts
-beside it; a tracking server when ``tracking.uri`` says so.
+beside it; a tracking server when ``tracking.uri`` says so. MLflow makes no network call of
+its own: :func:`disable_network` (run when ``riskcast.tracking`` is imported) turns off its
+telemetry before ``mlflow`` is imported.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
 import os
+import re
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["tracking_uri", "setup_mlflow", "file_sha256", "log_bundle", "load_registered"]
+__all__ = ["tracking_uri", "setup_mlflow", "file_sha256", "log_bundle", "load_registered", "model_uri",
+           "disable_network", "OFFLINE_ENV", "BUNDLE_ARTIFACT"]
+
+#: Artifact path of the bundle inside its run (``runs:/<run_id>/forecast_bundle``).
+BUNDLE_ARTIFACT = "forecast_bundle"
+
+#: Environment MLflow 3.x reads; each is only a default, so a user who sets one wins.
+OFFLINE_ENV = {
+    # mlflow.telemetry: no usage records and no config fetch from mlflow.org.
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    # The cross-tool opt-out, also honoured by MLflow's telemetry check.
+    "DO_NOT_TRACK": "true",
+    # Not network, but progress bars would fill job logs.
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    # mlflow.agent.hint prints advice on import when it detects a coding agent.
+    "MLFLOW_DISABLE_AGENT_HINT": "true",
+}
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]*$")
+_ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def disable_network() -> None:
+    """Set :data:`OFFLINE_ENV` defaults; if mlflow is already imported, stop its telemetry client.
+
+    MLflow creates its telemetry client on import, so the variables must be set first; the
+    package ``riskcast.tracking`` calls this in its ``__init__``. When something imported
+    mlflow earlier, the client is terminated and re-created under the new environment
+    (which, with telemetry disabled, sets it to None).
+    """
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+    if "mlflow.telemetry" in sys.modules:
+        from mlflow.telemetry.client import get_telemetry_client, set_telemetry_client
+
+        client = get_telemetry_client()
+        if client is not None:
+            client.flush(terminate=True)
+        set_telemetry_client()
 
 
 def tracking_uri(configured: str | None, out: Path) -> str:
@@ -21,7 +65,7 @@ def tracking_uri(configured: str | None, out: Path) -> str:
 
 def setup_mlflow(uri: str, experiment: str, out: Path, registry_uri: str | None = None):
     """Point MLflow at the store and return the experiment id (artifacts in <out>/mlartifacts)."""
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    disable_network()
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     import mlflow
@@ -48,26 +92,92 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def log_bundle(bundle, registered_name: str, input_example=None):
-    """Log the pyfunc bundle in the active run and register it; returns (name, version)."""
+def log_bundle(bundle, registered_name: str, input_example=None, *, window: str | None = None,
+               metrics: Mapping[str, float] | None = None, data_hash: str | None = None,
+               config_hash: str | None = None, tags: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """Log the pyfunc bundle with its signature in the active run, register it and tag the version.
+
+    Args:
+        bundle: a :class:`~riskcast.tracking.bundle.ForecastBundle`.
+        registered_name: the registered model name.
+        input_example: a few rows holding the feature columns; the signature is inferred from
+            them and from the bundle's output on them.
+        window: the backtest window the ``metrics`` were computed on (tag
+            ``riskcast.backtest_window``).
+        metrics: backtest metrics to store as ``riskcast.metric.<key>`` tags, e.g. the
+            promotion metric and the calibration metric.
+        data_hash, config_hash: provenance tags (``data_hash`` defaults to the bundle's).
+        tags: any other version tags.
+
+    Returns:
+        ``(registered_name, version)``.
+    """
+    disable_network()
     import mlflow
 
+    from riskcast.tracking.registry import set_version_tags
+
+    if input_example is None:
+        raise ValueError("log_bundle needs an input_example (rows of the feature columns) to infer the signature")
+    example = bundle.features(input_example)
     # MLflow warns that a Python object is pickled: riskcast loads bundles only from the
     # configured registry, which is the trust boundary, so the warning is noise here.
     logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
     info = mlflow.pyfunc.log_model(
-        name="forecast_bundle",
+        name=BUNDLE_ARTIFACT,
         python_model=bundle,
         registered_model_name=registered_name,
-        input_example=input_example,
+        signature=bundle.signature(example),
+        input_example=example,
+        metadata=bundle.metadata(),
+        # Explicit requirements: inferring them would re-import the model in a subprocess.
         pip_requirements=["riskcast", "mlflow", "scikit-learn", "pandas", "numpy"],
     )
-    return registered_name, str(info.registered_model_version)
+    version = str(info.registered_model_version)
+    set_version_tags(mlflow.MlflowClient(), registered_name, version, window=window, metrics=metrics,
+                     data_hash=data_hash or getattr(bundle, "data_hash", "") or None, config_hash=config_hash,
+                     extra={"riskcast.model_name": bundle.model_name,
+                            "riskcast.feature_spec_sha256": getattr(bundle, "feature_spec_sha256", ""), **(tags or {})})
+    return registered_name, version
 
 
-def load_registered(name: str, version: str | None = None, alias: str | None = None):
-    """Load a bundle from the configured registry only (``models:/`` URIs)."""
+def model_uri(name: str | None = None, version: str | int | None = None, alias: str | None = None,
+              run_id: str | None = None) -> str:
+    """The ``models:/`` or ``runs:/`` URI of a bundle; anything that could name a path is refused.
+
+    Exactly one of ``version``, ``alias`` or ``run_id`` may be given; with none, the
+    ``champion`` alias of ``name``.
+    """
+    if sum(x is not None for x in (version, alias, run_id)) > 1:
+        raise ValueError("give one of version, alias or run_id, not several")
+    if run_id is not None:
+        if not _RUN_ID.match(str(run_id)):
+            raise ValueError(f"not an MLflow run id (32 hex digits): {run_id!r}")
+        return f"runs:/{run_id}/{BUNDLE_ARTIFACT}"
+    if not name or not _NAME.match(name) or ".." in name:
+        raise ValueError(f"not a registered model name: {name!r} (bundles load from the registry only, never from a path)")
+    if version is not None:
+        if not str(version).isdigit():
+            raise ValueError(f"not a model version number: {version!r}")
+        return f"models:/{name}/{int(version)}"
+    alias = "champion" if alias is None else alias
+    if not _ALIAS.match(alias):
+        raise ValueError(f"not a model alias: {alias!r}")
+    return f"models:/{name}@{alias}"
+
+
+def load_registered(name: str | None = None, version: str | int | None = None, alias: str | None = None,
+                    run_id: str | None = None):
+    """Load a bundle through the configured registry or tracking store only.
+
+    ``models:/name/3``, ``models:/name@champion`` (the default) or ``runs:/<run_id>/forecast_bundle``
+    in the current tracking store; a file path or any other URI is refused (see :func:`model_uri`).
+    Call :func:`setup_mlflow` (or ``mlflow.set_tracking_uri``/``set_registry_uri``) first.
+    """
+    uri = model_uri(name, version=version, alias=alias, run_id=run_id)
+    disable_network()
     import mlflow
 
-    ref = f"@{alias}" if alias else f"/{version}" if version else "/latest"
-    return mlflow.pyfunc.load_model(f"models:/{name}{ref}")
+    if run_id is not None:
+        mlflow.MlflowClient().get_run(run_id)  # fails clearly when the run is not in this store
+    return mlflow.pyfunc.load_model(uri)

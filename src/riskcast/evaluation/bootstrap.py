@@ -1,0 +1,169 @@
+"""Confidence intervals over origin months: a block bootstrap of the backtest scores.
+
+Units of one origin month share that month's weather, politics and conflict dynamics, so
+rows are not independent; the month is the block. A resample draws the horizon's origin
+months with replacement (all units of a drawn month come together, a month drawn twice
+counts twice) and recomputes every metric; the CI is the percentile interval of the
+resampled values.
+
+The draw depends only on ``(seed, horizon)``: every model and group of a horizon sees the same
+resampled months, so intervals are paired across models, and the result is deterministic.
+
+Cost: the additive metrics (Brier, skill, log loss, ECE, base rate, count MAE, CRPS,
+coverage) are a matrix product of the resample counts (n_boot x months) with per-month sums:
+about 0.2 s for two models x 17,000 rows (700 units x 24 months) at n_boot = 200. AUROC and
+AUPR take the counts as integer row weights and are computed for all resamples at once
+(:func:`~riskcast.evaluation.metrics.weighted_rank_scores`: one sort per group, cumulative
+sums over an n_boot x rows weight matrix, processed in blocks of resamples so that matrix
+stays under ``_MAX_CELLS`` entries).
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from riskcast.evaluation.metrics import (METRICS, RANK_METRICS, TERMS, additive_values, prepare, score_predictions,
+                                        weighted_rank_scores)
+
+__all__ = ["bootstrap_scores", "paired_brier_difference", "month_resamples"]
+
+_COLUMNS = ["value", "ci_low", "ci_high", "n", "note"]
+#: Bound on resamples x rows of one AUROC/AUPR weight matrix (~64 MB of float64; the kernel holds
+#: about three of them): 200 resamples of up to ~40,000 rows go in one block.
+_MAX_CELLS = 2**23
+
+
+def month_resamples(n_months: int, n_boot: int, seed: int, horizon: int) -> np.ndarray:
+    """How often each month is drawn in each resample: an (n_boot, n_months) count matrix."""
+    rng = np.random.default_rng([int(seed), int(horizon)])
+    draws = rng.integers(0, n_months, size=(n_boot, n_months))
+    counts = np.zeros((n_boot, n_months))
+    np.add.at(counts, (np.repeat(np.arange(n_boot), n_months), draws.ravel()), 1.0)
+    return counts
+
+
+def _percentiles(samples: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lower and upper percentile per column, ignoring undefined resamples; and their count."""
+    a = (1 - level) / 2 * 100
+    undefined = np.isnan(samples).sum(axis=0)
+    with warnings.catch_warnings():  # an all-undefined column is reported by its note, not a warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = np.nanpercentile(samples, [a, 100 - a], axis=0)
+    return lo, hi, undefined
+
+
+def _rank_resamples(y: np.ndarray, p: np.ndarray, counts: np.ndarray, month: np.ndarray) -> dict[str, np.ndarray]:
+    """AUROC and AUPR of every resample: row weights = draws of the row's month (``counts[:, month]``)."""
+    # Pre-sorting makes the kernel's per-block sort a pass over sorted data (one real sort per group).
+    order = np.argsort(-p, kind="stable")
+    y, p, month = y[order], p[order], month[order]
+    step = max(1, _MAX_CELLS // max(len(y), 1))
+    parts = [weighted_rank_scores(y, p, counts[b:b + step][:, month]) for b in range(0, len(counts), step)]
+    return {m: np.concatenate([part[m] for part in parts]) for m in RANK_METRICS}
+
+
+def _resampled(df: pd.DataFrame, keys: list[str], metrics: list[str], n_boot: int, seed: int) -> dict[tuple, pd.DataFrame]:
+    """Per group: a DataFrame (n_boot x metrics) of resampled values."""
+    out: dict[tuple, pd.DataFrame] = {}
+    additive = [m for m in metrics if m not in RANK_METRICS]
+    rank = [m for m in metrics if m in RANK_METRICS]
+    for h, dh in df.groupby("horizon", sort=True):
+        months = pd.Index(sorted(dh["origin"].unique()))
+        counts = month_resamples(len(months), n_boot, seed, h)
+        month_pos = months.get_indexer(dh["origin"])
+        dh = dh.assign(_month=month_pos)
+        per_month = dh.groupby([*keys, "_month"], sort=True)[list(TERMS)].sum()
+        for key, g in dh.groupby(keys, sort=True):
+            key = key if isinstance(key, tuple) else (key,)
+            s = per_month.loc[key].reindex(range(len(months)), fill_value=0.0)
+            vals = additive_values(pd.DataFrame(counts @ s.to_numpy(), columns=s.columns))[additive]
+            if rank:
+                r = pd.DataFrame(_rank_resamples(g["y_true"].to_numpy(float), g["p"].to_numpy(float),
+                                                 counts, g["_month"].to_numpy()))
+                vals = pd.concat([vals, r[rank]], axis=1)
+            out[key] = vals
+    return out
+
+
+def _check(by: Sequence[str], n_boot: int, level: float) -> list[str]:
+    if "horizon" not in by:
+        raise ValueError(f"by must include 'horizon' (months are resampled per horizon); got {tuple(by)}")
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    return list(by)
+
+
+def _attach(point: pd.DataFrame, samples: dict[tuple, pd.DataFrame], keys: list[str], level: float) -> pd.DataFrame:
+    """Add ci_low / ci_high to the long point table, from the resampled values of each group."""
+    rows = []
+    for key, vals in samples.items():
+        lo, hi, undefined = _percentiles(vals.to_numpy(dtype=float), level)
+        for j, metric in enumerate(vals.columns):
+            rows.append((*key, metric, lo[j], hi[j], int(undefined[j])))
+    ci = pd.DataFrame(rows, columns=[*keys, "metric", "ci_low", "ci_high", "_undefined"])
+    out = point.merge(ci, on=[*keys, "metric"], how="left")
+    n_boot = len(next(iter(samples.values()))) if samples else 0
+    bad = out["value"].isna()
+    out.loc[bad, ["ci_low", "ci_high"]] = np.nan  # no interval around an undefined point estimate
+    some = ~bad & (out["_undefined"] > 0)
+    out.loc[some, "note"] = (out.loc[some, "note"].where(out.loc[some, "note"] == "", out.loc[some, "note"] + "; ")
+                             + out.loc[some, "_undefined"].astype(int).astype(str) + f" of {n_boot} resamples undefined, CI from the rest")
+    return out[[*keys, "metric", *_COLUMNS]]
+
+
+def bootstrap_scores(
+    preds: pd.DataFrame,
+    reference: str = "climatology",
+    *,
+    by: Sequence[str] = ("horizon",),
+    metrics: Sequence[str] = METRICS,
+    n_boot: int = 200,
+    seed: int = 0,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Point scores (as :func:`score_predictions`) with month-block bootstrap percentile CIs.
+
+    Returns model, *by, metric, value, ci_low, ci_high, n, note. ``value`` is the point estimate
+    on all rows (not the resample mean); a NaN value has a NaN interval.
+    """
+    keys = ["model", *_check(by, n_boot, level)]
+    metrics = [m for m in METRICS if m in set(metrics)]
+    point = score_predictions(preds, reference, by=by)
+    point = point[point["metric"].isin(metrics)]
+    samples = _resampled(prepare(preds, reference), keys, metrics, n_boot, seed)
+    return _attach(point, samples, keys, level).reset_index(drop=True)
+
+
+def paired_brier_difference(
+    preds: pd.DataFrame,
+    reference: str = "climatology",
+    *,
+    by: Sequence[str] = ("horizon",),
+    n_boot: int = 200,
+    seed: int = 0,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Brier(model) - Brier(reference) on the same rows, with a paired month-block bootstrap CI.
+
+    Negative = the model beats the reference; an interval entirely below 0 says so beyond the
+    month-to-month noise. Metric name ``brier_minus_<reference>``; the reference's own rows are
+    left out (its difference is 0 by construction).
+    """
+    keys = ["model", *_check(by, n_boot, level)]
+    df = prepare(preds, reference)
+    df = df[df["model"] != reference]
+    name = f"brier_minus_{reference}"
+    sums = df.groupby(keys, sort=True)[list(TERMS)].sum()
+    value = additive_values(sums)["brier_minus_reference"]
+    point = value.rename("value").reset_index().assign(metric=name, n=sums["n"].astype(int).to_numpy())
+    point["note"] = np.where(point["value"].isna(), f"undefined: {reference} has no forecast for some of these rows", "")
+    samples = _resampled(df, keys, ["brier_minus_reference"], n_boot, seed)
+    samples = {k: v.rename(columns={"brier_minus_reference": name}) for k, v in samples.items()}
+    if "horizon" in point:
+        point["horizon"] = point["horizon"].astype(int)
+    return _attach(point[[*keys, "metric", "value", "n", "note"]], samples, keys, level).reset_index(drop=True)

@@ -1,0 +1,62 @@
+"""Everything the backtest's predictions say: metrics with intervals, per country and unit,
+reliability, the ablation by feature family, figures; and the backtest's MLflow run.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from sklearn.base import clone
+
+from riskcast.config import Config
+from riskcast.evaluation.ablation import run_ablation
+from riskcast.evaluation.bootstrap import bootstrap_scores, paired_brier_difference
+from riskcast.evaluation.calibration_metrics import reliability_table
+from riskcast.evaluation.metrics import score_predictions
+from riskcast.features.families import columns_by_family
+from riskcast.jobs import stages
+
+__all__ = ["evaluate", "ablation"]
+
+
+def evaluate(cfg: Config, preds: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Tables from the backtest predictions (every table has the baselines beside the models).
+
+    ``metrics``: per model, horizon and metric, with a 95 % interval from resampling whole
+    origin months (a month's units move together, so the interval reflects month-to-month
+    noise), plus Brier minus climatology with its paired interval.
+    """
+    b = cfg.backtest
+    if b.n_boot > 0:
+        metrics = bootstrap_scores(preds, by=("horizon",), n_boot=b.n_boot, seed=cfg.seed)
+        paired = paired_brier_difference(preds, by=("horizon",), n_boot=b.n_boot, seed=cfg.seed)
+        metrics = pd.concat([metrics, paired], ignore_index=True)
+    else:
+        metrics = score_predictions(preds, by=("horizon",))
+    return {
+        "metrics": metrics,
+        "metrics_by_country": score_predictions(preds, by=("horizon", "country")),
+        "metrics_by_unit": score_predictions(preds, by=("horizon", "unit_id")),
+        "reliability": reliability_table(preds, by=("horizon",)),
+    }
+
+
+def ablation(cfg: Config, panel: pd.DataFrame, progress=None) -> pd.DataFrame:
+    """The ablation model backtested with each feature family dropped in turn, same folds."""
+    b = cfg.backtest
+    models = stages.models_for(cfg)
+    if b.ablation_model not in models:
+        from riskcast.errors import ConfigError
+
+        raise ConfigError(f"backtest.ablation_model {b.ablation_model!r} is not a model of set {cfg.model.set!r}", key="backtest.ablation_model")
+    template = models[b.ablation_model]
+    full, _ = stages.feature_sets(cfg)
+
+    def make(cols: list[str]):
+        return clone(template).set_params(columns=tuple(cols))
+
+    return run_ablation(
+        panel, columns_by_family(full.features), make, b.horizons, reference_model=models["climatology"],
+        backtest_kwargs=dict(min_train_months=b.min_train_months, eval_months=b.eval_months, window=b.window,
+                             sliding_months=b.sliding_months, eval_start=b.eval_start, n_jobs=b.n_jobs, progress=progress),
+    )

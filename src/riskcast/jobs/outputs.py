@@ -1,0 +1,57 @@
+"""The output folder of a run: its file names and the atomic writers every stage uses."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from riskcast.atomic import atomic_path, write_text
+
+__all__ = ["RunOutputs", "write_df", "update_run_json", "month_str", "panel_of"]
+
+
+class RunOutputs:
+    """File names inside one output folder."""
+
+    def __init__(self, out: str | Path) -> None:
+        self.dir = Path(out)
+        self.tables = self.dir / "tables"
+        self.ingest = self.dir / "ingest.json"
+        self.features = self.dir / "features.parquet"
+        self.predictions = self.dir / "predictions.csv"
+        self.metrics = self.dir / "metrics.csv"
+        self.model = self.dir / "model.json"
+        self.scores = self.dir / "scores.csv"
+        self.report = self.dir / "report.html"
+        self.run = self.dir / "run.json"
+        self.figures = self.dir / "figures"
+
+    def require(self, path: Path, stage: str) -> Path:
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: run `riskcast {stage}` (or `riskcast run`) first")
+        return path
+
+
+def write_df(df: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        if path.suffix == ".parquet":
+            df.to_parquet(tmp, index=False)
+        else:
+            df.to_csv(tmp, index=False, float_format="%.10g", date_format="%Y-%m-%d")
+
+
+def update_run_json(o: RunOutputs, *, fresh: bool = False, **items) -> dict:
+    data = json.loads(o.run.read_text()) if o.run.exists() and not fresh else {}
+    data.update(items)
+    write_text(o.run, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    return data
+
+
+def month_str(s: pd.Series) -> pd.Series:
+    return pd.to_datetime(s).dt.strftime("%Y-%m")
+
+
+def panel_of(out: Path, panel: pd.DataFrame | None) -> pd.DataFrame:
+    o = RunOutputs(out)
+    return panel if panel is not None else pd.read_parquet(o.require(o.features, "features"))

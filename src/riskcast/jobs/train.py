@@ -1,0 +1,145 @@
+"""Train, register and promote the champion candidate; score the latest month with the champion.
+
+A run registers its candidate as a new model version. The ``champion`` alias moves to it only
+if it beats the current champion on the same backtest window by the configured metric and is
+not worse calibrated (``riskcast.tracking.registry.promote_if_better``); scoring always loads
+``models:/<name>@champion`` from the configured registry.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from riskcast.atomic import write_text
+from riskcast.config import Config, config_hash
+from riskcast.jobs import stages
+from riskcast.jobs.outputs import RunOutputs, panel_of, update_run_json
+
+__all__ = ["stage_train", "stage_score", "choose_candidate", "data_hash", "champion_metrics", "backtest_window"]
+
+
+def data_hash(run_info: dict) -> str:
+    """One hash of every input's hash (sorted by input name)."""
+    blob = json.dumps(run_info.get("data_hashes", {}), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def backtest_window(run_info: dict) -> str:
+    """The backtest's origins per horizon as one string: a champion is compared on the same one."""
+    span = run_info.get("backtest", {}).get("origins", {})
+    return ";".join(f"h{h}:{a}..{b}" for h, (a, b) in sorted(span.items(), key=lambda kv: int(kv[0])))
+
+
+def champion_metrics(metrics: pd.DataFrame, model: str) -> dict[str, float]:
+    """The candidate's backtest scores, averaged over horizons (the promotion compares these)."""
+    m = metrics[(metrics["model"] == model) & metrics["metric"].isin(["brier", "log_loss", "ece", "crps_count", "auroc", "aupr"])]
+    out = m.groupby("metric")["value"].mean()
+    return {("crps" if k == "crps_count" else k): float(v) for k, v in out.items() if pd.notna(v)}
+
+
+BASELINES = ("climatology", "persistence")
+
+
+def choose_candidate(cfg: Config, metrics: pd.DataFrame) -> str:
+    """The configured model, or with ``auto`` the non-baseline model with the lowest mean Brier.
+
+    Ties go to the model listed first in the set (sorted by name for determinism otherwise).
+    """
+    if cfg.model.champion != "auto":
+        return cfg.model.champion
+    m = metrics[(metrics["metric"] == "brier") & ~metrics["model"].isin(BASELINES)]
+    if m.empty:
+        raise ValueError("model.champion = 'auto' needs backtest Brier scores of at least one non-baseline model")
+    mean = m.groupby("model")["value"].mean().sort_index()
+    return str(mean.idxmin())
+
+
+def stage_train(cfg: Config, out: Path, panel: pd.DataFrame | None = None) -> dict:
+    """Fit the champion candidate per horizon, log the run to MLflow, register and maybe promote."""
+    import mlflow
+
+    from riskcast.models.spec import resolve_model_set_path
+    from riskcast.tracking.bundle import ForecastBundle
+    from riskcast.tracking.registry import promote_if_better
+    from riskcast.tracking.runs import log_bundle, setup_mlflow, tracking_uri
+
+    o = RunOutputs(out)
+    panel = panel_of(out, panel)
+    run_info = json.loads(o.run.read_text()) if o.run.exists() else {}
+    metrics = pd.read_csv(o.require(o.metrics, "backtest"))
+    name = choose_candidate(cfg, metrics)
+    fitted, windows = stages.fit_final(cfg, panel, name)
+    cols = stages.feature_columns(panel)
+    dhash, window, scores = data_hash(run_info), backtest_window(run_info), champion_metrics(metrics, name)
+    uri = tracking_uri(cfg.tracking.uri, out)
+    setup_mlflow(uri, cfg.tracking.experiment, out, cfg.tracking.registry_uri)
+    feature_files = run_info.get("feature_sets", {})
+    with mlflow.start_run(run_name=cfg.name) as run:
+        mlflow.log_params({
+            "unit": cfg.unit, "countries": ",".join(cfg.countries), "horizons": ",".join(map(str, cfg.backtest.horizons)),
+            "model": name, "model_set": cfg.model.set, "seed": cfg.seed, "n_features": len(cols),
+            "backtest_window": window[:500], "backtest_kind": cfg.backtest.window, "n_boot": cfg.backtest.n_boot,
+            **{f"model.{k}": str(v)[:500] for k, v in fitted[cfg.backtest.horizons[0]].get_params(deep=False).items() if k != "columns"},
+        })
+        mlflow.set_tags({"config_hash": config_hash(cfg), "data_hash": dhash,
+                         **{f"data_hash.{k}": v for k, v in run_info.get("data_hashes", {}).items()},
+                         **{f"feature_set.{k}": v["sha256"] for k, v in feature_files.items()}})
+        for info in feature_files.values():
+            mlflow.log_artifact(info["file"], artifact_path="feature_sets")
+        mlflow.log_artifact(str(resolve_model_set_path(cfg.model.set)), artifact_path="model_sets")
+        mlflow.log_dict(run_info.get("feature_definitions", {}), "feature_definitions.json")
+        for row in metrics[metrics["metric"] != "base_rate"].dropna(subset=["value"]).itertuples():
+            mlflow.log_metric(f"{row.metric}_h{row.horizon}_{row.model}", float(row.value))
+        mlflow.log_dict(cfg.model_dump(mode="json"), "config.json")
+        for path in (o.ingest, o.metrics, o.predictions, *(o.dir / f"{t}.csv" for t in ("reliability", "ablation", "metrics_by_country"))):
+            if path.exists():
+                mlflow.log_artifact(str(path), artifact_path="backtest")
+        if o.figures.exists():
+            mlflow.log_artifacts(str(o.figures), artifact_path="figures")
+        spec_text = "\n".join(Path(i["file"]).read_text() for i in feature_files.values())
+        bundle = ForecastBundle(fitted, cols, name, feature_spec=spec_text, data_hash=dhash,
+                                calibrated=all(getattr(m, "calibrator_", None) is not None for m in fitted.values()))
+        reg_name, version = log_bundle(bundle, cfg.tracking.registered_model, input_example=panel[cols].head(3),
+                                       window=window, metrics=scores, data_hash=dhash, config_hash=config_hash(cfg))
+        decision = promote_if_better(mlflow.MlflowClient(), reg_name, version, scores, metric=cfg.promotion.metric,
+                                     calibration_metric="ece", calibration_tolerance=cfg.promotion.max_ece_increase, window=window)
+        mlflow.set_tags({"promotion": "promoted" if decision.promoted else "refused", "promotion_reason": decision.reason[:5000]})
+        run_id = run.info.run_id
+    model = {"mlflow_run_id": run_id, "tracking_uri": uri, "registered_model": reg_name, "version": version, "model": name,
+             "champion_version": decision.champion_after, "promoted": decision.promoted, "promotion_reason": decision.reason,
+             "backtest_window": window, "backtest_scores": scores, "data_hash": dhash,
+             "training_windows": {str(h): w for h, w in windows.items()}, "features": cols}
+    write_text(o.model, json.dumps(model, indent=2) + "\n")
+    update_run_json(o, mlflow_run_id=run_id, tracking_uri=uri, registered_model=reg_name, registered_model_version=version,
+                    champion_version=decision.champion_after, promotion={"promoted": decision.promoted, "reason": decision.reason},
+                    training_windows=model["training_windows"])
+    return model
+
+
+def stage_score(cfg: Config, out: Path, panel: pd.DataFrame | None = None, version: str | None = None) -> pd.DataFrame:
+    """Score the latest month with ``models:/<name>@champion`` (or a given version) from the registry."""
+    import mlflow
+
+    from riskcast.scoring import score_month, write_scores
+    from riskcast.tracking.runs import load_registered, setup_mlflow
+
+    o = RunOutputs(out)
+    panel = panel_of(out, panel)
+    model = json.loads(o.require(o.model, "train").read_text())
+    setup_mlflow(model["tracking_uri"], cfg.tracking.experiment, out, cfg.tracking.registry_uri)
+    name = model["registered_model"]
+    if version is None:
+        version = mlflow.MlflowClient().get_registered_model(name).aliases.get("champion")
+        bundle = load_registered(name, alias="champion")
+    else:
+        bundle = load_registered(name, version=version)
+    as_of = panel["month"].max()
+    latest = panel[panel["month"] == as_of].reset_index(drop=True)
+    scores = score_month(bundle, latest, as_of=as_of, model_name=name, model_version=version, data_hash=model.get("data_hash", ""),
+                         tiers=list(cfg.scoring.tiers.items()), top_k=cfg.scoring.top_k)
+    write_scores(scores, o.scores)
+    update_run_json(o, as_of=f"{as_of:%Y-%m}", scored_with=f"{name}/{version}")
+    return scores
