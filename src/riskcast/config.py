@@ -91,7 +91,7 @@ class BacktestSpec(_Frozen):
     n_jobs: int = Field(-1, description="worker processes for the backtest's (horizon, model) tasks; -1 = one per core, 1 = none (results are identical)")
     n_boot: int = Field(200, ge=0, description="bootstrap resamples (whole origin months) for the metrics' 95% intervals; 0 = none")
     ablation: bool = Field(True, description="also backtest the ablation model with each feature family dropped in turn")
-    ablation_model: str = Field("glm_negbin", description="the model of the set used for the ablation (its columns are replaced per variant)")
+    ablation_model: str = Field("logistic", description="the model of the set used for the ablation (its columns are replaced per variant)")
 
     @field_validator("eval_start")
     @classmethod

@@ -32,20 +32,23 @@ def test_default_set_builds_every_model():
         pytest.skip(f"model modules not importable yet: {missing}")
     from riskcast.models.ensemble import Ensemble
 
+    from riskcast.models.tuning import Tuned
+
     models = load("default", climatology_window=12)
     assert list(models) == ["climatology", "persistence", "logistic_history", "logistic", "glm_negbin_history", "glm_negbin",
-                            "lgbm_history", "lgbm", "ensemble"]
+                            "lgbm_history", "lgbm", "ensemble"]  # part_only building blocks are not in the set
     assert models["climatology"].get_params()["share_column"] == "share12" and models["climatology"].window == 12
     assert models["persistence"].column == "current"
-    assert models["logistic"].columns == ("a", "b", "c") and models["logistic"].C == 0.05
+    assert isinstance(models["logistic"], Tuned) and models["logistic"].param == "C"
+    assert models["logistic"].estimator.columns == ("a", "b", "c") and models["logistic"].estimator.C == 0.01
+    assert models["logistic_history"].estimator.columns == ("a",)
     assert models["lgbm_history"].columns == ("a",)
-    assert models["glm_negbin"].family == "negbin"
+    assert models["glm_negbin"].estimator.family == "negbin" and models["glm_negbin"].param == "alpha"
+    assert models["glm_negbin_history"].estimator.columns == ("a",)
     ens = models["ensemble"]
-    assert models["glm_negbin_history"].columns == ("a",)
-    assert isinstance(ens, Ensemble) and ens.method == "sigmoid"
-    assert [n for n, _ in ens.members] == ["glm_negbin", "logistic"]
-    assert ens.members[1][1] is not models["logistic"]  # members are clones
-    assert clone(ens).get_params()["glm_negbin__columns"] == ("a", "b", "c")
+    assert isinstance(ens, Ensemble) and ens.method == "sigmoid" and ens.calib_months == 12
+    assert [n for n, _ in ens.members] == ["glm_negbin_fixed", "logistic_fixed"]
+    assert clone(ens).get_params()["glm_negbin_fixed__columns"] == ("a", "b", "c")
 
 
 def test_fast_set_and_name_resolution():

@@ -53,7 +53,10 @@ def ablation(cfg: Config, panel: pd.DataFrame, progress=None) -> pd.DataFrame:
     full, _ = stages.feature_sets(cfg)
 
     def make(cols: list[str]):
-        return clone(template).set_params(columns=tuple(cols))
+        # every columns parameter, nested ones too (Tuned/Calibrated base, Ensemble members)
+        est = clone(template)
+        keys = [k for k in est.get_params(deep=True) if k == "columns" or k.endswith("__columns")]
+        return est.set_params(**{k: tuple(cols) for k in keys})
 
     return run_ablation(
         panel, columns_by_family(full.features), make, b.horizons, reference_model=models["climatology"],

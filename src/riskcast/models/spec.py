@@ -42,9 +42,9 @@ __all__ = ["registry", "load_model_set", "resolve_model_set_path", "describe_mod
 
 #: The model every set must contain: skill scores are relative to it.
 REFERENCE_MODEL = "climatology"
-_MODULES = ("baselines", "linear", "glm", "gbm", "calibration", "ensemble")
+_MODULES = ("baselines", "linear", "glm", "gbm", "calibration", "ensemble", "tuning")
 _TOP_KEYS = {"name", "description", "models"}
-_MODEL_KEYS = {"name", "model", "description", "features", "params", "members", "base"}
+_MODEL_KEYS = {"name", "model", "description", "features", "params", "members", "base", "part_only"}
 # Parameters a set file may not give in ``params``: the run, the backtest or another key sets them.
 _RESERVED = {
     "columns": "use features = \"<list name>\"",
@@ -218,6 +218,15 @@ def load_model_set(name_or_path: str | Path, columns: dict[str, list[str] | None
             warnings.warn(f"{file}: model {name!r} dropped: {est}", stacklevel=2)
         else:
             built[name] = est
+    for i, table in enumerate(tables):
+        flag = table.get("part_only", False)
+        if not isinstance(flag, bool):
+            raise ConfigError("part_only must be true or false", file=file, key=f"models[{i}].part_only")
+        if flag and table.get("name") == REFERENCE_MODEL:
+            raise ConfigError(f"{REFERENCE_MODEL!r} cannot be part_only: it is the reference", file=file, key=f"models[{i}].part_only")
+    # part_only models are building blocks of a base/members reference: not backtested on their own
+    hidden = {t.get("name") for t in tables if t.get("part_only") is True}
+    built = {k: v for k, v in built.items() if k not in hidden}
     if REFERENCE_MODEL not in built:
         raise ConfigError(f"every model set needs a model named {REFERENCE_MODEL!r} (the reference of the skill scores)",
                           file=file, key="models")

@@ -1,0 +1,77 @@
+"""Tune one hyper-parameter per fit on a temporal hold-out, then refit on every row.
+
+Regularisation that suits one panel does not suit another: on the embedded demo the full
+logistic is best at C = 0.05, on real Mali cercles at C = 0.003 (backtest Brier skill 0.081
+against 0.058 at h = 1). A fixed default is therefore wrong somewhere; choosing the value on
+the last months of each training window (never on the evaluation months) is what a careful
+analyst would do by hand, every fit.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+
+from riskcast.models.calibration import delegate, fit_estimator, temporal_holdout
+
+__all__ = ["Tuned"]
+
+
+class Tuned(ClassifierMixin, BaseEstimator):
+    """``estimator`` with ``param`` chosen from ``grid`` by Brier score on a temporal hold-out.
+
+    The hold-out is the last ``holdout_months`` origin months of the training rows; candidates
+    are fitted on rows at least ``horizon`` months earlier (the same gap rule as the backtest).
+    Ties go to the first grid value, so list the grid from most to least regularised. When no
+    hold-out is possible (too few months or rows, one class), the estimator's own value is kept
+    and ``tuning_note_`` says why. Then the estimator is refitted on every row.
+    """
+
+    def __init__(self, estimator=None, param: str = "C", grid: tuple = (), holdout_months: int = 12, horizon: int = 1) -> None:
+        self.estimator = estimator
+        self.param = param
+        self.grid = grid
+        self.holdout_months = holdout_months
+        self.horizon = horizon
+
+    def fit(self, X: pd.DataFrame, y, y_count=None, months=None) -> "Tuned":
+        if self.estimator is None or not self.grid:
+            raise ValueError("Tuned needs an estimator and a non-empty grid")
+        if self.param not in self.estimator.get_params(deep=False):
+            raise ValueError(f"{type(self.estimator).__name__} has no parameter {self.param!r}")
+        y = np.asarray(y, dtype=float)
+        self.classes_ = np.array([0.0, 1.0])
+        self.n_features_in_ = X.shape[1]
+        fit_idx, held_idx, reason = temporal_holdout(months, self.holdout_months, self.horizon)
+        if reason is None and len(np.unique(y[held_idx])) < 2:
+            reason = "one class only in the hold-out rows"
+        chosen = self.estimator.get_params(deep=False)[self.param]
+        self.scores_ = {}
+        if reason is None:
+            for value in self.grid:
+                est = clone(self.estimator).set_params(**{self.param: value})
+                fit_estimator(est, X, y, y_count, months, self.horizon, idx=fit_idx)
+                p = est.predict_proba(X.iloc[held_idx])[:, 1]
+                self.scores_[value] = float(np.mean((p - y[held_idx]) ** 2))
+            chosen = min(self.grid, key=lambda v: self.scores_[v])  # first of equals wins
+            self.tuning_note_ = f"{self.param}={chosen!r}: lowest Brier on {len(held_idx)} hold-out rows"
+        else:
+            self.tuning_note_ = f"{self.param}={chosen!r} (not tuned: {reason})"
+        self.chosen_ = chosen
+        self.best_estimator_ = fit_estimator(clone(self.estimator).set_params(**{self.param: chosen}), X, y, y_count, months, self.horizon)
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self.best_estimator_.predict_proba(X)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(float)
+
+    def predict_count(self, X: pd.DataFrame) -> np.ndarray:
+        return delegate(self.best_estimator_, "predict_count", X)
+
+    def predict_quantiles(self, X: pd.DataFrame, q=(0.1, 0.5, 0.9)) -> np.ndarray:
+        return delegate(self.best_estimator_, "predict_quantiles", X, q)
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        return delegate(self.best_estimator_, "contributions", X)
