@@ -37,7 +37,7 @@ def test_outputs_follow_the_contract(demo_out):
                 "q10", "q50", "q90", "y_count"):
         assert col in preds.columns
     assert set(preds["model"]) == {"climatology", "persistence", "logistic_history", "logistic", "glm_negbin_history",
-                                   "glm_negbin", "lgbm_history", "lgbm", "ensemble"}
+                                   "glm_negbin", "lgbm_history", "lgbm", "ensemble", "ensemble_platt"}
     for name in ("reliability.csv", "ablation.csv", "metrics_by_country.csv", "metrics_by_unit.csv", "figures/reliability.png"):
         assert (demo_out / name).is_file(), name
     metrics = pd.read_csv(demo_out / "metrics.csv")
@@ -221,3 +221,28 @@ def test_stage_commands_chain_through_the_output_folder(tmp_path):
     for name in ("features.parquet", "predictions.csv", "metrics.csv", "scores.csv", "report.html", "run.json"):
         assert (tmp_path / name).is_file(), name
     assert json.loads((tmp_path / "run.json").read_text())["registered_model_version"] == "1"
+
+
+def test_score_command_by_champion_version_and_run(demo_out, tmp_path):
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(demo_out, out)
+    run = json.loads((out / "run.json").read_text())
+    r = cli("score", "pipelines/demo.toml", "--out", str(out), "--output", str(tmp_path / "s.parquet"))
+    assert r.returncode == 0, r.stderr
+    champion = pd.read_parquet(tmp_path / "s.parquet")
+    # the MLflow store lives in the copied folder's run.json URI only for the registry; the copy's
+    # own mlflow.db holds the same registry, so version 1 and the run give the same scores
+    r = cli("score", "pipelines/demo.toml", "--out", str(out), "--version", "1", "--output", str(tmp_path / "v.json"))
+    assert r.returncode == 0, r.stderr
+    by_version = pd.read_json(tmp_path / "v.json")
+    r = cli("score", "pipelines/demo.toml", "--out", str(out), "--run", run["mlflow_run_id"], "--output", str(tmp_path / "r.csv"))
+    assert r.returncode == 0, r.stderr
+    by_run = pd.read_csv(tmp_path / "r.csv")
+    assert len(champion) == len(by_version) == len(by_run) == 10 * 4
+    for other in (by_version, by_run):
+        assert other["p"].round(9).tolist() == champion["p"].round(9).tolist()
+    assert (by_run["model_version"] == f"run:{run['mlflow_run_id']}").all()
+    r = cli("score", "pipelines/demo.toml", "--out", str(out), "--output", str(tmp_path / "bad.txt"))
+    assert r.returncode == 2 and "--output" in r.stderr and not (tmp_path / "bad.txt").exists()

@@ -129,6 +129,7 @@ def score(
     out_dir: OutOpt = Path("out/run"),
     set_: SetOpt = None,
     version: Annotated[Optional[str], typer.Option(help="score with this registered version instead of @champion")] = None,
+    run_id: Annotated[Optional[str], typer.Option("--run", help="score with the bundle logged by this run of the configured tracking store")] = None,
     output: Annotated[Optional[Path], typer.Option(help="also write the scores here (.csv, .parquet or .json)")] = None,
 ) -> None:
     """Score the latest month with models:/<name>@champion from the configured registry (scores.csv)."""
@@ -136,9 +137,13 @@ def score(
     from riskcast.scoring import write_scores
 
     def go():
+        from riskcast.scoring import SCORE_FORMATS
+
         cfg = _config(config, set_)
+        if output is not None and output.suffix.lower() not in SCORE_FORMATS:
+            raise ConfigError(f"--output {output}: the suffix must be one of {', '.join(SCORE_FORMATS)}", key="--output")
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-        scores = stage_score(cfg, out_dir, version=version)
+        scores = stage_score(cfg, out_dir, version=version, run_id=run_id)
         if output is not None:
             write_scores(scores, output)
         err.print(f"[score] {len(scores)} rows, model {scores['model'].iloc[0]} v{scores['model_version'].iloc[0]}", style="dim", markup=False, highlight=False)

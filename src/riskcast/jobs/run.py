@@ -90,6 +90,9 @@ def stage_backtest(cfg: Config, out: Path, panel: pd.DataFrame | None = None) ->
     reliability_figure(tables["reliability"], o.figures / "reliability.png")
     _update_run_json(o, backtest={"folds": n_folds, "origins": _origin_span(preds), "models": sorted(preds["model"].unique())},
                      ablation_model=cfg.backtest.ablation_model if cfg.backtest.ablation else None)
+    from riskcast.jobs.train import log_backtest_run
+
+    _update_run_json(o, backtest_run_id=log_backtest_run(cfg, out))
     return preds, tables["metrics"]
 
 

@@ -18,7 +18,7 @@ from riskcast.config import Config, config_hash
 from riskcast.jobs import stages
 from riskcast.jobs.outputs import RunOutputs, panel_of, update_run_json
 
-__all__ = ["stage_train", "stage_score", "choose_candidate", "data_hash", "champion_metrics", "backtest_window"]
+__all__ = ["stage_train", "stage_score", "log_backtest_run", "choose_candidate", "data_hash", "champion_metrics", "backtest_window"]
 
 
 def data_hash(run_info: dict) -> str:
@@ -57,11 +57,70 @@ def choose_candidate(cfg: Config, metrics: pd.DataFrame) -> str:
     return str(mean.idxmin())
 
 
+def _log_common(cfg: Config, o: RunOutputs, run_info: dict, metrics: pd.DataFrame) -> None:
+    """What every riskcast MLflow run carries: parameters, hashes, the spec files, the metrics."""
+    import mlflow
+
+    from riskcast.models.spec import resolve_model_set_path
+
+    feature_files = run_info.get("feature_sets", {})
+    mlflow.log_params({
+        "unit": cfg.unit, "countries": ",".join(cfg.countries), "horizons": ",".join(map(str, cfg.backtest.horizons)),
+        "model_set": cfg.model.set, "seed": cfg.seed, "backtest_window": backtest_window(run_info)[:500],
+        "backtest_kind": cfg.backtest.window, "n_boot": cfg.backtest.n_boot,
+    })
+    mlflow.set_tags({"config_hash": config_hash(cfg), "data_hash": data_hash(run_info),
+                     **{f"data_hash.{k}": v for k, v in run_info.get("data_hashes", {}).items()},
+                     **{f"feature_set.{k}": v["sha256"] for k, v in feature_files.items()}})
+    for info in feature_files.values():
+        mlflow.log_artifact(info["file"], artifact_path="feature_sets")
+    mlflow.log_artifact(str(resolve_model_set_path(cfg.model.set)), artifact_path="model_sets")
+    mlflow.log_dict(run_info.get("feature_definitions", {}), "feature_definitions.json")
+    mlflow.log_dict(cfg.model_dump(mode="json"), "config.json")
+    if o.ingest.exists():
+        mlflow.log_artifact(str(o.ingest))
+    rows = metrics[(metrics["metric"] != "base_rate")].dropna(subset=["value"])
+    mlflow.log_metrics({f"{r.metric}_h{r.horizon}_{r.model}": float(r.value) for r in rows.itertuples()})
+
+
+def fitted_summary(est) -> dict:
+    """What a fit chose, in words and numbers: tuned values, ensemble weights, calibration."""
+    out = {"class": type(est).__name__}
+    for attr in ("chosen_", "tuning_note_", "scores_", "weights_", "weights_note_", "calibration_note_"):
+        if hasattr(est, attr):
+            v = getattr(est, attr)
+            out[attr.rstrip("_")] = {str(k): x for k, x in v.items()} if isinstance(v, dict) else v
+    inner = getattr(est, "best_estimator_", None) or getattr(est, "base_", None)
+    if inner is not None:
+        out["inner"] = fitted_summary(inner)
+    return out
+
+
+def log_backtest_run(cfg: Config, out: Path) -> str:
+    """The backtest as its own MLflow run: tables, reliability figure and ablation as artifacts."""
+    import mlflow
+
+    from riskcast.tracking.runs import setup_mlflow, tracking_uri
+
+    o = RunOutputs(out)
+    run_info = json.loads(o.run.read_text()) if o.run.exists() else {}
+    metrics = pd.read_csv(o.require(o.metrics, "backtest"))
+    setup_mlflow(tracking_uri(cfg.tracking.uri, out), cfg.tracking.experiment, out, cfg.tracking.registry_uri)
+    with mlflow.start_run(run_name=f"{cfg.name}-backtest") as run:
+        _log_common(cfg, o, run_info, metrics)
+        mlflow.set_tag("riskcast.kind", "backtest")
+        for path in (o.metrics, o.predictions, *(o.dir / f"{t}.csv" for t in ("reliability", "ablation", "metrics_by_country", "metrics_by_unit"))):
+            if path.exists():
+                mlflow.log_artifact(str(path), artifact_path="backtest")
+        if o.figures.exists():
+            mlflow.log_artifacts(str(o.figures), artifact_path="figures")
+        return run.info.run_id
+
+
 def stage_train(cfg: Config, out: Path, panel: pd.DataFrame | None = None) -> dict:
     """Fit the champion candidate per horizon, log the run to MLflow, register and maybe promote."""
     import mlflow
 
-    from riskcast.models.spec import resolve_model_set_path
     from riskcast.tracking.bundle import ForecastBundle
     from riskcast.tracking.registry import promote_if_better
     from riskcast.tracking.runs import log_bundle, setup_mlflow, tracking_uri
@@ -78,27 +137,12 @@ def stage_train(cfg: Config, out: Path, panel: pd.DataFrame | None = None) -> di
     setup_mlflow(uri, cfg.tracking.experiment, out, cfg.tracking.registry_uri)
     feature_files = run_info.get("feature_sets", {})
     with mlflow.start_run(run_name=cfg.name) as run:
-        mlflow.log_params({
-            "unit": cfg.unit, "countries": ",".join(cfg.countries), "horizons": ",".join(map(str, cfg.backtest.horizons)),
-            "model": name, "model_set": cfg.model.set, "seed": cfg.seed, "n_features": len(cols),
-            "backtest_window": window[:500], "backtest_kind": cfg.backtest.window, "n_boot": cfg.backtest.n_boot,
-            **{f"model.{k}": str(v)[:500] for k, v in fitted[cfg.backtest.horizons[0]].get_params(deep=False).items() if k != "columns"},
-        })
-        mlflow.set_tags({"config_hash": config_hash(cfg), "data_hash": dhash,
-                         **{f"data_hash.{k}": v for k, v in run_info.get("data_hashes", {}).items()},
-                         **{f"feature_set.{k}": v["sha256"] for k, v in feature_files.items()}})
-        for info in feature_files.values():
-            mlflow.log_artifact(info["file"], artifact_path="feature_sets")
-        mlflow.log_artifact(str(resolve_model_set_path(cfg.model.set)), artifact_path="model_sets")
-        mlflow.log_dict(run_info.get("feature_definitions", {}), "feature_definitions.json")
-        for row in metrics[metrics["metric"] != "base_rate"].dropna(subset=["value"]).itertuples():
-            mlflow.log_metric(f"{row.metric}_h{row.horizon}_{row.model}", float(row.value))
-        mlflow.log_dict(cfg.model_dump(mode="json"), "config.json")
-        for path in (o.ingest, o.metrics, o.predictions, *(o.dir / f"{t}.csv" for t in ("reliability", "ablation", "metrics_by_country"))):
-            if path.exists():
-                mlflow.log_artifact(str(path), artifact_path="backtest")
-        if o.figures.exists():
-            mlflow.log_artifacts(str(o.figures), artifact_path="figures")
+        _log_common(cfg, o, run_info, metrics)
+        mlflow.log_params({"model": name, "n_features": len(cols),
+                           **{f"model.{k}": str(v)[:500] for k, v in fitted[cfg.backtest.horizons[0]].get_params(deep=False).items() if k != "columns"}})
+        if run_info.get("backtest_run_id"):
+            mlflow.set_tag("backtest_run_id", run_info["backtest_run_id"])
+        mlflow.log_dict({str(h): fitted_summary(est) for h, est in fitted.items()}, "fitted_models.json")
         spec_text = "\n".join(Path(i["file"]).read_text() for i in feature_files.values())
         bundle = ForecastBundle(fitted, cols, name, feature_spec=spec_text, data_hash=dhash,
                                 calibrated=all(getattr(m, "calibrator_", None) is not None for m in fitted.values()))
@@ -106,6 +150,7 @@ def stage_train(cfg: Config, out: Path, panel: pd.DataFrame | None = None) -> di
                                        window=window, metrics=scores, data_hash=dhash, config_hash=config_hash(cfg))
         decision = promote_if_better(mlflow.MlflowClient(), reg_name, version, scores, metric=cfg.promotion.metric,
                                      calibration_metric="ece", calibration_tolerance=cfg.promotion.max_ece_increase, window=window)
+        mlflow.set_tag("riskcast.kind", "train")
         mlflow.set_tags({"promotion": "promoted" if decision.promoted else "refused", "promotion_reason": decision.reason[:5000]})
         run_id = run.info.run_id
     model = {"mlflow_run_id": run_id, "tracking_uri": uri, "registered_model": reg_name, "version": version, "model": name,
@@ -119,8 +164,9 @@ def stage_train(cfg: Config, out: Path, panel: pd.DataFrame | None = None) -> di
     return model
 
 
-def stage_score(cfg: Config, out: Path, panel: pd.DataFrame | None = None, version: str | None = None) -> pd.DataFrame:
-    """Score the latest month with ``models:/<name>@champion`` (or a given version) from the registry."""
+def stage_score(cfg: Config, out: Path, panel: pd.DataFrame | None = None, version: str | None = None,
+                run_id: str | None = None) -> pd.DataFrame:
+    """Score the latest month with ``models:/<name>@champion`` (or a given version or run) from the registry."""
     import mlflow
 
     from riskcast.scoring import score_month, write_scores
@@ -131,8 +177,12 @@ def stage_score(cfg: Config, out: Path, panel: pd.DataFrame | None = None, versi
     model = json.loads(o.require(o.model, "train").read_text())
     setup_mlflow(model["tracking_uri"], cfg.tracking.experiment, out, cfg.tracking.registry_uri)
     name = model["registered_model"]
-    if version is None:
+    if run_id is not None:
+        bundle, version = load_registered(run_id=run_id), f"run:{run_id}"
+    elif version is None:
         version = mlflow.MlflowClient().get_registered_model(name).aliases.get("champion")
+        if version is None:
+            raise FileNotFoundError(f"registered model {name!r} has no champion: run `riskcast train` first, or pass --version")
         bundle = load_registered(name, alias="champion")
     else:
         bundle = load_registered(name, version=version)

@@ -81,7 +81,7 @@ class Ensemble(ClassifierMixin, _BaseComposition):
     log-count numbers.
     """
 
-    _param_choices = {"method": (*METHODS, None)}
+    _param_choices = {"method": (*METHODS, "none", None)}
 
     def __init__(self, members: list, calib_months: int = 24, horizon: int = 1, method: str | None = "isotonic") -> None:
         self.members = members
@@ -101,8 +101,8 @@ class Ensemble(ClassifierMixin, _BaseComposition):
             raise ValueError("Ensemble.fit needs months= (the origin month of every row) to learn its weights on later months")
         if not self.members:
             raise ValueError("Ensemble needs at least one member")
-        if self.method not in (*METHODS, None):
-            raise ValueError(f"Ensemble: method must be one of {METHODS} or None, not {self.method!r}")
+        if self.method not in (*METHODS, "none", None):
+            raise ValueError(f"Ensemble: method must be one of {METHODS}, 'none' or None, not {self.method!r}")
         self._validate_names([n for n, _ in self.members])
         self.classes_ = np.array([0.0, 1.0])
         self.n_features_in_ = X.shape[1]
@@ -117,7 +117,7 @@ class Ensemble(ClassifierMixin, _BaseComposition):
                                  for _, est in self.members])
             w = simplex_brier_weights(P, y[val_idx])
             self.weights_note_ = f"Brier-optimal on {len(val_idx)} validation rows (members fitted on {len(fit_idx)} earlier rows)"
-            if self.method is not None:
+            if self.method not in (None, "none"):  # "none": TOML has no null
                 cal = fit_calibrator(P @ w, y[val_idx], self.method)
                 if isinstance(cal, str):
                     self.weights_note_ += f"; uncalibrated: {cal}"
