@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= out/demo
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench skill clean
 
 $(BIN)/riskcast: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py
+
+# The skill card (reports/skill_card.md): every model on the demo and the real Sahel configs.
+skill: setup
+	$(BIN)/python benchmarks/skill.py
 
 clean:
 	rm -rf $(VENV) out

@@ -48,6 +48,10 @@ def run_config(key: str, out_root: Path) -> dict | None:
 
     cfg = load_config(ROOT / path, [])
     out = out_root / key
+    if (out / "run.json").is_file():  # a previous card's run: start fresh, so no earlier champion competes
+        import shutil
+
+        shutil.rmtree(out)
     t = time.perf_counter()
     run = run_all(cfg, out, echo=lambda m: None)
     wall = time.perf_counter() - t

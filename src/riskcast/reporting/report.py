@@ -14,22 +14,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from riskcast.config import Config
 from riskcast.paths import project_file
 
-__all__ = ["render_report", "tier"]
+__all__ = ["render_report"]
 
 SYNTHETIC_MARK = "synthetic"
-
-
-def tier(p: float) -> str:
-    """Risk tier of a probability (documented in the report's "how to read this")."""
-    if p >= 0.75:
-        return "very high"
-    if p >= 0.5:
-        return "high"
-    if p >= 0.25:
-        return "elevated"
-    if p >= 0.1:
-        return "low"
-    return "very low"
 
 
 def _metrics_table(metrics: pd.DataFrame) -> tuple[list[str], list[dict]]:
@@ -78,6 +65,8 @@ def render_report(cfg: Config, out: Path) -> str:
     panel = pd.read_parquet(out / "features.parquet", columns=["unit_id", "month", "n_target"])
 
     wide = scores.pivot_table(index=["unit_id", "unit_name", "country"], columns="horizon", values=["p", "expected_count"], aggfunc="first")
+    # the tier comes with the scores (riskcast.scoring, cut points from scoring.tiers)
+    tiers = scores[scores["horizon"] == min(cfg.backtest.horizons)].set_index("unit_id")["tier"]
     h0 = min(cfg.backtest.horizons)
     wide = wide.sort_values(("p", h0), ascending=False)
     recent = panel[panel["month"] > panel["month"].max() - pd.DateOffset(months=12)].groupby("unit_id")["n_target"].sum()
@@ -87,7 +76,7 @@ def render_report(cfg: Config, out: Path) -> str:
             "unit_id": uid, "name": name, "country": country,
             "p": [f"{r[('p', h)]:.2f}" for h in cfg.backtest.horizons],
             "count": "n/a" if pd.isna(r[("expected_count", h0)]) else f"{r[('expected_count', h0)]:.1f}",
-            "tier": tier(float(r[("p", h0)])), "last12": int(recent.get(uid, 0)),
+            "tier": str(tiers.get(uid, "")), "last12": int(recent.get(uid, 0)),
         })
     coverage = (events.assign(date=pd.to_datetime(events["date"])).groupby("source_dataset")["date"]
                 .agg(["count", "min", "max"]).reset_index().to_dict("records"))
