@@ -29,7 +29,6 @@ CONFIGS = {
     "burkina_admin1": ("examples/acled_burkina.toml", "real ACLED Burkina Faso, admin-1 (13 regions), origins 2017-01..", True),
     "burkina_admin2": ("examples/acled_burkina_admin2.toml", "real ACLED Burkina Faso, admin-2 (45 provinces), origins 2017-01..", True),
 }
-BASELINES = ("climatology", "persistence")
 
 
 def _fmt(v, ci=None) -> str:
@@ -58,14 +57,16 @@ def run_config(key: str, out_root: Path) -> dict | None:
     metrics = pd.read_csv(out / "metrics.csv")
     ablation = pd.read_csv(out / "ablation.csv") if (out / "ablation.csv").exists() else None
     print(f"{key}: {wall:.1f} s (backtest {run['timings_seconds']['backtest']} s, {run['backtest']['folds']} folds)")
-    return {"key": key, "title": title, "config": path, "metrics": metrics, "ablation": ablation, "run": run, "wall": wall,
+    from riskcast.jobs.stages import baseline_names
+
+    return {"key": key, "title": title, "baselines": baseline_names(cfg), "config": path, "metrics": metrics, "ablation": ablation, "run": run, "wall": wall,
             "units": int(pd.read_parquet(out / "features.parquet", columns=["unit_id"])["unit_id"].nunique())}
 
 
-def _table(metrics: pd.DataFrame, metric: str, with_ci: bool = True) -> list[str]:
+def _table(metrics: pd.DataFrame, metric: str, baselines: list[str], with_ci: bool = True) -> list[str]:
     m = metrics[metrics["metric"] == metric]
     horizons = sorted(m["horizon"].unique())
-    models = list(BASELINES) + sorted(set(m["model"]) - set(BASELINES))
+    models = [b for b in baselines if b in set(m["model"])] + sorted(set(m["model"]) - set(baselines))
     lines = ["| model | " + " | ".join(f"h={h}" for h in horizons) + " |", "|---|" + "---:|" * len(horizons)]
     for model in models:
         cells = []
@@ -81,8 +82,8 @@ def _table(metrics: pd.DataFrame, metric: str, with_ci: bool = True) -> list[str
     return lines
 
 
-def _best(metrics: pd.DataFrame, h: int) -> tuple[str, float]:
-    m = metrics[(metrics["metric"] == "brier_skill_vs_climatology") & (metrics["horizon"] == h) & ~metrics["model"].isin(BASELINES)]
+def _best(metrics: pd.DataFrame, h: int, baselines: list[str]) -> tuple[str, float]:
+    m = metrics[(metrics["metric"] == "brier_skill_vs_climatology") & (metrics["horizon"] == h) & ~metrics["model"].isin(baselines)]
     r = m.loc[m["value"].idxmax()]
     return str(r["model"]), float(r["value"])
 
@@ -94,14 +95,14 @@ def _value(metrics: pd.DataFrame, model: str, metric: str, h: int) -> float:
 
 def _targets(res: dict) -> list[str]:
     m = res["metrics"]
-    b1, s1 = _best(m, 1)
-    b3, s3 = _best(m, 3)
+    b1, s1 = _best(m, 1, res["baselines"])
+    b3, s3 = _best(m, 3, res["baselines"])
     aupr = _value(m, b1, "aupr", 1)
     ece = _value(m, "ensemble", "ece", 1)
     ok = lambda c: "met" if c else "**not met**"  # noqa: E731
     return [
-        f"- Brier skill vs climatology at h=1 >= 0.10: best {b1} {s1:.3f} ({ok(s1 >= 0.10)}; {s1 - 0.10:+.3f})",
-        f"- Brier skill vs climatology at h=3 >= 0.05: best {b3} {s3:.3f} ({ok(s3 >= 0.05)}; {s3 - 0.05:+.3f})",
+        f"- Brier skill vs climatology at h=1 >= 0.10: best {b1} {s1:.4f} ({ok(s1 >= 0.10)}; {s1 - 0.10:+.4f})",
+        f"- Brier skill vs climatology at h=3 >= 0.05: best {b3} {s3:.4f} ({ok(s3 >= 0.05)}; {s3 - 0.05:+.4f})",
         f"- AUPR at h=1 >= 0.80 ({b1}): {aupr:.3f} ({ok(aupr >= 0.80)})",
         f"- ensemble ECE at h=1 < 0.03: {ece:.3f} ({ok(ece < 0.03)})",
     ]
@@ -123,9 +124,9 @@ def card(results: list[dict]) -> str:
                   + f"; champion candidate `{json.loads((Path(run['outputs']['features']).parent / 'model.json').read_text())['model']}`.", "",
                   "Targets (issue 4):", "", *_targets(res), "",
                   "Brier skill against climatology (higher is better; 0 = climatology):", "",
-                  *_table(res["metrics"], "brier_skill_vs_climatology"), "",
-                  "AUPR:", "", *_table(res["metrics"], "aupr", with_ci=False), "",
-                  "Expected calibration error (10 bins; lower is better):", "", *_table(res["metrics"], "ece", with_ci=False), ""]
+                  *_table(res["metrics"], "brier_skill_vs_climatology", res["baselines"]), "",
+                  "AUPR:", "", *_table(res["metrics"], "aupr", res["baselines"], with_ci=False), "",
+                  "Expected calibration error (10 bins; lower is better):", "", *_table(res["metrics"], "ece", res["baselines"], with_ci=False), ""]
         if res["ablation"] is not None and len(res["ablation"]):
             t = ablation_table(res["ablation"], metrics=("brier_skill_vs_climatology",))
             model = run.get("ablation_model", "the ablation model")

@@ -36,7 +36,7 @@ def test_outputs_follow_the_contract(demo_out):
     for col in ("unit_id", "unit_name", "country", "origin", "target_month", "horizon", "model", "y_true", "p", "expected_count",
                 "q10", "q50", "q90", "y_count"):
         assert col in preds.columns
-    assert set(preds["model"]) == {"climatology", "persistence", "logistic_history", "logistic", "glm_negbin_history",
+    assert set(preds["model"]) == {"climatology", "persistence", "zero_count", "last_value", "logistic_history", "logistic", "glm_negbin_history",
                                    "glm_negbin", "lgbm_history", "lgbm", "ensemble", "ensemble_platt"}
     for name in ("reliability.csv", "ablation.csv", "metrics_by_country.csv", "metrics_by_unit.csv", "figures/reliability.png"):
         assert (demo_out / name).is_file(), name

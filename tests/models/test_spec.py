@@ -35,7 +35,7 @@ def test_default_set_builds_every_model():
     from riskcast.models.tuning import Tuned
 
     models = load("default", climatology_window=12)
-    assert list(models) == ["climatology", "persistence", "logistic_history", "logistic", "glm_negbin_history", "glm_negbin",
+    assert list(models) == ["climatology", "persistence", "zero_count", "last_value", "logistic_history", "logistic", "glm_negbin_history", "glm_negbin",
                             "lgbm_history", "lgbm", "ensemble", "ensemble_platt"]  # part_only building blocks are not in the set
     assert models["climatology"].get_params()["share_column"] == "share12" and models["climatology"].window == 12
     assert models["persistence"].column == "current"

@@ -33,10 +33,15 @@ def evaluate(cfg: Config, preds: pd.DataFrame) -> dict[str, pd.DataFrame]:
         metrics = pd.concat([metrics, paired], ignore_index=True)
     else:
         metrics = score_predictions(preds, by=("horizon",))
+    def grouped(by):
+        if b.n_boot > 0:
+            return bootstrap_scores(preds, by=by, n_boot=b.n_boot, seed=cfg.seed)
+        return score_predictions(preds, by=by)
+
     return {
         "metrics": metrics,
-        "metrics_by_country": score_predictions(preds, by=("horizon", "country")),
-        "metrics_by_unit": score_predictions(preds, by=("horizon", "unit_id")),
+        "metrics_by_country": grouped(("horizon", "country")),
+        "metrics_by_unit": grouped(("horizon", "unit_id")),
         "reliability": reliability_table(preds, by=("horizon",)),
     }
 

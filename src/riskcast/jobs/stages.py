@@ -21,7 +21,7 @@ from riskcast.errors import ConfigError
 from riskcast.evaluation.backtest import fit_model
 from riskcast.panel import build_panel, month_range
 
-__all__ = ["build_feature_panel", "events_outside_panel", "backtest", "fit_final", "feature_columns", "feature_sets",
+__all__ = ["baseline_names", "build_feature_panel", "events_outside_panel", "backtest", "fit_final", "feature_columns", "feature_sets",
            "model_columns", "models_for", "feature_definitions"]
 
 _KEYS = ["unit_id", "unit_name", "country", "month"]
@@ -148,6 +148,14 @@ def backtest(cfg: Config, panel: pd.DataFrame, progress: Callable[[int], None] |
         sliding_months=b.sliding_months, eval_start=b.eval_start, n_jobs=b.n_jobs, progress=progress,
     )
     return preds, score_predictions(preds)
+
+
+def baseline_names(cfg: Config) -> list[str]:
+    """Names of the set's baselines (models of ``riskcast.models.baselines``), reference first."""
+    from riskcast.models import baselines
+
+    names = [n for n, m in models_for(cfg).items() if type(m).__module__ == baselines.__name__]
+    return sorted(names, key=lambda n: (n != "climatology", names.index(n)))
 
 
 def fit_final(cfg: Config, panel: pd.DataFrame, model_name: str | None = None) -> tuple[dict[int, object], dict]:

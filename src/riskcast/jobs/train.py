@@ -40,9 +40,6 @@ def champion_metrics(metrics: pd.DataFrame, model: str) -> dict[str, float]:
     return {("crps" if k == "crps_count" else k): float(v) for k, v in out.items() if pd.notna(v)}
 
 
-BASELINES = ("climatology", "persistence")
-
-
 def choose_candidate(cfg: Config, metrics: pd.DataFrame) -> str:
     """The configured model, or with ``auto`` the non-baseline model with the lowest mean Brier.
 
@@ -50,7 +47,7 @@ def choose_candidate(cfg: Config, metrics: pd.DataFrame) -> str:
     """
     if cfg.model.champion != "auto":
         return cfg.model.champion
-    m = metrics[(metrics["metric"] == "brier") & ~metrics["model"].isin(BASELINES)]
+    m = metrics[(metrics["metric"] == "brier") & ~metrics["model"].isin(stages.baseline_names(cfg))]
     if m.empty:
         raise ValueError("model.champion = 'auto' needs backtest Brier scores of at least one non-baseline model")
     mean = m.groupby("model")["value"].mean().sort_index()

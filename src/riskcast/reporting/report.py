@@ -19,11 +19,11 @@ __all__ = ["render_report"]
 SYNTHETIC_MARK = "synthetic"
 
 
-def _metrics_table(metrics: pd.DataFrame) -> tuple[list[str], list[dict]]:
+def _metrics_table(metrics: pd.DataFrame, baselines: list[str]) -> tuple[list[str], list[dict]]:
     """Rows: (horizon, metric); columns: models, baselines first."""
     if metrics.empty:
         return [], []
-    order = ["climatology", "persistence"] + sorted(m for m in metrics["model"].unique() if m not in ("climatology", "persistence"))
+    order = list(baselines) + sorted(m for m in metrics["model"].unique() if m not in baselines)
     models = [m for m in order if m in set(metrics["model"])]
     wide = metrics.pivot_table(index=["horizon", "metric"], columns="model", values="value", aggfunc="first", dropna=False)
     n = metrics.groupby(["horizon", "metric"])["n"].max()
@@ -81,7 +81,9 @@ def render_report(cfg: Config, out: Path) -> str:
     coverage = (events.assign(date=pd.to_datetime(events["date"])).groupby("source_dataset")["date"]
                 .agg(["count", "min", "max"]).reset_index().to_dict("records"))
     synthetic = any(SYNTHETIC_MARK in str(c["source_dataset"]).lower() for c in coverage)
-    models, metric_rows = _metrics_table(metrics)
+    from riskcast.jobs.stages import baseline_names
+
+    models, metric_rows = _metrics_table(metrics, baseline_names(cfg))
     totals = panel.groupby("unit_id")["n_target"].sum()
     silent_units = sorted(u["name"] for u in units if totals.get(u["unit_id"], 0) == 0)
     windows = sorted(run.get("training_windows", {}).items(), key=lambda kv: int(kv[0]))
