@@ -88,7 +88,8 @@ def stage_backtest(cfg: Config, out: Path, panel: pd.DataFrame | None = None) ->
             _write_df(table, o.dir / f"{name}.csv")
     o.figures.mkdir(parents=True, exist_ok=True)
     reliability_figure(tables["reliability"], o.figures / "reliability.png")
-    _update_run_json(o, backtest={"folds": n_folds, "origins": _origin_span(preds), "models": sorted(preds["model"].unique())},
+    _update_run_json(o, backtest={"folds": n_folds, "origins": _origin_span(preds), "models": sorted(preds["model"].unique()),
+                                  "baselines": stages.baseline_names(cfg)},
                      ablation_model=cfg.backtest.ablation_model if cfg.backtest.ablation else None)
     from riskcast.jobs.train import log_backtest_run
 

@@ -81,9 +81,8 @@ def render_report(cfg: Config, out: Path) -> str:
     coverage = (events.assign(date=pd.to_datetime(events["date"])).groupby("source_dataset")["date"]
                 .agg(["count", "min", "max"]).reset_index().to_dict("records"))
     synthetic = any(SYNTHETIC_MARK in str(c["source_dataset"]).lower() for c in coverage)
-    from riskcast.jobs.stages import baseline_names
-
-    models, metric_rows = _metrics_table(metrics, baseline_names(cfg))
+    # which models are baselines: recorded by the backtest stage (reporting knows nothing of models)
+    models, metric_rows = _metrics_table(metrics, run.get("backtest", {}).get("baselines", ["climatology"]))
     totals = panel.groupby("unit_id")["n_target"].sum()
     silent_units = sorted(u["name"] for u in units if totals.get(u["unit_id"], 0) == 0)
     windows = sorted(run.get("training_windows", {}).items(), key=lambda kv: int(kv[0]))
