@@ -246,3 +246,30 @@ def test_score_command_by_champion_version_and_run(demo_out, tmp_path):
     assert (by_run["model_version"] == f"run:{run['mlflow_run_id']}").all()
     r = cli("score", "pipelines/demo.toml", "--out", str(out), "--output", str(tmp_path / "bad.txt"))
     assert r.returncode == 2 and "--output" in r.stderr and not (tmp_path / "bad.txt").exists()
+
+
+def test_report_explains_the_top_units_in_words(demo_out):
+    html = (demo_out / "report.html").read_text()
+    assert "what pushed each top unit" in html
+    section = html[html.index("what pushed each top unit"):html.index("<h2>All units</h2>")]
+    assert ("&uarr;" in section or "↑" in section) and any(ch.isdigit() for ch in section)
+
+
+def test_scoring_the_same_month_again_reuses_the_scores(demo_out, tmp_path):
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(demo_out, out)
+    first = (out / "scores.csv").read_bytes()
+    r = cli("score", "pipelines/demo.toml", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert json.loads((out / "run.json").read_text())["scores_reused"] is True
+    assert (out / "scores.csv").read_bytes() == first
+
+
+def test_plot_command_draws_one_unit(demo_out, tmp_path):
+    r = cli("plot", "--out", str(demo_out), "--unit", "ML07", "--file", str(tmp_path / "gao.png"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "gao.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    r = cli("plot", "--out", str(demo_out), "--unit", "XX99", "--file", str(tmp_path / "none.png"))
+    assert r.returncode == 2 and "XX99" in r.stderr and not (tmp_path / "none.png").exists()

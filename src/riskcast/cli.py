@@ -143,10 +143,40 @@ def score(
         if output is not None and output.suffix.lower() not in SCORE_FORMATS:
             raise ConfigError(f"--output {output}: the suffix must be one of {', '.join(SCORE_FORMATS)}", key="--output")
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-        scores = stage_score(cfg, out_dir, version=version, run_id=run_id)
+        from rich.progress import Progress
+
+        with Progress(transient=True, console=err) as bar:
+            task = bar.add_task("scoring units", total=None)
+            scores = stage_score(cfg, out_dir, version=version, run_id=run_id, progress=lambda n: bar.update(task, completed=n))
         if output is not None:
             write_scores(scores, output)
         err.print(f"[score] {len(scores)} rows, model {scores['model'].iloc[0]} v{scores['model_version'].iloc[0]}", style="dim", markup=False, highlight=False)
+
+    _guard(go)
+
+
+@app.command()
+def plot(
+    unit: Annotated[str, typer.Option(help="unit id, e.g. ML07")],
+    out_dir: OutOpt = Path("out/run"),
+    months: Annotated[int, typer.Option(help="months of history to draw")] = 36,
+    file: Annotated[Optional[Path], typer.Option(help="PNG to write (default DIR/figures/unit_<id>.png)")] = None,
+) -> None:
+    """Draw one unit's observed attacks and its latest forecast (from a run's output folder)."""
+    import pandas as pd
+
+    from riskcast.jobs.outputs import RunOutputs, panel_of
+    from riskcast.reporting.plots import unit_plot
+
+    def go():
+        o = RunOutputs(out_dir)
+        panel = panel_of(out_dir, None)
+        scores = pd.read_csv(o.require(o.scores, "score"))
+        try:
+            path = unit_plot(panel, scores, unit, file or o.figures / f"unit_{unit}.png", months=months)
+        except ValueError as exc:
+            raise ConfigError(str(exc), key="--unit") from None
+        out.print(f"plot: {Path(path).resolve()}", highlight=False, soft_wrap=True)
 
     _guard(go)
 

@@ -8,7 +8,7 @@ stamps each row with the model version and data hash it came from.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,8 @@ import pandas as pd
 
 from riskcast.atomic import atomic_path
 
-__all__ = ["score_month", "write_scores", "assign_tiers", "SCORE_COLUMNS", "DEFAULT_TIERS", "SCORE_FORMATS"]
+__all__ = ["score_month", "write_scores", "assign_tiers", "SCORE_COLUMNS", "DEFAULT_TIERS", "SCORE_FORMATS",
+           "DEFAULT_CHUNK_SIZE"]
 
 SCORE_COLUMNS = ["unit_id", "unit_name", "country", "as_of", "target_month", "horizon", "p", "expected_count",
                  "q10", "q50", "q90", "tier", "top_features", "model", "model_version", "data_hash"]
@@ -25,6 +26,10 @@ SCORE_COLUMNS = ["unit_id", "unit_name", "country", "as_of", "target_month", "ho
 DEFAULT_TIERS: tuple[tuple[str, float], ...] = (("very high", 0.8), ("high", 0.5), ("medium", 0.2), ("low", 0.0))
 
 SCORE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json"}
+
+#: Units per model call: small enough that 10,000 PRIO-GRID cells report progress five
+#: times, large enough that per-call overhead (pyfunc schema checks) stays negligible.
+DEFAULT_CHUNK_SIZE = 2000
 
 _IDS = ["unit_id", "unit_name", "country"]
 _P_COLUMN = re.compile(r"^p_h(\d+)$")
@@ -67,8 +72,27 @@ def _predict(bundle_model, X: pd.DataFrame, top_k: int) -> pd.DataFrame:
     return bundle_model.forecast(X, top_k=int(top_k))  # an in-memory ForecastBundle
 
 
+def _predict_chunked(bundle_model, rows: pd.DataFrame, top_k: int, chunk_size: int,
+                     progress: Callable[[int], None] | None) -> pd.DataFrame:
+    """``_predict`` over consecutive slices of ``rows``, reporting the units done after each.
+
+    Every bundle output is computed row by row (fitted models, per-row contributions), so the
+    concatenated slices equal one call on all rows.
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    parts = []
+    for start in range(0, len(rows), chunk_size):
+        chunk = rows.iloc[start:start + chunk_size]
+        parts.append(_predict(bundle_model, chunk, top_k).reset_index(drop=True))
+        if progress is not None:
+            progress(start + len(chunk))
+    return pd.concat(parts, ignore_index=True)
+
+
 def score_month(bundle_model, panel_rows: pd.DataFrame, *, as_of, model_name: str, model_version: str | int,
-                data_hash: str, tiers: Sequence[tuple[str, float]] = DEFAULT_TIERS, top_k: int = 3) -> pd.DataFrame:
+                data_hash: str, tiers: Sequence[tuple[str, float]] = DEFAULT_TIERS, top_k: int = 3,
+                progress: Callable[[int], None] | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE) -> pd.DataFrame:
     """Score the units of one origin month with a bundle; one row per unit and horizon.
 
     Args:
@@ -81,6 +105,9 @@ def score_month(bundle_model, panel_rows: pd.DataFrame, *, as_of, model_name: st
         model_name, model_version, data_hash: provenance stamped on every row.
         tiers: ``(name, lower_cut)`` pairs; see :func:`assign_tiers`.
         top_k: how many contributions ``top_features`` lists.
+        progress: called after each chunk with the number of units scored so far (the last
+            call gets ``len(panel_rows)``).
+        chunk_size: units per call of the bundle; the result does not depend on it.
 
     Returns:
         :data:`SCORE_COLUMNS`, months as ``YYYY-MM`` strings, sorted by horizon, then p
@@ -101,7 +128,7 @@ def score_month(bundle_model, panel_rows: pd.DataFrame, *, as_of, model_name: st
         raise ValueError(f"scoring input has several rows for units {dup[:5]}")
     assign_tiers(np.zeros(0), tiers)  # validate the cuts before any work
     rows = panel_rows.reset_index(drop=True)
-    pred = _predict(bundle_model, rows, top_k).reset_index(drop=True)
+    pred = _predict_chunked(bundle_model, rows, top_k, int(chunk_size), progress)
     horizons = sorted(int(m.group(1)) for c in pred.columns if (m := _P_COLUMN.match(str(c))))
     if not horizons:
         raise ValueError(f"the bundle's output has no p_h<horizon> column: {list(pred.columns)}")

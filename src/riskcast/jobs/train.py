@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -162,11 +163,12 @@ def stage_train(cfg: Config, out: Path, panel: pd.DataFrame | None = None) -> di
 
 
 def stage_score(cfg: Config, out: Path, panel: pd.DataFrame | None = None, version: str | None = None,
-                run_id: str | None = None) -> pd.DataFrame:
+                run_id: str | None = None, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
     """Score the latest month with ``models:/<name>@champion`` (or a given version or run) from the registry."""
     import mlflow
 
     from riskcast.scoring import score_month, write_scores
+    from riskcast.scoring_cache import CACHE_DIRNAME, cached_score, score_key
     from riskcast.tracking.runs import load_registered, setup_mlflow
 
     o = RunOutputs(out)
@@ -185,8 +187,13 @@ def stage_score(cfg: Config, out: Path, panel: pd.DataFrame | None = None, versi
         bundle = load_registered(name, version=version)
     as_of = panel["month"].max()
     latest = panel[panel["month"] == as_of].reset_index(drop=True)
-    scores = score_month(bundle, latest, as_of=as_of, model_name=name, model_version=version, data_hash=model.get("data_hash", ""),
-                         tiers=list(cfg.scoring.tiers.items()), top_k=cfg.scoring.top_k)
+    tiers = list(cfg.scoring.tiers.items())
+    # A month already scored with this model version, data and settings is read back, not recomputed.
+    key = score_key(model_name=name, model_version=version, data_hash=model.get("data_hash", ""), as_of=as_of,
+                    rows=latest, feature_cols=model["features"], tiers=tiers, top_k=cfg.scoring.top_k)
+    scores, reused = cached_score(o.dir / CACHE_DIRNAME, key, lambda: score_month(
+        bundle, latest, as_of=as_of, model_name=name, model_version=version, data_hash=model.get("data_hash", ""),
+        tiers=tiers, top_k=cfg.scoring.top_k, progress=progress))
     write_scores(scores, o.scores)
-    update_run_json(o, as_of=f"{as_of:%Y-%m}", scored_with=f"{name}/{version}")
+    update_run_json(o, as_of=f"{as_of:%Y-%m}", scored_with=f"{name}/{version}", scores_reused=reused)
     return scores

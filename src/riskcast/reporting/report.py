@@ -56,6 +56,28 @@ def _set_comparison(metrics: pd.DataFrame) -> list[dict]:
     return rows
 
 
+def _unit_word(cfg: Config) -> str:
+    if cfg.unit == "priogrid":
+        return "cell"
+    if cfg.unit == "admin1":
+        return "region"
+    return {("Mali",): "cercle", ("Burkina Faso",): "province"}.get(tuple(cfg.countries), "district")
+
+
+def _drivers(cfg: Config, run: dict, scores: pd.DataFrame, out: Path) -> list[dict]:
+    """Top units' drivers in plain words (empty when the scores carry no contributions)."""
+    from riskcast.reporting.drivers import drivers_table
+
+    if "top_features" not in scores.columns or scores["top_features"].isna().all():
+        return []
+    cols = ["unit_id", "month", *run.get("feature_definitions", {}).keys()]
+    panel = pd.read_parquet(out / "features.parquet")
+    panel = panel[[c for c in cols if c in panel.columns]]
+    table = drivers_table(scores, panel, run.get("feature_definitions", {}), None, horizon=min(cfg.backtest.horizons),
+                          top_n=cfg.report.top_n, unit_word=_unit_word(cfg))
+    return table[["unit_id", "unit_name", "p", "drivers"]].to_dict("records")
+
+
 def render_report(cfg: Config, out: Path) -> str:
     out = Path(out)
     run = json.loads((out / "run.json").read_text())
@@ -87,6 +109,7 @@ def render_report(cfg: Config, out: Path) -> str:
     silent_units = sorted(u["name"] for u in units if totals.get(u["unit_id"], 0) == 0)
     windows = sorted(run.get("training_windows", {}).items(), key=lambda kv: int(kv[0]))
 
+    drivers = _drivers(cfg, run, scores, out)
     env = Environment(loader=FileSystemLoader(project_file("reports")), autoescape=select_autoescape(["html", "j2"], default=True))
     return env.get_template("report.html.j2").render(
         title=cfg.report.title, run=run, cfg=cfg, as_of=run.get("as_of"), horizons=cfg.backtest.horizons,
@@ -95,4 +118,5 @@ def render_report(cfg: Config, out: Path) -> str:
         assignment=run.get("region_assignment", {}), silent_units=silent_units, windows=windows,
         warnings=run.get("warnings", []), comparison=_set_comparison(metrics),
         definitions=sorted(run.get("feature_definitions", {}).items()), feature_sets=run.get("feature_sets", {}),
+        drivers=drivers,
     )
