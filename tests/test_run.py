@@ -273,3 +273,21 @@ def test_plot_command_draws_one_unit(demo_out, tmp_path):
     assert (tmp_path / "gao.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     r = cli("plot", "--out", str(demo_out), "--unit", "XX99", "--file", str(tmp_path / "none.png"))
     assert r.returncode == 2 and "XX99" in r.stderr and not (tmp_path / "none.png").exists()
+
+
+def test_report_shows_the_change_since_the_previous_report(demo_out, tmp_path):
+    import shutil
+
+    from riskcast.reporting.report import render_report
+
+    out = tmp_path / "copy"
+    shutil.copytree(demo_out, out)
+    scores = pd.read_csv(out / "scores.csv")
+    assert (out / "scores_history" / f"scores_{scores['as_of'].iloc[0]}.csv").is_file()
+    html = render_report(default_config(), out)
+    assert "Change since last report" in html and "<td>new</td>" in html  # no earlier month yet
+    earlier = scores.assign(as_of="2024-11", p=0.0)
+    earlier.to_csv(out / "scores_history" / "scores_2024-11.csv", index=False)
+    html = render_report(default_config(), out)
+    top = scores[scores["horizon"] == 1].sort_values("p", ascending=False).iloc[0]
+    assert f"<td>{top['p']:+.2f}</td>" in html and "<td>new</td>" not in html

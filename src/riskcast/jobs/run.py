@@ -106,9 +106,12 @@ def _origin_span(preds: pd.DataFrame) -> dict[str, list[str]]:
 def stage_report(cfg: Config, out: Path) -> Path:
     from riskcast.reporting.report import render_report
 
+    from riskcast.reporting.pdf import render_pdf
+
     o = RunOutputs(out)
     html = render_report(cfg, out)
     write_text(o.report, html)
+    render_pdf(html, o.dir / "report.pdf")  # the same content, offline (data: URIs only)
     return o.report
 
 

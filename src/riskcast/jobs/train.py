@@ -195,5 +195,7 @@ def stage_score(cfg: Config, out: Path, panel: pd.DataFrame | None = None, versi
         bundle, latest, as_of=as_of, model_name=name, model_version=version, data_hash=model.get("data_hash", ""),
         tiers=tiers, top_k=cfg.scoring.top_k, progress=progress))
     write_scores(scores, o.scores)
+    # every month's scores are kept, so a report can say what changed since the previous one
+    write_scores(scores, o.dir / "scores_history" / f"scores_{as_of:%Y-%m}.csv")
     update_run_json(o, as_of=f"{as_of:%Y-%m}", scored_with=f"{name}/{version}", scores_reused=reused)
     return scores

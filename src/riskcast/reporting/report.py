@@ -56,6 +56,16 @@ def _set_comparison(metrics: pd.DataFrame) -> list[dict]:
     return rows
 
 
+def _previous_scores(out: Path, scores: pd.DataFrame, horizon: int) -> pd.Series:
+    """P(attack) per unit from the latest earlier month's scores (``scores_history/``), if any."""
+    as_of = str(scores["as_of"].iloc[0]) if len(scores) else ""
+    earlier = sorted(p for p in (out / "scores_history").glob("scores_*.csv") if p.stem.removeprefix("scores_") < as_of)
+    if not earlier:
+        return pd.Series(dtype=float)
+    prev = pd.read_csv(earlier[-1])
+    return prev[prev["horizon"] == horizon].set_index("unit_id")["p"]
+
+
 def _unit_word(cfg: Config) -> str:
     if cfg.unit == "priogrid":
         return "cell"
@@ -92,6 +102,7 @@ def render_report(cfg: Config, out: Path) -> str:
     h0 = min(cfg.backtest.horizons)
     wide = wide.sort_values(("p", h0), ascending=False)
     recent = panel[panel["month"] > panel["month"].max() - pd.DateOffset(months=12)].groupby("unit_id")["n_target"].sum()
+    previous = _previous_scores(out, scores, h0)
     units = []
     for (uid, name, country), r in wide.iterrows():
         units.append({
@@ -99,6 +110,7 @@ def render_report(cfg: Config, out: Path) -> str:
             "p": [f"{r[('p', h)]:.2f}" for h in cfg.backtest.horizons],
             "count": "n/a" if pd.isna(r[("expected_count", h0)]) else f"{r[('expected_count', h0)]:.1f}",
             "tier": str(tiers.get(uid, "")), "last12": int(recent.get(uid, 0)),
+            "change": "new" if uid not in previous.index else f"{r[('p', h0)] - previous[uid]:+.2f}",
         })
     coverage = (events.assign(date=pd.to_datetime(events["date"])).groupby("source_dataset")["date"]
                 .agg(["count", "min", "max"]).reset_index().to_dict("records"))
@@ -110,6 +122,14 @@ def render_report(cfg: Config, out: Path) -> str:
     windows = sorted(run.get("training_windows", {}).items(), key=lambda kv: int(kv[0]))
 
     drivers = _drivers(cfg, run, scores, out)
+    from riskcast.reporting.sections import visual_sections
+
+    visuals = visual_sections(cfg, run, out, scores, panel)
+    q = scores[scores["horizon"] == h0].set_index("unit_id")
+    for u in units:
+        u["spark"] = visuals["sparklines"].get(u["unit_id"], "")
+        lo, hi = q["q10"].get(u["unit_id"]), q["q90"].get(u["unit_id"])
+        u["range"] = "" if lo is None or pd.isna(lo) or pd.isna(hi) else f"{lo:.0f}-{hi:.0f}"
     env = Environment(loader=FileSystemLoader(project_file("reports")), autoescape=select_autoescape(["html", "j2"], default=True))
     return env.get_template("report.html.j2").render(
         title=cfg.report.title, run=run, cfg=cfg, as_of=run.get("as_of"), horizons=cfg.backtest.horizons,
@@ -118,5 +138,5 @@ def render_report(cfg: Config, out: Path) -> str:
         assignment=run.get("region_assignment", {}), silent_units=silent_units, windows=windows,
         warnings=run.get("warnings", []), comparison=_set_comparison(metrics),
         definitions=sorted(run.get("feature_definitions", {}).items()), feature_sets=run.get("feature_sets", {}),
-        drivers=drivers,
+        drivers=drivers, visuals=visuals,
     )

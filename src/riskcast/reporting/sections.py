@@ -1,0 +1,57 @@
+"""The report's visual sections: map, sparklines, context timeline, track record, reliability.
+
+Every figure is inlined (``data:`` URIs or SVG) so the HTML opens offline, and written as a PNG
+next to the report (``figures/``) for people who would rather look than read.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from riskcast.config import Config
+from riskcast.reporting.context import context_timeline, timeline_svg
+from riskcast.reporting.visuals import reliability_png_uri, risk_map, sparkline_svg, track_record
+
+__all__ = ["visual_sections"]
+
+
+def visual_sections(cfg: Config, run: dict, out: Path, scores: pd.DataFrame, panel: pd.DataFrame) -> dict:
+    """Inline figures and tables for the template (keys: map, sparklines, timeline, track, reliability)."""
+    figures = out / "figures"
+    h0 = min(cfg.backtest.horizons)
+    as_of = pd.Timestamp(str(scores["as_of"].iloc[0]))
+    units = pd.read_parquet(out / "tables" / "units.parquet")
+    p = scores[scores["horizon"] == h0].set_index("unit_id")["p"]
+    boundaries = cfg.regions.boundaries if cfg.regions.boundaries and Path(cfg.regions.boundaries).exists() else None
+    sections = {"map": risk_map(units, p, figures / "risk_map.png", boundaries=boundaries, name_property=cfg.regions.name_property)}
+    last24 = panel[panel["month"] > panel["month"].max() - pd.DateOffset(months=24)].sort_values("month")
+    sections["sparklines"] = {uid: sparkline_svg(g["n_target"].to_numpy(dtype=float)) for uid, g in last24.groupby("unit_id")}
+    tables = out / "tables"
+    shocks = pd.read_parquet(tables / "shocks.parquet") if (tables / "shocks.parquet").exists() else None
+    presence = pd.read_parquet(tables / "presence.parquet") if (tables / "presence.parquet").exists() else None
+    timeline = context_timeline(shocks, presence, as_of, months=12, countries=list(cfg.countries))
+    sections["timeline_svg"] = timeline_svg(timeline, as_of, months=12)
+    sections["timeline"] = timeline.assign(date=pd.to_datetime(timeline["date"]).dt.strftime("%Y-%m-%d")).to_dict("records")
+    model = run.get("model") or _registered_model_name(out)
+    preds_path, rel_path = out / "predictions.csv", out / "reliability.csv"
+    sections["track"], sections["reliability"], sections["track_model"] = [], None, model
+    if model and preds_path.exists():
+        preds = pd.read_csv(preds_path, parse_dates=["origin", "target_month"])
+        if model in set(preds["model"]):
+            t = track_record(preds, as_of_months=6, horizon=h0, model=model)
+            t["target_month"] = t["target_month"].dt.strftime("%Y-%m")
+            sections["track"] = t.to_dict("records")
+    if model and rel_path.exists():
+        rel = pd.read_csv(rel_path)
+        if model in set(rel["model"]):
+            sections["reliability"] = reliability_png_uri(rel, model, figures / f"reliability_{model}.png")
+    return sections
+
+
+def _registered_model_name(out: Path) -> str | None:
+    """The model of the set that was trained and registered (model.json), if any."""
+    import json
+
+    f = out / "model.json"
+    return json.loads(f.read_text()).get("model") if f.exists() else None
