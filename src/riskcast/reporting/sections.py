@@ -36,17 +36,38 @@ def visual_sections(cfg: Config, run: dict, out: Path, scores: pd.DataFrame, pan
     model = run.get("model") or _registered_model_name(out)
     preds_path, rel_path = out / "predictions.csv", out / "reliability.csv"
     sections["track"], sections["reliability"], sections["track_model"] = [], None, model
+    sections["track_units"], sections["track_months"] = [], []
     if model and preds_path.exists():
         preds = pd.read_csv(preds_path, parse_dates=["origin", "target_month"])
         if model in set(preds["model"]):
             t = track_record(preds, as_of_months=6, horizon=h0, model=model)
             t["target_month"] = t["target_month"].dt.strftime("%Y-%m")
             sections["track"] = t.to_dict("records")
+            sections["track_units"], sections["track_months"] = _per_unit(preds, model, h0, p.sort_values(ascending=False).index[: cfg.report.top_n])
     if model and rel_path.exists():
         rel = pd.read_csv(rel_path)
         if model in set(rel["model"]):
             sections["reliability"] = reliability_png_uri(rel, model, figures / f"reliability_{model}.png")
     return sections
+
+
+def _per_unit(preds: pd.DataFrame, model: str, horizon: int, unit_ids, months: int = 6) -> tuple[list[dict], list[str]]:
+    """Per top unit: the last ``months`` backtest forecasts and whether an attack followed."""
+    d = preds[(preds["model"] == model) & (preds["horizon"] == horizon) & preds["y_true"].notna()]
+    last = sorted(d["target_month"].unique())[-months:]
+    d = d[d["target_month"].isin(last)]
+    cells = d.set_index(["unit_id", "target_month"])
+    rows = []
+    for uid in unit_ids:
+        if uid not in set(d["unit_id"]):
+            continue
+        name = d.loc[d["unit_id"] == uid, "unit_name"].iloc[0]
+        marks = []
+        for m in last:
+            r = cells.loc[(uid, m)] if (uid, m) in cells.index else None
+            marks.append("" if r is None else f"{r['p']:.2f} {'attack' if r['y_true'] == 1 else 'none'}")
+        rows.append({"unit_name": name, "cells": marks})
+    return rows, [pd.Timestamp(m).strftime("%Y-%m") for m in last]
 
 
 def _registered_model_name(out: Path) -> str | None:
