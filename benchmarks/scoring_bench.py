@@ -31,7 +31,6 @@ import argparse
 import gc
 import math
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -41,12 +40,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from features_bench import _maxrss_gb, _reset_peak  # noqa: E402  (same memory probes as the feature benchmark)
+
 HORIZONS = (1, 3, 6, 12)
 MODEL_NAME = "riskcast-scoring-bench"
-
-
-def _maxrss_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # kB on Linux
 
 
 def _status_gb(field: str) -> float | None:
@@ -58,16 +55,6 @@ def _status_gb(field: str) -> float | None:
     except OSError:
         pass
     return None
-
-
-def _reset_peak() -> bool:
-    """Reset the RSS high-water mark (VmHWM); False where the kernel does not allow it."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def _gb(x: float | None) -> str:
