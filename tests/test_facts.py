@@ -158,3 +158,36 @@ def test_coups_agree_with_powell_thyne() -> None:
     # within the period Powell & Thyne V2022.11.29 covers, we add no coups of our own
     covered = {e for e in ours if e[1] <= pd.Timestamp("2022-11-29")}
     assert covered <= pt_events, f"not in Powell & Thyne: {sorted(covered - pt_events)}"
+
+
+def test_country_outlines_closed_and_hold_their_units() -> None:
+    from shapely.geometry import Point, Polygon
+
+    from riskcast.facts import load_country_outlines
+
+    outlines = load_country_outlines()
+    assert set(outlines) == set(COUNTRIES)
+    assert set(load_country_outlines(["Mali", "Chad"])) == {"Mali"}
+    for country, xy in outlines.items():
+        assert len(xy) > 30 and (xy[0] == xy[-1]).all(), country
+        poly = Polygon(xy)
+        assert poly.is_valid, country
+        # every gazetteer centroid lies in its country (Natural Earth 1:110m is coarse: 0.3 degree slack)
+        for level in ("admin1", "admin2"):
+            regs = load_regions(level, [country])
+            for _, r in regs.iterrows():
+                assert poly.buffer(0.3).contains(Point(r["centroid_lon"], r["centroid_lat"])), (country, r["name"])
+
+
+def test_country_outline_bad_vertex_names_row(tmp_path, monkeypatch) -> None:
+    import riskcast.facts as facts
+    from riskcast.errors import InputError
+
+    src = Path(facts.__file__).with_name("country_outlines.csv").read_text(encoding="utf-8").splitlines()
+    src[3] = src[3].replace(src[3].split(",")[3], "east", 1)
+    bad = tmp_path / "country_outlines.csv"
+    bad.write_text("\n".join(src) + "\n", encoding="utf-8")
+    monkeypatch.setattr(facts, "facts_file", lambda name: bad)
+    with pytest.raises(InputError) as exc:
+        facts.load_country_outlines()
+    assert exc.value.row == 4 and exc.value.column == "lon" and "east" in str(exc.value)

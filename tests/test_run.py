@@ -115,6 +115,9 @@ def test_real_acled_mali_run(shared_data, tmp_path):
     preds = pd.read_csv(tmp_path / "predictions.csv")
     assert set(preds["horizon"]) == {1, 3, 6, 12}
     assert (tmp_path / "report.html").is_file() and (tmp_path / "scores.csv").is_file()
+    html = (tmp_path / "report.html").read_text()
+    # ACLED's record times give a reporting lag in the coverage headline
+    assert "median reporting lag" in html
 
 
 @pytest.mark.parametrize("sets", [
@@ -253,6 +256,11 @@ def test_report_explains_the_top_units_in_words(demo_out):
     assert "what pushed each top unit" in html
     section = html[html.index("what pushed each top unit"):html.index("<h2>All units</h2>")]
     assert ("&uarr;" in section or "↑" in section) and any(ch.isdigit() for ch in section)
+    # the baseline-free explanation: what moved each forecast since last month, same model
+    changes = pd.read_csv(demo_out / "changes.csv")
+    assert set(changes["unit_id"]) == set(pd.read_csv(demo_out / "scores.csv")["unit_id"])
+    assert changes["p_before"].between(0, 1).all() and (changes["changes"].fillna("") != "").any()
+    assert "What moved it since last month" in section and "a month before:" in section
 
 
 def test_scoring_the_same_month_again_reuses_the_scores(demo_out, tmp_path):

@@ -119,3 +119,41 @@ def test_failed_write_leaves_the_existing_file(bundle, month_rows, tmp_path, mon
     with pytest.raises(ValueError, match=r"unknown score file suffix '.xlsx'"):
         write_scores(pd.DataFrame(), tmp_path / "scores.xlsx")
     assert not (tmp_path / "scores.xlsx").exists()
+
+
+# --- what moved the forecast since last month -------------------------------------------
+
+def test_explain_change_splits_the_logit_change(bundle, month_rows):
+    from riskcast.reporting.drivers import parse_top_features
+    from riskcast.scoring import explain_change
+
+    panel, now = month_rows
+    before = panel[panel["month"] == panel["month"].max() - pd.DateOffset(months=1)]
+    ch = explain_change(bundle, now, before.iloc[1:], horizon=1, top_k=3).set_index("unit_id")
+    assert list(ch.index) == list(now["unit_id"])
+    first = before["unit_id"].iloc[0]  # missing from the month before: no change to explain
+    assert np.isnan(ch.loc[first, "p_before"]) and ch.loc[first, "changes"] == ""
+    model = bundle.models[1]
+    for uid in now["unit_id"]:
+        if uid == first:
+            continue
+        pb = model.predict_proba(before[before["unit_id"] == uid][FEATURES])[0, 1]
+        pn = model.predict_proba(now[now["unit_id"] == uid][FEATURES])[0, 1]
+        assert np.isclose(ch.loc[uid, "p_before"], pb) and np.isclose(ch.loc[uid, "p_now"], pn)
+        # with all three features listed, the changes add up to the change in log-odds
+        moves = parse_top_features(ch.loc[uid, "changes"])
+        assert len(moves) == 3
+        logit = np.log(pn / (1 - pn)) - np.log(pb / (1 - pb))
+        assert abs(sum(v for _, v in moves) - logit) < 0.02  # two-decimal text
+    # a model without contributions explains nothing, but still gives both forecasts
+    bare = explain_change(bundle, now, before, horizon=3)
+    assert (bare["changes"] == "").all() and np.allclose(bare["p_before"], 0.55)
+
+
+def test_explain_change_words():
+    from riskcast.reporting.drivers import explain_change_row
+
+    moves = explain_change_row("n_target_lag1 +0.30", {"n_target_lag1": 5.0}, {"n_target_lag1": 1.0},
+                               {"n_target_lag1": "target events one month before"})
+    (driver, was), = moves
+    assert driver.direction == "up" and "5" in driver.sentence and "1" in was

@@ -81,6 +81,9 @@ EVENTS = pa.DataFrameSchema(
         "location": pa.Column(**_ostr, required=False),
         "notes": pa.Column(**_ostr, required=False),
         "priogrid_gid": pa.Column("Int64", nullable=True, coerce=True, required=False),
+        # when the source recorded (or last modified) the event: ACLED's ``timestamp``. Used to
+        # estimate the reporting lag; an upper bound, since revisions move it later.
+        "recorded": pa.Column("datetime64[ns]", nullable=True, coerce=True, required=False),
     },
     strict=True,
     name="events",

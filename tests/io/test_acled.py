@@ -213,3 +213,42 @@ def test_export_unparseable_long_date(tmp_path):
     with pytest.raises(InputError) as exc:
         read_acled_export(p)
     check_error(exc, file=p, row=4, column="event_date", says="'2 Mai 2018'")
+
+
+# --- record times (ACLED's timestamp) ---------------------------------------------------
+
+def _with_timestamp(tmp_path, stamps: list[str]):
+    lines = fixture_lines("acled_hdx_sample.csv")
+    out = [lines[0] + ",timestamp", lines[1] + ",#date+recorded"]
+    out += [ln + "," + s for ln, s in zip(lines[2:], stamps)]
+    return with_lines(tmp_path, "ts.csv", out)
+
+
+def test_timestamp_read_as_recorded(tmp_path):
+    p = _with_timestamp(tmp_path, ["1518048000", "", "1520000000", "1520000000", "1520000000"])
+    t = read_acled_hdx(p).table
+    assert t["recorded"].iloc[0] == pd.Timestamp("2018-02-08")  # 1518048000 s after the epoch
+    assert pd.isna(t["recorded"].iloc[1])
+
+
+def test_no_timestamp_column_no_recorded():
+    assert "recorded" not in read_acled_hdx(HDX).table.columns
+
+
+@pytest.mark.parametrize("bad", ["yesterday", "-5", "99999999999"])
+def test_bad_timestamp_names_cell(tmp_path, bad):
+    p = _with_timestamp(tmp_path, ["1518048000", "1518048000", bad, "1518048000", "1518048000"])
+    with pytest.raises(InputError) as exc:
+        read_acled_hdx(p)
+    check_error(exc, file=p, row=5, column="timestamp")
+
+
+def test_real_burkina_reporting_lag_is_days_not_months():
+    from riskcast.coverage import source_coverage
+
+    t = read_acled_hdx(shared_file("events/acled_hdx_burkina_faso_1997_2020-08.csv")).table
+    cov = source_coverage(t, "2020-08").iloc[0]
+    # the HDX download of August 2020: most of the last year's events were entered within days
+    assert cov["lag_n"] > 500
+    assert 1 <= cov["lag_median_days"] <= 30
+    assert cov["lag_p90_days"] > cov["lag_median_days"]

@@ -152,3 +152,13 @@ def test_track_record_numbers():
     assert set(track_record(pd.DataFrame(rows))["model"]) == {"m", "climatology"}
     with pytest.raises(ValueError, match="model 'zz' not in the predictions"):
         track_record(pd.DataFrame(rows), model="zz")
+
+
+def test_centroid_map_draws_country_outlines(tmp_path, units):
+    from riskcast.facts import load_country_outlines
+
+    p = pd.Series([0.1, 0.5, 0.9, 0.8, 0.05, 0.7, 0.95], index=units["unit_id"])
+    plain = risk_map(units, p, None)
+    outlined = risk_map(units, p, tmp_path / "map.png", outlines=load_country_outlines(["Mali"]))
+    assert plain != outlined
+    _png(outlined)

@@ -16,7 +16,7 @@ import pandas as pd
 from riskcast.paths import facts_file
 from riskcast.schemas import validate
 
-__all__ = ["load_shocks", "load_presence", "load_regions", "load_region_files", "load_rainy_season", "REGION_FILES"]
+__all__ = ["load_shocks", "load_presence", "load_regions", "load_region_files", "load_rainy_season", "load_country_outlines", "REGION_FILES"]
 
 #: Gazetteer files per level, read in this order. Admin2 is curated for Mali (cercles) and
 #: Burkina Faso (provinces), one file per country; Niger has no admin2 table yet.
@@ -108,3 +108,35 @@ def load_rainy_season() -> pd.DataFrame:
         if not isinstance(row["source"], str) or not row["source"].strip():
             raise InputError("expected a source (it is empty)", file=str(path), row=int(i) + 2, column="source")
     return df.astype({"first_month": int, "last_month": int})
+
+
+def load_country_outlines(countries: Iterable[str] | None = None) -> dict[str, "np.ndarray"]:
+    """Coarse country outlines (Natural Earth 1:110m, public domain) for maps without a boundaries
+    file: ``{country: array of (lon, lat) vertices, closed}``, for ``countries`` (all when None;
+    countries without an outline are left out).
+
+    Raises:
+        InputError: a vertex whose lon/lat is not a number in range, or a row without a source.
+    """
+    import numpy as np
+
+    from riskcast.errors import InputError
+
+    path = facts_file("country_outlines.csv")
+    df = pd.read_csv(path, dtype=str, encoding="utf-8", keep_default_na=False, na_values=[""])
+    for col, lim in (("lon", 180.0), ("lat", 90.0)):
+        v = pd.to_numeric(df[col], errors="coerce")
+        bad = v.isna() | (v.abs() > lim)
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputError(f"expected a number within +-{lim:g}, got {df[col].iloc[i]!r}", file=str(path),
+                             row=i + 2, column=col)
+        df[col] = v
+    nosrc = df["source"].isna() | (df["source"].astype(str).str.strip() == "")
+    if nosrc.any():
+        raise InputError("expected a source (it is empty)", file=str(path), row=int(np.flatnonzero(nosrc.to_numpy())[0]) + 2,
+                         column="source")
+    want = None if countries is None else set(countries)
+    df["vertex"] = df["vertex"].astype(int)
+    return {c: g.sort_values("vertex")[["lon", "lat"]].to_numpy(dtype=float)
+            for c, g in df.groupby("country", sort=True) if want is None or c in want}

@@ -49,7 +49,16 @@ _COLUMNS = [
 def _events(raw: Raw, actor2: pd.Series | None) -> pd.DataFrame:
     """The EVENTS columns from an ACLED table (before de-duplication)."""
     df = raw.df
-    return pd.DataFrame(
+    recorded = None
+    if "timestamp" in df.columns:  # Unix seconds of ACLED's last upload of the event
+        secs = parse_numbers(raw, "timestamp")
+        bad = secs.notna() & ~secs.between(0, 4102444800)  # 1970 .. 2100
+        if bad.any():
+            i = bad.idxmax()
+            raise InputError(f"expected Unix seconds (1970-2100), got {df['timestamp'].loc[i]!r}", file=raw.file,
+                             row=raw.row(i), column="timestamp")
+        recorded = pd.to_datetime(secs, unit="s").dt.floor("s")
+    table = pd.DataFrame(
         {
             "event_id": text(df["event_id_cnty"]),
             "date": parse_dates(raw, "event_date", _DATE_FORMATS, label=_DATE_LABEL),
@@ -71,6 +80,9 @@ def _events(raw: Raw, actor2: pd.Series | None) -> pd.DataFrame:
         },
         index=df.index,
     )
+    if recorded is not None:
+        table["recorded"] = recorded
+    return table
 
 
 def read_acled_hdx(path: str | Path, *, sheet: str | None = None, **options: object) -> ReadResult:

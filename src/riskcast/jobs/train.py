@@ -195,6 +195,17 @@ def stage_score(cfg: Config, out: Path, panel: pd.DataFrame | None = None, versi
         bundle, latest, as_of=as_of, model_name=name, model_version=version, data_hash=model.get("data_hash", ""),
         tiers=tiers, top_k=cfg.scoring.top_k, progress=progress))
     write_scores(scores, o.scores)
+    # what moved each unit's forecast since last month, with the same model (reported as drivers)
+    from riskcast.atomic import atomic_path
+    from riskcast.scoring import explain_change
+
+    before = panel[panel["month"] == as_of - pd.DateOffset(months=1)]
+    if len(before):
+        change = explain_change(bundle, latest, before, horizon=min(cfg.backtest.horizons), top_k=cfg.scoring.top_k)
+        with atomic_path(o.dir / "changes.csv") as tmp:
+            change.to_csv(tmp, index=False)
+    else:
+        (o.dir / "changes.csv").unlink(missing_ok=True)
     # every month's scores are kept, so a report can say what changed since the previous one
     write_scores(scores, o.dir / "scores_history" / f"scores_{as_of:%Y-%m}.csv")
     update_run_json(o, as_of=f"{as_of:%Y-%m}", scored_with=f"{name}/{version}", scores_reused=reused)

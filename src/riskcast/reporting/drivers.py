@@ -300,6 +300,21 @@ def explain(top_features: str, values: Mapping[str, float], definitions: Mapping
     return out
 
 
+def explain_change_row(changes: str, now: Mapping[str, float], before: Mapping[str, float],
+                       definitions: Mapping[str, str], unit_word: str = "region",
+                       features: Mapping[str, Feature] | Iterable[Feature] | None = None) -> list[tuple[Driver, str]]:
+    """The features that moved a forecast since last month, in words: ``(driver now, sentence a month before)``.
+
+    ``changes`` is the ``changes`` cell of ``changes.csv`` (:func:`riskcast.scoring.explain_change`):
+    contribution differences, so the direction says whether the feature's *change* raised or
+    lowered the risk.
+    """
+    index = features if isinstance(features, Mapping) else feature_index(features)
+    now_d = explain(changes, now, definitions, unit_word, index)
+    before_d = explain(changes, before, definitions, unit_word, index)
+    return [(a, b.sentence) for a, b in zip(now_d, before_d)]
+
+
 def drivers_table(scores: pd.DataFrame, panel: pd.DataFrame, definitions: Mapping[str, str],
                   feature_set: Iterable[Feature] | None = None, horizon: int = 1, top_n: int = 10,
                   unit_word: str = "region") -> pd.DataFrame:

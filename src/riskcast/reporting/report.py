@@ -83,9 +83,29 @@ def _drivers(cfg: Config, run: dict, scores: pd.DataFrame, out: Path) -> list[di
     cols = ["unit_id", "month", *run.get("feature_definitions", {}).keys()]
     panel = pd.read_parquet(out / "features.parquet")
     panel = panel[[c for c in cols if c in panel.columns]]
-    table = drivers_table(scores, panel, run.get("feature_definitions", {}), None, horizon=min(cfg.backtest.horizons),
+    definitions = run.get("feature_definitions", {})
+    table = drivers_table(scores, panel, definitions, None, horizon=min(cfg.backtest.horizons),
                           top_n=cfg.report.top_n, unit_word=_unit_word(cfg))
-    return table[["unit_id", "unit_name", "p", "drivers"]].to_dict("records")
+    records = table[["unit_id", "unit_name", "p", "drivers", "as_of"]].to_dict("records")
+    changes_file = out / "changes.csv"
+    if changes_file.exists():
+        from riskcast.reporting.drivers import explain_change_row, feature_index
+
+        index = feature_index(None)
+        changes = pd.read_csv(changes_file, keep_default_na=False, na_values=[""]).set_index("unit_id")
+        rows = panel.assign(_p=pd.to_datetime(panel["month"]).dt.to_period("M")).drop_duplicates(["unit_id", "_p"], keep="last")
+        rows = rows.set_index(["unit_id", "_p"])
+        for r in records:
+            if r["unit_id"] not in changes.index:
+                continue
+            c = changes.loc[r["unit_id"]]
+            now_p = pd.Period(str(r["as_of"]), "M")
+            now = rows.loc[(r["unit_id"], now_p)].to_dict() if (r["unit_id"], now_p) in rows.index else {}
+            before = rows.loc[(r["unit_id"], now_p - 1)].to_dict() if (r["unit_id"], now_p - 1) in rows.index else {}
+            text = c["changes"] if isinstance(c["changes"], str) else ""
+            r["change"] = {"p_before": float(c["p_before"]), "p_now": float(c["p_now"]),
+                           "moves": explain_change_row(text, now, before, definitions, _unit_word(cfg), index)}
+    return records
 
 
 def render_report(cfg: Config, out: Path) -> str:
@@ -93,9 +113,19 @@ def render_report(cfg: Config, out: Path) -> str:
     run = json.loads((out / "run.json").read_text())
     scores = pd.read_csv(out / "scores.csv")
     metrics = pd.read_csv(out / "metrics.csv") if (out / "metrics.csv").exists() else pd.DataFrame()
-    events = pd.read_parquet(out / "tables" / "events.parquet", columns=["date", "source_dataset"])
+    import pyarrow.parquet as pq
+
+    events_file = out / "tables" / "events.parquet"
+    events = pd.read_parquet(events_file, columns=[c for c in ("date", "source_dataset", "recorded")
+                                                   if c in pq.read_schema(events_file).names])
     panel = pd.read_parquet(out / "features.parquet", columns=["unit_id", "month", "n_target"])
 
+    missing = sorted(set(cfg.backtest.horizons) - set(scores["horizon"].astype(int)))
+    if missing:
+        from riskcast.errors import ConfigError
+
+        raise ConfigError(f"{out / 'scores.csv'} has no scores for horizons {missing} that the config asks for: "
+                          "report with the config the run used, or rerun `riskcast score` with this one")
     wide = scores.pivot_table(index=["unit_id", "unit_name", "country"], columns="horizon", values=["p", "expected_count"], aggfunc="first")
     # the tier comes with the scores (riskcast.scoring, cut points from scoring.tiers)
     tiers = scores[scores["horizon"] == min(cfg.backtest.horizons)].set_index("unit_id")["tier"]
@@ -112,8 +142,9 @@ def render_report(cfg: Config, out: Path) -> str:
             "tier": str(tiers.get(uid, "")), "last12": int(recent.get(uid, 0)),
             "change": "new" if uid not in previous.index else f"{r[('p', h0)] - previous[uid]:+.2f}",
         })
-    coverage = (events.assign(date=pd.to_datetime(events["date"])).groupby("source_dataset")["date"]
-                .agg(["count", "min", "max"]).reset_index().to_dict("records"))
+    from riskcast.coverage import source_coverage
+
+    coverage = source_coverage(events, run.get("as_of")).rename(columns={"first": "min", "last": "max"}).to_dict("records")
     synthetic = any(SYNTHETIC_MARK in str(c["source_dataset"]).lower() for c in coverage)
     # which models are baselines: recorded by the backtest stage (reporting knows nothing of models)
     models, metric_rows = _metrics_table(metrics, run.get("backtest", {}).get("baselines", ["climatology"]))

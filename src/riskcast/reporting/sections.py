@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from riskcast.config import Config
+from riskcast.facts import load_country_outlines
 from riskcast.reporting.context import context_timeline, timeline_svg
 from riskcast.reporting.visuals import reliability_png_uri, risk_map, sparkline_svg, track_record
 
@@ -24,7 +25,9 @@ def visual_sections(cfg: Config, run: dict, out: Path, scores: pd.DataFrame, pan
     units = pd.read_parquet(out / "tables" / "units.parquet")
     p = scores[scores["horizon"] == h0].set_index("unit_id")["p"]
     boundaries = cfg.regions.boundaries if cfg.regions.boundaries and Path(cfg.regions.boundaries).exists() else None
-    sections = {"map": risk_map(units, p, figures / "risk_map.png", boundaries=boundaries, name_property=cfg.regions.name_property)}
+    outlines = load_country_outlines(sorted(set(units["country"].dropna().astype(str)))) if "country" in units else {}
+    sections = {"map": risk_map(units, p, figures / "risk_map.png", boundaries=boundaries,
+                                name_property=cfg.regions.name_property, outlines=outlines)}
     last24 = panel[panel["month"] > panel["month"].max() - pd.DateOffset(months=24)].sort_values("month")
     sections["sparklines"] = {uid: sparkline_svg(g["n_target"].to_numpy(dtype=float)) for uid, g in last24.groupby("unit_id")}
     tables = out / "tables"

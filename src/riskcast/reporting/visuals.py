@@ -126,6 +126,7 @@ def risk_map(
     path: str | Path | None,
     boundaries: str | Path | None = None,
     name_property: str = "shapeName",
+    outlines: dict[str, np.ndarray] | None = None,
 ) -> str:
     """A map of P(attack) by unit, as a PNG data URI (also written to ``path`` when given).
 
@@ -142,6 +143,8 @@ def risk_map(
         path: where to write the PNG, or None.
         boundaries: GeoJSON file of the units' polygons, or None.
         name_property: the feature property holding the unit name.
+        outlines: country outlines ``{country: (lon, lat) vertices}`` drawn under the units (e.g.
+            :func:`riskcast.facts.load_country_outlines`), or None.
     """
     import matplotlib as mpl
     from matplotlib.patches import PathPatch, Rectangle
@@ -153,6 +156,11 @@ def risk_map(
     colour = [cmap(norm(x)) if np.isfinite(x) else _NO_DATA for x in u["p"]]
     fig, ax = plt.subplots(figsize=(6.4, 5.0))
     drawn = np.zeros(len(u), dtype=bool)
+    for country, xy in (outlines or {}).items():
+        ax.fill(xy[:, 0], xy[:, 1], facecolor="#f4f1ea", edgecolor="#444", lw=0.9, zorder=0)
+        lo, la = xy.mean(axis=0)
+        ax.annotate(_label(country), (lo, la), ha="center", va="center", fontsize=8, color="#888",
+                    style="italic", zorder=0.5)
     if boundaries is not None:
         key_to_row: dict[str, int] = {}
         for i, r in u.iterrows():
