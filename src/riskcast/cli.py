@@ -87,6 +87,38 @@ def run(config: ConfigArg, out_dir: OutOpt = Path("out/run"), set_: SetOpt = Non
     _run(config, out_dir, set_)
 
 
+@app.command()
+def retrain(
+    spec: Annotated[Path, typer.Argument(help="pipeline spec, e.g. pipelines/monthly.toml")],
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="YYYY-MM, 'data' or 'previous_month' (default: the spec's)")] = None,
+    state: Annotated[Optional[Path], typer.Option("--state", help="state folder (default: the spec's job.state_dir)")] = None,
+    set_: SetOpt = None,
+) -> None:
+    """The scheduled monthly job: ingest, validate, retrain, promote or keep the champion, score, report.
+
+    Exit codes: 0 promoted; 10 champion kept; 11 nothing new (month already done with the same
+    data); 20 input refused by validation; 75 another run holds the lock; 70 internal error or
+    terminated; 2 bad spec, config or option. A summary is written to STATE/summary.json.
+    """
+    from riskcast.jobs.retrain import EXIT_INTERNAL, retrain as run_retrain
+
+    def go():
+        try:
+            return run_retrain(spec, as_of=as_of, state=state, sets=list(set_ or []),
+                               echo=lambda m: err.print(m, style="dim", markup=False, highlight=False, soft_wrap=True))
+        except (InputError, ConfigError, FileNotFoundError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - outside the job's own handling (e.g. the lock folder)
+            err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}")
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+    summary = _guard(go)
+    where = Path(summary.get("state_dir", ".")) / "summary.json"
+    out.print(f"retrain {summary.get('as_of') or ''}: {summary['status']} (exit {summary['exit_code']}); summary: {where}",
+              highlight=False, soft_wrap=True)
+    raise typer.Exit(summary["exit_code"])
+
+
 def _stage(name: str, config: Path, out_dir: Path, sets: list[str] | None) -> None:
     from riskcast.jobs import run as jobs
 

@@ -120,6 +120,7 @@ class ModelSpec(_Frozen):
 class PromotionSpec(_Frozen):
     metric: Literal["brier", "log_loss", "crps"] = Field("brier", description="a challenger must beat the champion on this metric (mean over horizons, same backtest window)")
     max_ece_increase: float = Field(0.0, ge=0, description="and its expected calibration error may exceed the champion's by at most this")
+    refresh_same_spec: bool = Field(True, description="when the best model is the champion's own spec (identical scores on the same window), move the champion to the refit on newer data ('refreshed'), so a monthly job really retrains")
 
 
 class ScoringSpec(_Frozen):

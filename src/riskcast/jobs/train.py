@@ -104,7 +104,7 @@ def log_backtest_run(cfg: Config, out: Path) -> str:
     run_info = json.loads(o.run.read_text()) if o.run.exists() else {}
     metrics = pd.read_csv(o.require(o.metrics, "backtest"))
     setup_mlflow(tracking_uri(cfg.tracking.uri, out), cfg.tracking.experiment, out, cfg.tracking.registry_uri)
-    with mlflow.start_run(run_name=f"{cfg.name}-backtest") as run:
+    with mlflow.start_run(run_name=f"{cfg.name}-backtest", nested=mlflow.active_run() is not None) as run:
         _log_common(cfg, o, run_info, metrics)
         mlflow.set_tag("riskcast.kind", "backtest")
         for path in (o.metrics, o.predictions, *(o.dir / f"{t}.csv" for t in ("reliability", "ablation", "metrics_by_country", "metrics_by_unit"))):
@@ -115,12 +115,59 @@ def log_backtest_run(cfg: Config, out: Path) -> str:
         return run.info.run_id
 
 
-def stage_train(cfg: Config, out: Path, panel: pd.DataFrame | None = None) -> dict:
-    """Fit the champion candidate per horizon, log the run to MLflow, register and maybe promote."""
+def champion_on_window(client, registered: str, metrics: pd.DataFrame) -> tuple[str | None, str | None, dict | None]:
+    """The champion's version, model spec and scores on *this* backtest's window, when it can say.
+
+    A champion is a fitted model spec. Its own tags hold its scores on the window it was
+    backtested on; a later backtest moves the window. When the champion's spec was backtested
+    again here (same folds as the challenger), its scores on this window are those rows of
+    ``metrics``: the comparison the promotion needs. Returns ``(version, spec, scores)``;
+    ``scores`` is None when the spec is not in this backtest (the promotion then refuses).
+    """
+    from riskcast.tracking.registry import TAG_MODEL
+
+    try:
+        version = client.get_registered_model(registered).aliases.get("champion")
+    except Exception:  # noqa: BLE001 - no registered model yet: no champion
+        return None, None, None
+    if version is None:
+        return None, None, None
+    mv = client.get_model_version(registered, str(version))
+    spec = mv.tags.get(TAG_MODEL)
+    if spec is None and mv.run_id:  # versions registered before the tag existed
+        spec = client.get_run(mv.run_id).data.params.get("model")
+    if spec is None or spec not in set(metrics["model"]):
+        return str(version), spec, None
+    return str(version), spec, champion_metrics(metrics, spec)
+
+
+def backtest_complete(run_info: dict, preds_path: Path, models: list[str]) -> str | None:
+    """Why the backtest is partial (a model or horizon missing folds, or NaN Brier), or None when complete."""
+    preds = pd.read_csv(preds_path, usecols=["model", "horizon", "origin", "p"])
+    expected = {int(h): (a, b) for h, (a, b) in run_info.get("backtest", {}).get("origins", {}).items()}
+    for m in models:
+        for h, (a, b) in expected.items():
+            d = preds[(preds["model"] == m) & (preds["horizon"] == h)]
+            n_want = len(pd.period_range(a, b, freq="M"))
+            if d["origin"].nunique() != n_want:
+                return f"model {m} has {d['origin'].nunique()} of {n_want} origins at h={h}"
+            if d["p"].isna().any():
+                return f"model {m} has {int(d['p'].isna().sum())} missing forecasts at h={h}"
+    return None
+
+
+def stage_train(cfg: Config, out: Path, panel: pd.DataFrame | None = None, promote: bool = True) -> dict:
+    """Fit the champion candidate per horizon, log the run to MLflow, register and maybe promote.
+
+    The challenger is compared with the champion on this backtest's window: the champion's
+    spec backtested on the same folds (:func:`champion_on_window`). With ``promote=False`` the
+    decision is computed but the alias is not moved (the scheduled job applies it last, once
+    every output is written); ``model.json`` then says ``would_promote``.
+    """
     import mlflow
 
     from riskcast.tracking.bundle import ForecastBundle
-    from riskcast.tracking.registry import promote_if_better
+    from riskcast.tracking.registry import TAG_MODEL, promote_if_better
     from riskcast.tracking.runs import log_bundle, setup_mlflow, tracking_uri
 
     o = RunOutputs(out)
@@ -134,7 +181,10 @@ def stage_train(cfg: Config, out: Path, panel: pd.DataFrame | None = None) -> di
     uri = tracking_uri(cfg.tracking.uri, out)
     setup_mlflow(uri, cfg.tracking.experiment, out, cfg.tracking.registry_uri)
     feature_files = run_info.get("feature_sets", {})
-    with mlflow.start_run(run_name=cfg.name) as run:
+    client = mlflow.MlflowClient()
+    champ_version, champ_spec, champ_scores = champion_on_window(client, cfg.tracking.registered_model, metrics)
+    partial = backtest_complete(run_info, o.predictions, sorted({name, champ_spec} - {None}))
+    with mlflow.start_run(run_name=cfg.name, nested=mlflow.active_run() is not None) as run:
         _log_common(cfg, o, run_info, metrics)
         mlflow.log_params({"model": name, "n_features": len(cols),
                            **{f"model.{k}": str(v)[:500] for k, v in fitted[cfg.backtest.horizons[0]].get_params(deep=False).items() if k != "columns"}})
@@ -145,14 +195,33 @@ def stage_train(cfg: Config, out: Path, panel: pd.DataFrame | None = None) -> di
         bundle = ForecastBundle(fitted, cols, name, feature_spec=spec_text, data_hash=dhash,
                                 calibrated=all(getattr(m, "calibrator_", None) is not None for m in fitted.values()))
         reg_name, version = log_bundle(bundle, cfg.tracking.registered_model, input_example=panel[cols].head(3),
-                                       window=window, metrics=scores, data_hash=dhash, config_hash=config_hash(cfg))
-        decision = promote_if_better(mlflow.MlflowClient(), reg_name, version, scores, metric=cfg.promotion.metric,
-                                     calibration_metric="ece", calibration_tolerance=cfg.promotion.max_ece_increase, window=window)
+                                       window=window, metrics=scores, data_hash=dhash, config_hash=config_hash(cfg),
+                                       tags={TAG_MODEL: name})
+        decision = promote_if_better(client, reg_name, version, scores, metric=cfg.promotion.metric,
+                                     calibration_metric="ece", calibration_tolerance=cfg.promotion.max_ece_increase, window=window,
+                                     champion_metrics=champ_scores, dry_run=not promote, block=partial and f"partial backtest: {partial}")
+        action = "promoted" if decision.promoted else "kept"
+        if (not decision.promoted and cfg.promotion.refresh_same_spec and champ_spec == name and champ_version is not None
+                and champ_scores is not None and not partial):
+            # the champion's own procedure won again: its scores on this window are these very rows,
+            # so no Brier can separate them; the refit has seen newer months, and takes over
+            from riskcast.tracking.registry import PromotionDecision, apply_promotion
+
+            action = "refreshed"
+            decision = PromotionDecision(
+                promoted=True, champion_before=decision.champion_before, champion_after=str(version), metrics=decision.metrics,
+                reason=(f"refreshed: the best model is the champion's own spec {name} (v{champ_version}), with the same "
+                        f"{cfg.promotion.metric} {scores.get(cfg.promotion.metric, float('nan')):.6g} on this window by "
+                        f"construction; v{version} is its refit on data through {max(w[1] for w in windows.values())}"))
+            if promote:
+                apply_promotion(client, reg_name, version, decision)
         mlflow.set_tag("riskcast.kind", "train")
-        mlflow.set_tags({"promotion": "promoted" if decision.promoted else "refused", "promotion_reason": decision.reason[:5000]})
+        mlflow.set_tags({"promotion": action, "promotion_reason": decision.reason[:5000]})
         run_id = run.info.run_id
     model = {"mlflow_run_id": run_id, "tracking_uri": uri, "registered_model": reg_name, "version": version, "model": name,
-             "champion_version": decision.champion_after, "promoted": decision.promoted, "promotion_reason": decision.reason,
+             "champion_version": decision.champion_after, "promoted": decision.promoted and promote,
+             "would_promote": decision.promoted, "action": action, "promotion_reason": decision.reason,
+             "champion_before": {"version": decision.champion_before, "model": champ_spec, "scores_on_window": champ_scores},
              "backtest_window": window, "backtest_scores": scores, "data_hash": dhash,
              "training_windows": {str(h): w for h, w in windows.items()}, "features": cols}
     write_text(o.model, json.dumps(model, indent=2) + "\n")

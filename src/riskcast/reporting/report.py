@@ -167,7 +167,7 @@ def render_report(cfg: Config, out: Path) -> str:
         units=units, top=units[: cfg.report.top_n], coverage=coverage, synthetic=synthetic,
         models=models, metric_rows=metric_rows, inputs=run.get("inputs", {}),
         assignment=run.get("region_assignment", {}), silent_units=silent_units, windows=windows,
-        warnings=run.get("warnings", []), comparison=_set_comparison(metrics),
+        warnings=run.get("warnings", []), comparison=_set_comparison(metrics), drift=run.get("drift"),
         definitions=sorted(run.get("feature_definitions", {}).items()), feature_sets=run.get("feature_sets", {}),
         drivers=drivers, visuals=visuals,
     )

@@ -26,6 +26,8 @@ __all__ = [
     "TAG_CONFIG_HASH",
     "TAG_PROMOTION",
     "TAG_PROMOTION_REASON",
+    "TAG_MODEL",
+    "apply_promotion",
 ]
 
 CHAMPION = "champion"
@@ -33,6 +35,7 @@ TAG_WINDOW = "riskcast.backtest_window"
 TAG_METRIC = "riskcast.metric."  # prefix: riskcast.metric.brier, riskcast.metric.ece, ...
 TAG_DATA_HASH = "riskcast.data_hash"
 TAG_CONFIG_HASH = "riskcast.config_hash"
+TAG_MODEL = "riskcast.model"  # the model spec's name in the model set, e.g. "glm_negbin"
 TAG_PROMOTION = "riskcast.promotion"  # "promoted" | "refused"
 TAG_PROMOTION_REASON = "riskcast.promotion.reason"
 
@@ -126,7 +129,8 @@ def _compare(chal: Mapping[str, float], champ: Mapping[str, float], champion: st
 def promote_if_better(client_or_uri, name: str, challenger_version: str | int, challenger_metrics: Mapping[str, float], *,
                       metric: str = "brier", lower_is_better: bool = True, calibration_metric: str | None = "ece",
                       calibration_tolerance: float = 0.0, window: str,
-                      champion_metrics: Mapping[str, float] | None = None, alias: str = CHAMPION) -> PromotionDecision:
+                      champion_metrics: Mapping[str, float] | None = None, alias: str = CHAMPION,
+                      dry_run: bool = False, block: str | None = None) -> PromotionDecision:
     """Move the ``champion`` alias to the challenger when it beats the champion on the same window.
 
     The first registered model becomes champion. Otherwise the challenger must beat the
@@ -143,6 +147,11 @@ def promote_if_better(client_or_uri, name: str, challenger_version: str | int, c
         challenger_version: the version just registered.
         challenger_metrics: its backtest metrics, e.g. ``{"brier": 0.081, "ece": 0.012}``.
         window: the backtest window the metrics were computed on, e.g. ``"2022-01..2023-12"``.
+        champion_metrics: the champion's scores on ``window`` (its spec backtested on the same
+            folds), used instead of its tags.
+        dry_run: decide, but move no alias and write no decision tags (apply it later with
+            :func:`apply_promotion`).
+        block: a reason that forbids promotion whatever the scores (e.g. a partial backtest).
 
     Returns:
         The :class:`PromotionDecision`.
@@ -169,10 +178,31 @@ def promote_if_better(client_or_uri, name: str, challenger_version: str | int, c
         else:
             promoted, reason = _compare(challenger_metrics, champ, before, metric=metric, lower_is_better=lower_is_better,
                                         calibration_metric=calibration_metric, tolerance=calibration_tolerance)
-    if promoted:
+    if block and promoted:
+        promoted, reason = False, f"{block} (scores alone: {reason})"
+    decision = PromotionDecision(promoted=promoted, reason=reason, champion_before=before,
+                                 champion_after=challenger if promoted else before,
+                                 metrics={"challenger": dict(challenger_metrics), "champion": champ})
+    if not dry_run:
+        apply_promotion(client, name, challenger, decision, alias=alias)
+    return decision
+
+
+def apply_promotion(client_or_uri, name: str, challenger_version: str | int, decision: PromotionDecision, *,
+                    alias: str = CHAMPION) -> None:
+    """Carry out a decision: move the alias when promoted, tag the challenger with the decision.
+
+    Refuses to move the alias when it no longer points where the decision saw it (another job
+    promoted in between): the decision was made against a champion that is gone.
+    """
+    client = get_client(client_or_uri)
+    challenger = str(challenger_version)
+    if decision.promoted:
+        now = _current(client, name, alias)
+        if now != decision.champion_before:
+            raise RuntimeError(f"the {alias} of {name} moved from v{decision.champion_before} to v{now} since the "
+                               f"decision: not promoting v{challenger}")
         client.set_registered_model_alias(name, alias, challenger)
-    client.set_model_version_tag(name, challenger, TAG_PROMOTION, "promoted" if promoted else "refused")
-    client.set_model_version_tag(name, challenger, TAG_PROMOTION_REASON, reason)
-    return PromotionDecision(promoted=promoted, reason=reason, champion_before=before,
-                             champion_after=challenger if promoted else before,
-                             metrics={"challenger": dict(challenger_metrics), "champion": champ})
+    client.set_model_version_tag(name, challenger, TAG_PROMOTION, "promoted" if decision.promoted else "refused")
+    client.set_model_version_tag(name, challenger, TAG_PROMOTION_REASON, decision.reason)
+

@@ -75,8 +75,9 @@ def setup_mlflow(uri: str, experiment: str, out: Path, registry_uri: str | None 
     exp = mlflow.get_experiment_by_name(experiment)
     if exp is None:
         location = None
-        if uri.startswith("sqlite:"):
-            location = (Path(out).resolve() / "mlartifacts").as_uri()
+        if uri.startswith("sqlite:///"):
+            # artifacts beside the database, wherever the run's output folder is
+            location = (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts").as_uri()
         exp_id = mlflow.create_experiment(experiment, artifact_location=location)
     else:
         exp_id = exp.experiment_id
