@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= out/demo
 
-.PHONY: setup demo test bench skill clean
+.PHONY: setup demo test bench skill year clean
 
 $(BIN)/riskcast: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ bench: setup
 # The skill card (reports/skill_card.md): every model on the demo and the real Sahel configs.
 skill: setup
 	$(BIN)/python benchmarks/skill.py
+
+# A simulated year of the scheduled job (reports/simulated_year.md).
+year: setup
+	$(BIN)/python benchmarks/simulate_year.py
 
 clean:
 	rm -rf $(VENV) out

@@ -65,8 +65,7 @@ def test_scores_come_from_the_registry(demo_out):
     import mlflow
 
     run = json.loads((demo_out / "run.json").read_text())
-    mlflow.set_tracking_uri(run["tracking_uri"])
-    client = mlflow.MlflowClient()
+    client = mlflow.MlflowClient(tracking_uri=run["tracking_uri"], registry_uri=run["tracking_uri"])
     mv = client.get_model_version(run["registered_model"], run["registered_model_version"])
     assert mv.run_id == run["mlflow_run_id"]
     r = client.get_run(run["mlflow_run_id"])

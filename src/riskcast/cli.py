@@ -116,6 +116,13 @@ def retrain(
     where = Path(summary.get("state_dir", ".")) / "summary.json"
     out.print(f"retrain {summary.get('as_of') or ''}: {summary['status']} (exit {summary['exit_code']}); summary: {where}",
               highlight=False, soft_wrap=True)
+    if summary["status"] == "terminated":
+        # interrupted work (worker pools, half-done imports) must not turn the exit into a crash
+        import os
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(summary["exit_code"])
     raise typer.Exit(summary["exit_code"])
 
 

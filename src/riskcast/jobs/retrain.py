@@ -120,6 +120,7 @@ class _Ctx:
     echo: Callable[[str], None]
     retrain_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     summary: dict = field(default_factory=dict)
+    signals: _Signals = field(default_factory=lambda: _Signals())
 
 
 class ValidationFailed(Exception):
@@ -132,6 +133,30 @@ class ValidationFailed(Exception):
 
 class Terminated(BaseException):
     """SIGTERM/SIGINT reached the job (a BaseException, so no step swallows it)."""
+
+
+class _Signals:
+    """SIGTERM/SIGINT handling: raise :class:`Terminated` at once, except inside :meth:`deferred`
+    (the commit), where the signal is remembered and raised when the section ends."""
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self._defer = 0
+
+    def handler(self, signum, frame) -> None:  # noqa: ARG002
+        self.received = signal.Signals(signum).name
+        if not self._defer:
+            raise Terminated(f"signal {self.received}")
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        self._defer += 1
+        try:
+            yield
+        finally:
+            self._defer -= 1
+        if self.received and not self._defer:
+            raise Terminated(f"signal {self.received} (after the commit finished)")
 
 
 # --- spec -----------------------------------------------------------------------------------
@@ -280,6 +305,8 @@ def _step(ctx: _Ctx, name: str, *, mlflow_child: bool = True) -> Iterator[dict]:
     """Time a step, record it in the summary and, inside the parent run, as a nested child run."""
     import mlflow
 
+    if (ctx.state / OWNER_NAME).exists():
+        _update_owner(ctx, step=name)  # where the job is, for whoever looks (or must kill it)
     _pause(name)
     ctx.echo(f"[{name}] ...")
     rec = {"name": name, "status": "running"}
@@ -449,7 +476,7 @@ def _run_month(ctx: _Ctx, data, as_of: pd.Timestamp, key: str, previous: dict | 
                 stage_report(cfg, work)
                 mlflow.log_artifact(str(o.report), artifact_path="report")
             # the commit: summary in the month folder, alias, then one rename
-            with _step(ctx, "promote"):
+            with _step(ctx, "promote"), ctx.signals.deferred():
                 s["status"], s["exit_code"] = (model["action"], EXIT_PROMOTED) if promote else ("kept", EXIT_KEPT)
                 s["finished"] = _now()
                 s["outputs"] = {"month_dir": str(ctx.state / "months" / m)}
@@ -495,6 +522,19 @@ def _drift(ctx: _Ctx, data, as_of: pd.Timestamp, previous: dict | None, work: Pa
 
 
 # --- the job --------------------------------------------------------------------------------
+
+def _preload() -> None:
+    """Import what the steps import lazily, before the signal handlers are installed."""
+    import importlib
+
+    for name in ("mlflow", "mlflow.pyfunc", "mlflow.tracking", "sklearn.linear_model", "statsmodels.api", "lightgbm",
+                 "matplotlib.pyplot", "weasyprint", "pypdfium2", "scoringrules", "joblib", "riskcast.jobs.run",
+                 "riskcast.reporting.report", "riskcast.reporting.pdf", "riskcast.drift"):
+        try:
+            importlib.import_module(name)
+        except ImportError:  # an optional part missing is the step's business, not the preload's
+            pass
+
 
 def retrain(spec_path: str | Path, *, as_of: str | None = None, state: str | Path | None = None,
             sets: list[str] | tuple[str, ...] = (), echo: Callable[[str], None] = print) -> dict:
@@ -549,12 +589,9 @@ def _locked_job(ctx: _Ctx, want: str, stale: dict | None) -> dict:
 
     s, cfg = ctx.summary, ctx.cfg
     previous_handlers = {}
-
-    def _terminate(signum, frame):  # noqa: ARG001
-        raise Terminated(f"signal {signal.Signals(signum).name}")
-
+    _preload()  # a signal that lands in the middle of a first import can leave a C extension half made
     for sig in (signal.SIGTERM, signal.SIGINT):
-        previous_handlers[sig] = signal.signal(sig, _terminate)
+        previous_handlers[sig] = signal.signal(sig, ctx.signals.handler)
     try:
         setup_mlflow(cfg.tracking.uri, cfg.tracking.experiment, ctx.state, cfg.tracking.registry_uri)
         if stale is not None:
@@ -614,7 +651,9 @@ def _locked_job(ctx: _Ctx, want: str, stale: dict | None) -> dict:
     except (ConfigError, FileNotFoundError):
         raise
     except (Exception, Terminated) as exc:
-        s.update(status="terminated" if isinstance(exc, Terminated) else "error", exit_code=EXIT_INTERNAL, finished=_now(),
+        # a signal raised inside library code may reach us wrapped in another exception
+        terminated = isinstance(exc, Terminated) or ctx.signals.received is not None
+        s.update(status="terminated" if terminated else "error", exit_code=EXIT_INTERNAL, finished=_now(),
                  reason=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-8000:])
         ctx.echo(f"{s['status']}: {s['reason']}; champion kept, no month written")
         _write_summary(ctx)

@@ -78,6 +78,10 @@ def setup_mlflow(uri: str, experiment: str, out: Path, registry_uri: str | None 
         if uri.startswith("sqlite:///"):
             # artifacts beside the database, wherever the run's output folder is
             location = (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts").as_uri()
+        elif uri.split("://", 1)[0].split("+", 1)[0] in ("postgresql", "mysql", "mssql"):
+            # a database store without a server: MLflow would put artifacts in ./mlruns of the
+            # current directory, wherever cron happens to start the job
+            location = (Path(out).resolve() / "mlartifacts").as_uri()
         exp_id = mlflow.create_experiment(experiment, artifact_location=location)
     else:
         exp_id = exp.experiment_id
