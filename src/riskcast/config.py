@@ -151,6 +151,15 @@ class ReportSpec(_Frozen):
     top_n: int = Field(10, ge=1)
 
 
+class ComputeSpec(_Frozen):
+    backend: Literal["local", "dask"] = Field("local", description="'local': this process (default); 'dask': a Dask cluster")
+    scheduler: str | None = Field(None, description="address of an existing Dask scheduler (tcp://host:8786); none: an in-process LocalCluster")
+    n_workers: int = Field(2, ge=1, description="LocalCluster worker processes")
+    threads_per_worker: int = Field(1, ge=1, description="LocalCluster threads per worker")
+    memory_limit: str = Field("4GiB", description="LocalCluster memory limit per worker (Dask's syntax: '4GiB', '2GB')")
+    block_units: int = Field(2000, ge=1, description="units per spatial block when features are built in partitions (each block gets a halo of neighbours)")
+
+
 class Config(_Frozen):
     """A whole run: inputs, spatial unit, target, horizons, tracking and output."""
 
@@ -169,6 +178,7 @@ class Config(_Frozen):
     scoring: ScoringSpec = ScoringSpec()
     tracking: TrackingSpec = TrackingSpec()
     report: ReportSpec = ReportSpec()
+    compute: ComputeSpec = ComputeSpec()
 
     @field_validator("inputs")
     @classmethod

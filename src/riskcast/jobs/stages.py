@@ -91,7 +91,13 @@ def build_feature_panel(cfg: Config, data: Ingested) -> pd.DataFrame:
         events=data.events, presence=data.presence, shocks=data.shocks, target=cfg.target,
         actor_groups=load_actor_groups(cfg.features.actor_groups),
     )
-    feats = compute_features(_feature_list(cfg), ctx)
+    if cfg.compute.backend == "dask":  # spatial blocks with halos on a cluster; the same numbers
+        from riskcast.compute import compute_features_partitioned, dask_client
+
+        with dask_client(cfg.compute) as client:
+            feats = compute_features_partitioned(_feature_list(cfg), ctx, client, cfg.compute.block_units)
+    else:
+        feats = compute_features(_feature_list(cfg), ctx)
     # Presence rows and shocks that could not be placed on the grid are counted, never silent.
     unplaced = {kind: dict(getattr(ctx, kind).attrs.get("unplaced", {})) for kind in ("presence", "shocks")
                 if getattr(ctx, kind) is not None}
