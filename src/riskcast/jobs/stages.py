@@ -148,11 +148,16 @@ def n_folds(cfg: Config, panel: pd.DataFrame) -> int:
 def backtest(cfg: Config, panel: pd.DataFrame, progress: Callable[[int], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rolling-origin backtest of every model; returns (predictions, metrics)."""
     b = cfg.backtest
-    preds = run_backtest(
-        panel, feature_columns(panel), models_for(cfg), b.horizons,
-        min_train_months=b.min_train_months, eval_months=b.eval_months, window=b.window,
-        sliding_months=b.sliding_months, eval_start=b.eval_start, n_jobs=b.n_jobs, progress=progress,
-    )
+    common = dict(min_train_months=b.min_train_months, eval_months=b.eval_months, window=b.window,
+                  sliding_months=b.sliding_months, eval_start=b.eval_start, progress=progress)
+    if cfg.compute.backend == "dask":  # every (horizon, model) task on the cluster; the same predictions
+        from riskcast.compute import dask_client
+        from riskcast.dask_models import backtest_on_dask
+
+        with dask_client(cfg.compute) as client:
+            preds = backtest_on_dask(client, panel, feature_columns(panel), models_for(cfg), b.horizons, **common)
+    else:
+        preds = run_backtest(panel, feature_columns(panel), models_for(cfg), b.horizons, n_jobs=b.n_jobs, **common)
     return preds, score_predictions(preds)
 
 

@@ -231,6 +231,31 @@ def stage_train(cfg: Config, out: Path, panel: pd.DataFrame | None = None, promo
     return model
 
 
+class _DaskScored:
+    """The registered model mapped over partitions of the month's rows on the Dask cluster.
+
+    Scored lazily on first use; ``forecast`` then hands back the rows asked for, so
+    :func:`riskcast.scoring.score_month` turns them into the score table as for a local model.
+    Workers only read the model's artifact; the driver resolves the URI (and does any logging).
+    """
+
+    def __init__(self, cfg: Config, uri: str, rows: pd.DataFrame, top_k: int) -> None:
+        self.cfg, self.uri, self.rows, self.top_k, self._pred = cfg, uri, rows, top_k, None
+
+    def forecast(self, X: pd.DataFrame, top_k: int) -> pd.DataFrame:
+        if self._pred is None:
+            import dask.dataframe as dd
+
+            from riskcast.compute import dask_client
+            from riskcast.dask_models import score_partitions
+
+            with dask_client(self.cfg.compute) as client:
+                n = max(1, 2 * len(client.scheduler_info().get("workers", {})))
+                ddf = dd.from_pandas(self.rows.reset_index(drop=True), npartitions=n, sort=False)
+                self._pred = score_partitions(self.uri, ddf, top_k=self.top_k).compute().sort_index()
+        return self._pred.loc[X.index]
+
+
 def stage_score(cfg: Config, out: Path, panel: pd.DataFrame | None = None, version: str | None = None,
                 run_id: str | None = None, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
     """Score the latest month with ``models:/<name>@champion`` (or a given version or run) from the registry."""
@@ -260,8 +285,11 @@ def stage_score(cfg: Config, out: Path, panel: pd.DataFrame | None = None, versi
     # A month already scored with this model version, data and settings is read back, not recomputed.
     key = score_key(model_name=name, model_version=version, data_hash=model.get("data_hash", ""), as_of=as_of,
                     rows=latest, feature_cols=model["features"], tiers=tiers, top_k=cfg.scoring.top_k)
+    scorer = bundle
+    if cfg.compute.backend == "dask" and run_id is None:
+        scorer = _DaskScored(cfg, f"models:/{name}/{version}", latest, cfg.scoring.top_k)
     scores, reused = cached_score(o.dir / CACHE_DIRNAME, key, lambda: score_month(
-        bundle, latest, as_of=as_of, model_name=name, model_version=version, data_hash=model.get("data_hash", ""),
+        scorer, latest, as_of=as_of, model_name=name, model_version=version, data_hash=model.get("data_hash", ""),
         tiers=tiers, top_k=cfg.scoring.top_k, progress=progress))
     write_scores(scores, o.scores)
     # what moved each unit's forecast since last month, with the same model (reported as drivers)
