@@ -173,14 +173,39 @@ def fit_final(cfg: Config, panel: pd.DataFrame, model_name: str | None = None) -
     """Fit the champion candidate on every row whose target is known, one fit per horizon."""
     from threadpoolctl import threadpool_limits
 
+    from riskcast.models.gbm import LGBMHurdle
+
     base = models_for(cfg)[model_name or cfg.model.champion]
     cols = feature_columns(panel)
     fitted, windows = {}, {}
+    on_dask = cfg.compute.backend == "dask" and type(base) is LGBMHurdle
     for h in cfg.backtest.horizons:
         y = panel[f"target_any_h{h}"].to_numpy(dtype=float)
         known = ~np.isnan(y)
         rows = panel[known]
-        with threadpool_limits(limits=1):  # small fits: see evaluation/backtest.py
-            fitted[h] = fit_model(base, rows[cols], y[known], rows[f"target_count_h{h}"].to_numpy(dtype=float), rows["month"], h)
+        if on_dask:
+            fitted[h] = _fit_lgbm_on_dask(cfg, base, rows, cols, h)
+        else:
+            with threadpool_limits(limits=1):  # small fits: see evaluation/backtest.py
+                fitted[h] = fit_model(base, rows[cols], y[known], rows[f"target_count_h{h}"].to_numpy(dtype=float), rows["month"], h)
         windows[h] = (f"{rows['month'].min():%Y-%m}", f"{rows['month'].max():%Y-%m}")
     return fitted, windows
+
+
+def _fit_lgbm_on_dask(cfg: Config, base, rows: pd.DataFrame, cols: list[str], h: int):
+    """A LightGBM hurdle fitted by ``lightgbm.dask`` on the cluster, in one partition.
+
+    One partition keeps the registered model bit for bit the local one (LightGBM spread over
+    workers bins and samples per worker, and its worker order is not fixed from run to run).
+    """
+    import dask.dataframe as dd
+    from sklearn.base import clone
+
+    from riskcast.compute import dask_client
+    from riskcast.dask_models import fit_lgbm_hurdle_dask
+
+    frame = rows[cols].assign(_y=rows[f"target_any_h{h}"].to_numpy(dtype=float),
+                              _count=rows[f"target_count_h{h}"].to_numpy(dtype=float)).reset_index(drop=True)
+    ddf = dd.from_pandas(frame, npartitions=1, sort=False)
+    with dask_client(cfg.compute) as client:
+        return fit_lgbm_hurdle_dask(client, ddf[cols], ddf["_y"], ddf["_count"], model=clone(base), one_machine=True)
