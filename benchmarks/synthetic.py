@@ -44,11 +44,13 @@ _W_TARGET = np.array([8, 3, 2, 5, 2, 8, 2, 2, 2, 1, 10, 0, 0, 0, 2], dtype=float
 _W_OTHER = np.array([0, 0, 0, 0, 0, 1, 3, 0, 0, 0, 0, 0, 10, 6, 0], dtype=float)
 
 
-def grid_units(side: int = 100) -> pd.DataFrame:
-    """REGIONS rows of a ``side x side`` cell block, with queen neighbours and a country per band of columns."""
+def grid_units(side: int = 100, *, lat0: float = LAT0, lon0: float = LON0) -> pd.DataFrame:
+    """REGIONS rows of a ``side x side`` cell block from (``lat0``, ``lon0``) at its south-west corner, with
+    queen neighbours and a country per band of columns (a block wider than 220 cells needs ``lat0`` below the
+    default to stay under lat 90)."""
     rows, cols = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
-    lat = LAT0 + 0.25 + 0.5 * rows.ravel()
-    lon = LON0 + 0.25 + 0.5 * cols.ravel()
+    lat = lat0 + 0.25 + 0.5 * rows.ravel()
+    lon = lon0 + 0.25 + 0.5 * cols.ravel()
     units = priogrid_gazetteer(priogrid_gid(lat, lon))  # sorted by gid = row-major from the south-west
     r, c = np.divmod(np.arange(len(units)), side)
     band = np.minimum(c * len(COUNTRIES) // side, len(COUNTRIES) - 1)
@@ -56,11 +58,12 @@ def grid_units(side: int = 100) -> pd.DataFrame:
     return units
 
 
-def _rates(n_units: int, side: int, n_months: int, rng: np.random.Generator, mean_target: float) -> np.ndarray:
+def _rates(n_units: int, side: int, n_months: int, rng: np.random.Generator, mean_target: float,
+           hotspots: int = 12) -> np.ndarray:
     """Expected target events per cell-month (n_units x n_months), clustered in space and time."""
     r, c = np.divmod(np.arange(n_units), side)
     field = np.full(n_units, -4.0)
-    for _ in range(12):  # hotspots
+    for _ in range(hotspots):
         cr, cc = rng.uniform(0, side, 2)
         width = rng.uniform(3, 12)
         field = np.logaddexp(field, rng.uniform(0.5, 2.5) - ((r - cr) ** 2 + (c - cc) ** 2) / (2 * width**2))
@@ -80,11 +83,15 @@ def _rates(n_units: int, side: int, n_months: int, rng: np.random.Generator, mea
 
 
 def grid_events(units: pd.DataFrame, months: pd.DatetimeIndex, *, side: int, seed: int = 0,
-                mean_target: float = 0.35, mean_other: float = 0.1) -> pd.DataFrame:
-    """One row per synthetic event (canonical EVENTS columns the features read, plus ``unit_id``)."""
+                mean_target: float = 0.35, mean_other: float = 0.1, hotspots: int = 12) -> pd.DataFrame:
+    """One row per synthetic event (canonical EVENTS columns the features read, plus ``unit_id``).
+
+    ``hotspots`` (12 for the 100 x 100 block) should grow with the area of a larger block: the rates
+    are scaled to ``mean_target`` per cell-month, so too few hotspots concentrate the same events on
+    fewer cells."""
     rng = np.random.default_rng(seed)
     n_u, n_m = len(units), len(months)
-    rate = _rates(n_u, side, n_m, rng, mean_target)
+    rate = _rates(n_u, side, n_m, rng, mean_target, hotspots)
     n_target = rng.poisson(rate).astype(np.int64).ravel()
     del rate
     n_other = rng.poisson(mean_other, n_u * n_m).astype(np.int64)

@@ -260,7 +260,7 @@ def compute_features_partitioned(features: Sequence[Feature], ctx: FeatureContex
                 done, _ = wait(list(pending), return_when="FIRST_COMPLETED")
                 for fut in done:
                     out[pending.pop(fut)] = fut.result()
-            block_ctx = client.scatter(sub_context(ctx, idx))
+            block_ctx = client.scatter(sub_context(ctx, idx), hash=False)  # sent once: no need to tokenise it
             pending[client.submit(fn, block_ctx, local_core, *args_of_block(b), pure=False)] = b
         for fut, b in pending.items():
             out[b] = fut.result()
