@@ -19,7 +19,7 @@ demo: setup
 	$(BIN)/riskcast demo --out $(OUT)
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py

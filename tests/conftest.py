@@ -85,3 +85,13 @@ def random_context(seed: int = 0, n_units: int = 7, n_months: int = 40):
     arrays = {"n_target": x, "n_fatalities": fat.astype(float), "n_all": x + other}
     return FeatureContext(arrays=arrays, neighbours=sp.csr_matrix(adj), months=months, units=units, events=events,
                           actor_groups=dict(RANDOM_ACTOR_GROUPS))
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A Dask LocalCluster of 2 worker processes x 1 thread (2 GiB each) and its client, per module."""
+    import distributed
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  memory_limit="2GiB") as cluster, distributed.Client(cluster) as c:
+        yield c

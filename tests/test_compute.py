@@ -22,14 +22,6 @@ EXACT_FAMILIES = ("rolling", "lag", "decay", "time_since", "onset", "change", "e
                   "withdrawal", "shock", "post_shock", "month_of_year", "rainy_season", "interaction", "n_", "target_")
 
 
-@pytest.fixture(scope="module")
-def client():
-    from distributed import Client, LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit="2GiB",
-                      dashboard_address=None) as cluster, Client(cluster) as c:
-        yield c
-
 
 @pytest.fixture(scope="module")
 def grid():

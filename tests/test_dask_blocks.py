@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 
 import cloudpickle
-import distributed
 import lightgbm as lgb
 import numpy as np
 import pytest
@@ -23,12 +22,6 @@ PARAMS = dict(objective="binary", n_estimators=40, learning_rate=0.1, num_leaves
               subsample=0.7, subsample_freq=1, colsample_bytree=0.6, force_row_wise=True, verbose=-1)
 SEED = 3
 
-
-@pytest.fixture(scope="module")
-def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  memory_limit="2GiB") as cluster, distributed.Client(cluster) as c:
-        yield c
 
 
 def _load(path):

@@ -35,12 +35,6 @@ PARAMS = dict(n_estimators=80, learning_rate=0.05, num_leaves=4, min_child_sampl
 SEED = 7
 
 
-@pytest.fixture(scope="module")
-def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  memory_limit="2GiB") as cluster, distributed.Client(cluster) as c:
-        yield c
-
 
 def _panel(n_units: int = 12, n_months: int = 48, seed: int = 0) -> pd.DataFrame:
     """Units x months: attacks follow troop presence and last month's attacks; targets at h = 1, 3."""
