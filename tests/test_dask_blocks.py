@@ -87,3 +87,16 @@ def test_blocks_whose_labels_do_not_match_their_rows_fail_naming_the_block(clien
         fit_lgbm_blocks(client, paths, _bad_load, params=PARAMS, seed=SEED, workers=one)
     with pytest.raises(ValueError, match="no blocks"):
         fit_lgbm_blocks(client, [], _load, params=PARAMS, seed=SEED)
+
+
+def _one_bad_load(path):
+    X, y = _load(path)
+    return (X, y[:-1]) if path.endswith("block-3.npz") else (X, y)
+
+
+def test_a_bad_block_on_one_worker_fails_before_any_worker_trains(client, tmp_path):
+    """Labels are read on every worker first: the healthy worker is never left waiting on its socket."""
+    paths = _blocks(tmp_path, n_blocks=4)
+    with pytest.raises(ValueError, match=r"block-3\.npz.*4500 rows of features but 4499 labels"):
+        fit_lgbm_blocks(client, paths, _one_bad_load, params=PARAMS, seed=SEED, time_out=1)
+

@@ -84,26 +84,30 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _train_on_worker(blocks: list, load: Callable, params: dict, num_boost_round: int, rank: int) -> str | None:
-    """One worker's share: labels and row counts first (one block at a time), then the Dataset
-    from one Sequence per block, then LightGBM (data-parallel when ``params`` name machines)."""
+def _labels_on_worker(blocks: list, load: Callable) -> tuple[np.ndarray, list[int]]:
+    """A worker's labels and rows per block, read one block at a time (the result stays on the worker)."""
+    labels, sizes = [], []
+    for b in blocks:
+        X, y = load(b)
+        if len(X) != len(y):
+            raise ValueError(f"block {b!r}: {len(X)} rows of features but {len(y)} labels")
+        labels.append(np.asarray(y, dtype=np.float32))
+        sizes.append(len(X))
+        del X
+    if not sum(sizes):
+        raise ValueError(f"the blocks on this worker hold no training rows: {blocks!r}")
+    return np.concatenate(labels), sizes
+
+
+def _train_on_worker(blocks: list, load: Callable, labelled: tuple, params: dict, num_boost_round: int,
+                     rank: int) -> str | None:
+    """The Dataset from one Sequence per block, then LightGBM (data-parallel when ``params`` name
+    machines). Only rank 0 returns the model."""
     import lightgbm as lgb
 
-    labels, seqs = [], []
+    label, sizes = labelled
+    seqs = [BlockRows(load, b, n) for b, n in zip(blocks, sizes) if n]
     try:
-        for b in blocks:
-            X, y = load(b)
-            if len(X) != len(y):
-                raise ValueError(f"block {b!r}: {len(X)} rows of features but {len(y)} labels")
-            labels.append(np.asarray(y, dtype=np.float32))
-            seqs.append(BlockRows(load, b, len(X)))
-            del X
-        _Cache.clear()
-        seqs = [s for s in seqs if len(s)]
-        if not seqs:
-            raise ValueError(f"the blocks on this worker hold no training rows: {blocks!r}")
-        label = np.concatenate(labels)
-        del labels
         ds = lgb.Dataset(seqs, label=label, params=params, free_raw_data=True)
         booster = lgb.train(params, ds, num_boost_round=num_boost_round)
         model = booster.model_to_string() if rank == 0 else None
@@ -166,6 +170,16 @@ def fit_lgbm_blocks(client, blocks: Sequence, load: Callable, *, params: dict, s
     addresses = list(workers) if workers else sorted(client.scheduler_info(n_workers=-1)["workers"])
     shares = _split(list(blocks), list(sizes) if sizes is not None else [1] * len(blocks), len(addresses))
     addresses = addresses[:len(shares)]
+    # Labels first, on every worker: a bad block fails here, before any worker waits on the others'
+    # sockets. The labels stay where they were read.
+    from distributed import wait
+
+    labelled = [client.submit(_labels_on_worker, share, load, workers=[w], allow_other_workers=False, pure=False)
+                for w, share in zip(addresses, shares)]
+    wait(labelled)
+    for f in labelled:
+        if f.status == "error":
+            f.result()  # re-raises the worker's error here
     futures = []
     if len(shares) > 1:
         ports = {w: client.submit(_free_port, workers=[w], allow_other_workers=False, pure=False)
@@ -177,10 +191,10 @@ def fit_lgbm_blocks(client, blocks: Sequence, load: Callable, *, params: dict, s
         for rank, (w, share) in enumerate(zip(addresses, shares)):
             wp = dict(p, tree_learner=p.get("tree_learner", "data"), machines=machines,
                       local_listen_port=ports[w], num_machines=len(addresses), time_out=time_out)
-            futures.append(client.submit(_train_on_worker, share, load, wp, rounds, rank, workers=[w],
-                                         allow_other_workers=False, pure=False))
+            futures.append(client.submit(_train_on_worker, share, load, labelled[rank], wp, rounds, rank,
+                                         workers=[w], allow_other_workers=False, pure=False))
     else:
-        futures.append(client.submit(_train_on_worker, shares[0], load, p, rounds, 0, workers=[addresses[0]],
-                                     allow_other_workers=False, pure=False))
+        futures.append(client.submit(_train_on_worker, shares[0], load, labelled[0], p, rounds, 0,
+                                     workers=[addresses[0]], allow_other_workers=False, pure=False))
     results = client.gather(futures)
     return lgb.Booster(model_str=results[0])
