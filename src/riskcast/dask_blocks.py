@@ -24,6 +24,7 @@ import socket
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import lightgbm as lgb
 import numpy as np
 
 __all__ = ["fit_lgbm_blocks", "BlockRows"]
@@ -32,12 +33,6 @@ __all__ = ["fit_lgbm_blocks", "BlockRows"]
 _THREAD_PARAMS = ("n_jobs", "num_threads", "nthread", "nthreads", "num_thread")
 _ROUND_PARAMS = ("n_estimators", "num_iterations", "num_iteration", "n_iter", "num_tree", "num_trees",
                  "num_round", "num_rounds", "nrounds", "num_boost_round", "max_iter")
-
-
-def _lgb_sequence_base():
-    import lightgbm as lgb
-
-    return lgb.Sequence
 
 
 class _Cache:
@@ -60,7 +55,7 @@ class _Cache:
         cls.key, cls.X = None, None
 
 
-class BlockRows(_lgb_sequence_base()):
+class BlockRows(lgb.Sequence):
     """One block's training rows as a :class:`lightgbm.Sequence`, read only when LightGBM asks."""
 
     batch_size = 65_536
@@ -103,8 +98,6 @@ def _train_on_worker(blocks: list, load: Callable, labelled: tuple, params: dict
                      rank: int) -> str | None:
     """The Dataset from one Sequence per block, then LightGBM (data-parallel when ``params`` name
     machines). Only rank 0 returns the model."""
-    import lightgbm as lgb
-
     label, sizes = labelled
     seqs = [BlockRows(load, b, n) for b, n in zip(blocks, sizes) if n]
     try:
@@ -157,8 +150,6 @@ def fit_lgbm_blocks(client, blocks: Sequence, load: Callable, *, params: dict, s
     Raises:
         ValueError: no blocks, or a worker's blocks hold no rows (its error, re-raised here).
     """
-    import lightgbm as lgb
-
     if not len(blocks):
         raise ValueError("no blocks to train on")
     p = {k: v for k, v in params.items() if k not in _THREAD_PARAMS}
