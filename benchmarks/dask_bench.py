@@ -62,6 +62,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+import cloudpickle  # noqa: E402
+import features_bench  # noqa: E402
+from features_bench import _reset_peak  # noqa: E402  (the feature benchmark's high-water-mark reset)
+
+cloudpickle.register_pickle_by_value(features_bench)  # workers run _reset_peak without importing it
+
 SIZES = {"africa": 10_700, "global": 65_025}
 TARGET_RATIO = 1.5  # africa: dask wall no more than 1.5x the local wall
 # Bagging and feature subsampling keep 100 rounds on ~26 M rows affordable on one thread per worker;
@@ -113,15 +119,6 @@ def _rss() -> int:
     return psutil.Process().memory_info().rss
 
 
-def _reset_hwm() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
-
-
 def _hwm_bytes() -> int | None:
     with open("/proc/self/status") as fh:
         for line in fh:
@@ -171,9 +168,9 @@ class StageMemory:
 
     def start(self) -> None:
         gc.collect()
-        _reset_hwm()
+        _reset_peak()
         if self.client is not None:
-            self.client.run(_reset_hwm, on_error="ignore")
+            self.client.run(_reset_peak, on_error="ignore")
 
     def stop(self, stage: str) -> None:
         self.driver[stage] = _hwm_bytes() / GB
