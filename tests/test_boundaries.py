@@ -17,6 +17,7 @@ FORBIDDEN = {
     "reporting": ["models", "evaluation", "tracking", "jobs", "cli", "io"],
     "regions": ["features", "models", "evaluation", "tracking", "reporting", "jobs", "cli"],
     "panel": ["features", "models", "evaluation", "tracking", "reporting", "jobs", "cli"],
+    "fetch": ["features", "models", "evaluation", "tracking", "reporting", "jobs", "cli", "panel"],
 }
 
 

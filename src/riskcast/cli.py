@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from riskcast.errors import EXIT_BAD_INPUT, ConfigError, InputError
+from riskcast.fetch.errors import EXIT_FETCH_FAILED, FetchError
 
 __all__ = ["app", "main"]
 
@@ -33,6 +34,9 @@ def _guard(fn):
     except (InputError, ConfigError, FileNotFoundError) as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    except FetchError as exc:
+        err.print(f"error: {exc}", style="bold red", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_FETCH_FAILED) from None
     except typer.Exit:
         raise
     except Exception as exc:  # noqa: BLE001 - last resort: say what failed, exit 1
@@ -97,8 +101,8 @@ def retrain(
     """The scheduled monthly job: ingest, validate, retrain, promote or keep the champion, score, report.
 
     Exit codes: 0 promoted; 10 champion kept; 11 nothing new (month already done with the same
-    data); 20 input refused by validation; 75 another run holds the lock; 70 internal error or
-    terminated; 2 bad spec, config or option. A summary is written to STATE/summary.json.
+    data); 20 input refused by validation; 30 the spec's [fetch] step failed; 75 another run holds
+    the lock; 70 internal error or terminated; 2 bad spec, config or option. A summary is written to STATE/summary.json.
     """
     from riskcast.jobs.retrain import EXIT_INTERNAL, retrain as run_retrain
 
@@ -124,6 +128,52 @@ def retrain(
         sys.stderr.flush()
         os._exit(summary["exit_code"])
     raise typer.Exit(summary["exit_code"])
+
+
+@app.command()
+def fetch(
+    source: Annotated[Optional[str], typer.Argument(help="acled, ucdp or coups")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="data folder: vintages go to DATA_DIR/<source>/<UTC time>/")] = Path("data"),
+    country: Annotated[Optional[list[str]], typer.Option("--country", help="a country to fetch (repeatable; default Mali)")] = None,
+    since: Annotated[Optional[str], typer.Option(help="first event date, YYYY-MM-DD")] = None,
+    until: Annotated[Optional[str], typer.Option(help="last event date, YYYY-MM-DD")] = None,
+    version: Annotated[Optional[list[str]], typer.Option("--version", help="UCDP GED release: 25.1 (yearly) or 25.0.3 (monthly candidate); repeatable")] = None,
+    base_url: Annotated[Optional[str], typer.Option("--base-url", help="replace the source's scheme and host (its paths are kept); http only on loopback")] = None,
+    force: Annotated[bool, typer.Option("--force", help="accept a table smaller than --min-rows-ratio of the current vintage")] = False,
+    min_rows_ratio: Annotated[float, typer.Option(help="refuse a table below this share of the current vintage's rows (same query)")] = 0.9,
+    daily_quota: Annotated[int, typer.Option(help="UCDP requests allowed a day, errors included")] = 5000,
+    retries: Annotated[int, typer.Option(help="tries per request (connection errors, 429, 5xx)")] = 6,
+    timeout: Annotated[float, typer.Option(help="seconds per request")] = 60.0,
+    list_: Annotated[bool, typer.Option("--list", help="list the vintages in --out instead of fetching")] = False,
+) -> None:
+    """Fetch a source into a new vintage (ACLED_EMAIL + ACLED_PASSWORD[_FILE]; UCDP_ACCESS_TOKEN).
+
+    Exit codes: 0 fetched; 2 bad option or refused credentials; 3 the source failed or its answer
+    was refused (too few rows, over the quota): nothing written, `current` unchanged.
+    """
+    from riskcast.fetch import FetchRequest, RetryPolicy
+    from riskcast.jobs.fetch import run_fetch, vintage_rows
+
+    def go():
+        if list_:
+            rows = vintage_rows(out_dir, source)
+            if not rows:
+                out.print(f"no vintages in {out_dir}", highlight=False)
+            for r in rows:
+                out.print(f"{r['source']:6} {r['vintage']:20} {'current' if r['current'] else '       '} {r['kind']:6} "
+                          f"new {r['new']}, changed {r['changed']}, deleted {r['deleted']}, total {r['total']}  "
+                          f"{r['query']}{'  version ' + r['dataset_version'] if r['dataset_version'] else ''}  sha256 {r['sha256']}",
+                          highlight=False, soft_wrap=True)
+            return
+        if source is None:
+            raise ConfigError("name the source to fetch: acled, ucdp or coups (or --list)", key="SOURCE")
+        req = FetchRequest(source=source, countries=tuple(country or ("Mali",)), since=since, until=until,
+                           versions=tuple(version or ()), base_url=base_url, min_rows_ratio=min_rows_ratio,
+                           daily_quota=daily_quota, force=force)
+        run_fetch(req, out_dir, policy=RetryPolicy(timeout=timeout, attempts=retries), console=err,
+                  echo=lambda m: err.print(m, markup=False, highlight=False, soft_wrap=True))
+
+    _guard(go)
 
 
 def _stage(name: str, config: Path, out_dir: Path, sets: list[str] | None) -> None:

@@ -24,7 +24,7 @@ from riskcast.io._common import (
 from riskcast.io.base import ReadReport, ReadResult, require_columns
 from riskcast.schemas import EVENTS
 
-__all__ = ["read_acled_hdx", "read_acled_export", "DYADIC_DUPLICATE"]
+__all__ = ["read_acled_hdx", "read_acled_export", "acled_events", "DYADIC_DUPLICATE"]
 
 #: Reason counted in ``report.dropped`` for the second row of a dyadic event.
 DYADIC_DUPLICATE = "dyadic duplicate row (same event_id_cnty)"
@@ -104,6 +104,14 @@ def read_acled_hdx(path: str | Path, *, sheet: str | None = None, **options: obj
     report = ReadReport(file=raw.file, format="acled_hdx", table="events")
     if skip_hxl_row(raw):
         report.notes.append("HXL hashtag row (file row 2) skipped")
+    return acled_events(raw, report)
+
+
+def acled_events(raw: Raw, report: ReadReport) -> ReadResult:
+    """Monadic ACLED rows (an HDX file, or the pages of ACLED's API) as the EVENTS table.
+
+    The one conversion both a downloaded file and ``riskcast fetch acled`` go through.
+    """
     report.rows_read = len(raw.df)
     require_columns(raw.df, _COLUMNS + ["actor2"], file=raw.file)
     table = _events(raw, text(raw.df["actor2"]))

@@ -23,6 +23,8 @@ class ReadReport:
     rows_kept: int = 0
     dropped: Counter = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    #: the fetched vintage the table came from (``riskcast fetch``), else None
+    vintage: dict | None = None
 
     def drop(self, reason: str, n: int = 1) -> None:
         if n:
@@ -42,6 +44,7 @@ class ReadReport:
             "rows_dropped": self.rows_dropped,
             "dropped": dict(sorted(self.dropped.items())),
             "notes": list(self.notes),
+            **({"vintage": dict(self.vintage)} if self.vintage else {}),
         }
 
 

@@ -19,6 +19,7 @@ from riskcast.io.geopko import read_geopko
 from riskcast.io.peace import read_ucdp_peace_agreements
 from riskcast.io.radpko import read_radpko
 from riskcast.io.ucdp import read_ucdp_ged
+from riskcast.io.vintages import read_vintage
 
 __all__ = ["READERS", "ANY_TABLE", "read_input"]
 
@@ -37,6 +38,8 @@ READERS: dict[str, tuple[str, Callable[..., ReadResult]]] = {
     "radpko": ("presence", read_radpko),
     # riskcast's own files; the table comes from the kind argument.
     "canonical": (ANY_TABLE, read_canonical),
+    # a vintage written by `riskcast fetch` (path: DATA_DIR/<source> for its current vintage, or one vintage's folder)
+    "vintage": (ANY_TABLE, read_vintage),
     # The lead adds "synthetic" and "curated" here (or registers them from their modules).
 }
 

@@ -20,7 +20,7 @@ from riskcast.io._common import (
 from riskcast.io.base import ReadReport, ReadResult, require_columns
 from riskcast.schemas import EVENTS
 
-__all__ = ["read_ucdp_ged", "VIOLENCE_TYPES"]
+__all__ = ["read_ucdp_ged", "ged_events", "VIOLENCE_TYPES"]
 
 VIOLENCE_TYPES = {1: "state-based", 2: "non-state", 3: "one-sided"}
 # GED date_prec 1 day, 2-3 within a week / a few days, 4-5 month or coarser -> ACLED's 1/2/3.
@@ -74,7 +74,14 @@ def read_ucdp_ged(path: str | Path, *, sheet: str | None = None, **options: obje
             the codebook, a duplicate id, or a schema violation.
     """
     raw = read_csv(path)
-    report = ReadReport(file=raw.file, format="ucdp_ged", table="events")
+    return ged_events(raw, ReadReport(file=raw.file, format="ucdp_ged", table="events"))
+
+
+def ged_events(raw: Raw, report: ReadReport) -> ReadResult:
+    """GED rows (a downloaded CSV, or the pages of UCDP's API) as the EVENTS table.
+
+    The one conversion both a downloaded file and ``riskcast fetch ucdp`` go through.
+    """
     report.rows_read = len(raw.df)
     require_columns(raw.df, _COLUMNS, file=raw.file)
     df = raw.df

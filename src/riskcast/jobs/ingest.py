@@ -28,6 +28,8 @@ class Ingested:
     hashes: dict[str, str] = field(default_factory=dict)
     assignment: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: input name -> the fetched vintage it was read from (inputs of format ``vintage`` only)
+    vintages: dict[str, dict] = field(default_factory=dict)
 
 
 def _priogrid_units(cfg: Config) -> pd.DataFrame:
@@ -131,6 +133,8 @@ def _read(name: str, spec: InputSpec, cfg: Config) -> tuple[ReadResult, str]:
     if spec.path is None:
         raise InputError(f"input {name!r} (format {spec.format}) needs a path", file="config", column=f"inputs.{name}.path")
     result = read_input(spec.kind, spec.format, spec.path, sheet=spec.sheet, options=dict(spec.options))
+    if result.report.vintage is not None:  # a fetched vintage: its table's hash, checked against its manifest
+        return result, result.report.vintage["sha256"]
     return result, file_sha256(spec.path)
 
 
@@ -140,8 +144,12 @@ def _select_countries(df: pd.DataFrame, report: ReadReport, countries: tuple[str
     return df[keep]
 
 
-def ingest(cfg: Config) -> Ingested:
-    """Read all inputs, merge events without double counting, assign them to units."""
+def ingest(cfg: Config, pins: dict[str, Path] | None = None) -> Ingested:
+    """Read all inputs, merge events without double counting, assign them to units.
+
+    ``pins`` maps an input of format ``vintage`` to the exact vintage folder to read (the
+    monthly job pins the vintages its fetch step just wrote).
+    """
     from riskcast.io.merge import merge_events
     from riskcast.regions import Gazetteer, assign_units, check_unassigned, load_boundaries
     from riskcast.schemas import COUNTS, PRESENCE, SHOCKS, empty
@@ -150,6 +158,8 @@ def ingest(cfg: Config) -> Ingested:
     results: dict[str, list[tuple[str, ReadResult]]] = {"events": [], "counts": [], "presence": [], "shocks": []}
     hashes: dict[str, str] = {}
     for name, spec in sorted(cfg.inputs.items()):
+        if pins and name in pins:
+            spec = spec.model_copy(update={"path": Path(pins[name])})
         result, digest = _read(name, spec, cfg)
         results[spec.kind].append((name, result))
         hashes[name] = digest
@@ -211,6 +221,7 @@ def ingest(cfg: Config) -> Ingested:
         hashes=hashes,
         assignment=assign_report.to_dict(),
         warnings=warnings,
+        vintages={name: dict(rep.vintage) for name, rep in sorted(reports.items()) if rep.vintage},
     )
 
 

@@ -45,6 +45,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from riskcast.atomic import write_text
 from riskcast.config import Config, config_hash, load_config
 from riskcast.errors import ConfigError, InputError
+from riskcast.fetch.errors import CredentialsError, FetchError
+from riskcast.jobs.fetch import FetchStep, fetch_step
 
 __all__ = [
     "retrain",
@@ -56,6 +58,7 @@ __all__ = [
     "EXIT_VALIDATION",
     "EXIT_INTERNAL",
     "EXIT_LOCKED",
+    "EXIT_FETCH",
     "EXIT_CODES",
 ]
 
@@ -65,12 +68,14 @@ EXIT_UNCHANGED = 11  #: nothing new: this month was already done with the same d
 EXIT_VALIDATION = 20  #: the input failed validation: nothing trained, champion kept
 EXIT_INTERNAL = 70  #: an internal error (or the job was terminated): champion kept, no month written
 EXIT_LOCKED = 75  #: another run holds the lock on this state folder
+EXIT_FETCH = 30  #: the fetch step failed (source down, credentials refused, answer refused): nothing trained, champion kept
 
 EXIT_CODES = {
     EXIT_PROMOTED: "success, challenger promoted to champion (or the champion refreshed: its own spec refit on newer data)",
     EXIT_KEPT: "success, champion kept",
     EXIT_UNCHANGED: "nothing new: month already done with the same data and config",
     EXIT_VALIDATION: "input refused by validation; champion kept",
+    EXIT_FETCH: "fetch failed (source, credentials or answer refused); nothing trained, champion kept",
     EXIT_INTERNAL: "internal error or terminated; champion kept",
     EXIT_LOCKED: "another run holds the lock",
     2: "bad command line, spec or config",
@@ -78,7 +83,7 @@ EXIT_CODES = {
 
 PAUSE_ENV = "RISKCAST_RETRAIN_PAUSE_BEFORE"  # "<step>:<seconds>": a test hook to kill the job mid-way
 LOCK_NAME, OWNER_NAME = "retrain.lock", "retrain.lock.json"
-STEPS = ("ingest", "validate", "drift", "features", "backtest", "train", "score", "report", "promote")
+STEPS = ("fetch", "ingest", "validate", "drift", "features", "backtest", "train", "score", "report", "promote")
 
 
 class _Job(BaseModel):
@@ -109,6 +114,7 @@ class RetrainSpec(BaseModel):
     job: _Job
     validation: _Validation = _Validation()
     drift: _Drift = _Drift()
+    fetch: FetchStep | None = Field(None, description="sources fetched before ingest (optional)")
 
 
 @dataclass
@@ -129,6 +135,10 @@ class ValidationFailed(Exception):
     def __init__(self, checks: list[dict]) -> None:
         self.checks = checks
         super().__init__("; ".join(c["detail"] for c in checks if not c["ok"]))
+
+
+class FetchFailed(Exception):
+    """The fetch step failed: nothing was ingested or trained."""
 
 
 class Terminated(BaseException):
@@ -429,13 +439,14 @@ def _run_month(ctx: _Ctx, data, as_of: pd.Timestamp, key: str, previous: dict | 
     for name in _TABLES:
         _write_df(getattr(data, name), o.tables / f"{name}.parquet")
     ingest_summary = {"inputs": data.reports, "data_hashes": data.hashes, "region_assignment": data.assignment,
-                      "warnings": data.warnings}
+                      "warnings": data.warnings, "data_vintages": data.vintages}
     write_text(o.ingest, json.dumps(ingest_summary, indent=2, sort_keys=True, default=str) + "\n")
     _update_run_json(o, fresh=True, config_hash=config_hash(cfg), **ingest_summary)
 
     with mlflow.start_run(run_name=f"retrain-{m}", tags={
             "riskcast.kind": "retrain", "riskcast.as_of": m, "riskcast.retrain_id": ctx.retrain_id,
-            "riskcast.key": key, "riskcast.host": socket.gethostname(), "riskcast.pid": str(os.getpid())}) as parent:
+            "riskcast.key": key, "riskcast.host": socket.gethostname(), "riskcast.pid": str(os.getpid()),
+            **{f"riskcast.vintage.{k}": f"{v['source']}/{v['vintage']}" for k, v in data.vintages.items()}}) as parent:
         s["parent_run_id"] = parent.info.run_id
         _update_owner(ctx, parent_run_id=parent.info.run_id)
         try:
@@ -583,6 +594,20 @@ def retrain(spec_path: str | Path, *, as_of: str | None = None, state: str | Pat
         return ctx.summary
 
 
+def _failed_run(ctx: _Ctx, status: str, record: dict, artifact: str = "failure.json") -> None:
+    """One FAILED parent run in MLflow for a job stopped before its month began."""
+    import mlflow
+
+    s = ctx.summary
+    with mlflow.start_run(run_name=f"retrain-{s.get('as_of') or 'unknown'}", tags={
+            "riskcast.kind": "retrain", "riskcast.retrain_id": ctx.retrain_id, "riskcast.as_of": str(s.get("as_of")),
+            "riskcast.status": status}) as run:
+        s["parent_run_id"] = run.info.run_id
+        mlflow.log_dict(record, artifact)
+        mlflow.set_tag("riskcast.reason", s["reason"][:5000])
+    mlflow.MlflowClient().set_terminated(s["parent_run_id"], status="FAILED")
+
+
 def _locked_job(ctx: _Ctx, want: str, stale: dict | None) -> dict:
     from riskcast.jobs.ingest import ingest
     from riskcast.tracking.runs import setup_mlflow
@@ -600,9 +625,18 @@ def _locked_job(ctx: _Ctx, want: str, stale: dict | None) -> dict:
             ctx.echo(f"cleared a stale lock left by pid {stale.get('pid')} on {stale.get('host')} (started "
                      f"{stale.get('started')}, as of {stale.get('as_of', '?')}): that run died without finishing; "
                      f"{len(cleared['runs_marked_killed'])} of its MLflow runs marked KILLED")
+        pins: dict[str, Path] = {}
+        if ctx.spec.fetch is not None:
+            with _step(ctx, "fetch", mlflow_child=False):
+                try:
+                    s["fetch"], pins = fetch_step(ctx.spec.fetch, cfg, _beside(ctx.spec_path, ctx.spec.fetch.data_dir).resolve(),
+                                                  echo=ctx.echo)
+                except (FetchError, CredentialsError) as exc:
+                    s["as_of"] = None if want in ("data", "previous_month") else want
+                    raise FetchFailed(str(exc)) from None
         with _step(ctx, "ingest", mlflow_child=False):
             try:
-                data = ingest(cfg)
+                data = ingest(cfg, pins)
             except InputError as exc:
                 s["as_of"] = None if want in ("data", "previous_month") else want
                 s["validation"] = {"ok": False, "checks": [{"name": "schemas", "ok": False, "detail": str(exc)}]}
@@ -617,7 +651,7 @@ def _locked_job(ctx: _Ctx, want: str, stale: dict | None) -> dict:
         m = f"{as_of:%Y-%m}"
         cfg = ctx.cfg = _with(cfg, panel={"end": m})
         key = _key(as_of, cfg, data.hashes, ctx.spec)
-        s.update(as_of=m, key=key, config_hash=config_hash(cfg), data_hashes=data.hashes,
+        s.update(as_of=m, key=key, config_hash=config_hash(cfg), data_hashes=data.hashes, data_vintages=data.vintages,
                  inputs_rows={k: int(v.get("rows_kept", 0)) for k, v in data.reports.items()})
         done = ctx.state / "months" / m / "summary.json"
         if done.exists() and json.loads(done.read_text()).get("key") == key:
@@ -631,20 +665,19 @@ def _locked_job(ctx: _Ctx, want: str, stale: dict | None) -> dict:
         ctx.echo(f"{s['status']}: {s['promotion']['reason']} (exit {code})")
         _write_summary(ctx)
         return s
+    except FetchFailed as exc:
+        s.update(status="fetch_failed", exit_code=EXIT_FETCH, finished=_now(),
+                 reason=f"fetch failed, nothing ingested or trained, champion kept: {exc}")
+        _failed_run(ctx, "fetch_failed", {"fetch_error": str(exc)})
+        ctx.echo(s["reason"])
+        _write_summary(ctx)
+        return s
     except ValidationFailed as exc:
         s.update(status="validation_failed", exit_code=EXIT_VALIDATION, finished=_now(),
                  reason=f"validation failed, nothing trained, champion kept: {exc}")
         s.setdefault("validation", {"ok": False, "checks": exc.checks})
         if "parent_run_id" not in s:  # refused while reading: still one (failed) run to see in MLflow
-            import mlflow
-
-            with mlflow.start_run(run_name=f"retrain-{s.get('as_of') or 'unknown'}", tags={
-                    "riskcast.kind": "retrain", "riskcast.retrain_id": ctx.retrain_id, "riskcast.as_of": str(s.get("as_of")),
-                    "riskcast.status": "validation_failed"}) as run:
-                s["parent_run_id"] = run.info.run_id
-                mlflow.log_dict(s["validation"], "validation.json")
-                mlflow.set_tag("riskcast.reason", s["reason"][:5000])
-            mlflow.MlflowClient().set_terminated(s["parent_run_id"], status="FAILED")
+            _failed_run(ctx, "validation_failed", s["validation"], artifact="validation.json")
         ctx.echo(s["reason"])
         _write_summary(ctx)
         return s

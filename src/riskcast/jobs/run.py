@@ -32,7 +32,8 @@ def stage_ingest(cfg: Config, out: Path) -> Ingested:
     data = ingest(cfg)
     for name in _TABLES:
         _write_df(getattr(data, name), o.tables / f"{name}.parquet")
-    summary = {"inputs": data.reports, "data_hashes": data.hashes, "region_assignment": data.assignment, "warnings": data.warnings}
+    summary = {"inputs": data.reports, "data_hashes": data.hashes, "region_assignment": data.assignment, "warnings": data.warnings,
+               "data_vintages": data.vintages}
     write_text(o.ingest, json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
     # Ingestion starts a new run record; until it succeeds the previous one stays untouched.
     _update_run_json(o, fresh=True, config_hash=config_hash(cfg), **summary)
@@ -45,7 +46,7 @@ def load_ingested(out: Path) -> Ingested:
     summary = json.loads(o.ingest.read_text())
     tables = {name: pd.read_parquet(o.tables / f"{name}.parquet") for name in _TABLES}
     return Ingested(**tables, reports=summary["inputs"], hashes=summary["data_hashes"], assignment=summary["region_assignment"],
-                    warnings=summary.get("warnings", []))
+                    warnings=summary.get("warnings", []), vintages=summary.get("data_vintages", {}))
 
 
 def stage_features(cfg: Config, out: Path, data: Ingested | None = None) -> pd.DataFrame:

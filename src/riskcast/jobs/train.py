@@ -69,6 +69,8 @@ def _log_common(cfg: Config, o: RunOutputs, run_info: dict, metrics: pd.DataFram
     })
     mlflow.set_tags({"config_hash": config_hash(cfg), "data_hash": data_hash(run_info),
                      **{f"data_hash.{k}": v for k, v in run_info.get("data_hashes", {}).items()},
+                     # the fetched vintage of each input: enough to rebuild this run from the data it saw
+                     **{f"data_vintage.{k}": f"{v['source']}/{v['vintage']}" for k, v in run_info.get("data_vintages", {}).items()},
                      **{f"feature_set.{k}": v["sha256"] for k, v in feature_files.items()}})
     for info in feature_files.values():
         mlflow.log_artifact(info["file"], artifact_path="feature_sets")

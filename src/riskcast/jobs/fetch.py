@@ -1,0 +1,136 @@
+"""The fetch job: one source into its vintage store, with a progress bar and a closing line;
+and the list of the vintages a data folder holds."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from riskcast.config import Config
+from riskcast.errors import ConfigError
+from riskcast.fetch import SOURCES, FetchOutcome, FetchRequest, RetryPolicy, fetch_source, source_root
+from riskcast.io.vintages import list_vintages
+
+__all__ = ["run_fetch", "vintage_rows", "check_date", "closing_line", "FetchStep", "FetchSourceStep", "fetch_step"]
+
+
+def check_date(value: str | None, key: str) -> str | None:
+    """A YYYY-MM-DD date, or a ConfigError naming the option."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ConfigError(f"expected a date YYYY-MM-DD, got {value!r}", key=key) from None
+
+
+def closing_line(source: str, outcome: FetchOutcome) -> str:
+    c = outcome.changes
+    return (f"{source}: {c.new} new, {c.changed} changed, {c.deleted} deleted, {c.total} total "
+            f"({'update of ' + outcome.previous if outcome.vintage.manifest.get('incremental') else 'full fetch'}); "
+            f"vintage {outcome.vintage.path}")
+
+
+def run_fetch(req: FetchRequest, data_dir: str | Path, *, policy: RetryPolicy = RetryPolicy(),
+              console: Console | None = None, echo: Callable[[str], None] = print) -> FetchOutcome:
+    """Fetch one source with a progress bar (pages fetched / expected) and say what changed."""
+    console = console or Console(stderr=True)
+    if req.source not in SOURCES:
+        raise ConfigError(f"unknown source {req.source!r} (known: {', '.join(sorted(SOURCES))})", key="SOURCE")
+    check_date(req.since, "--since")
+    check_date(req.until, "--until")
+    columns = (TextColumn(f"{req.source} pages"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(req.source, total=None)
+        outcome = fetch_source(req, data_dir, policy=policy, echo=echo,
+                               progress=lambda done, total: bar.update(task, completed=done, total=total))
+    echo(closing_line(req.source, outcome))
+    return outcome
+
+
+def vintage_rows(data_dir: str | Path, source: str | None = None) -> list[dict]:
+    """One row per vintage in ``data_dir`` (one source, or all), oldest first."""
+    rows = []
+    for src in [source] if source else sorted(SOURCES):
+        root = source_root(data_dir, src)
+        if not root.is_dir():
+            continue
+        for v, is_current in list_vintages(root):
+            m = v.manifest
+            rows.append({"source": src, "vintage": v.id, "current": is_current, "fetched_at": m["fetched_at"],
+                         "kind": "update" if m.get("incremental") else "full", **{k: m["rows"][k] for k in ("new", "changed", "deleted", "total")},
+                         "query": m.get("query"), "dataset_version": m.get("dataset_version"), "sha256": m["sha256"][:12]})
+    return rows
+
+
+# --- the monthly job's fetch step -------------------------------------------------------------
+
+class FetchSourceStep(BaseModel):
+    """One source the monthly job fetches before it ingests (``[fetch.sources.<source>]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    countries: list[str] | None = Field(None, description="default: the run config's countries")
+    since: str | None = Field(None, description="first event date, YYYY-MM-DD")
+    until: str | None = Field(None, description="last event date, YYYY-MM-DD")
+    versions: list[str] = Field(default_factory=list, description="UCDP GED releases (25.1, 25.0.3, ...)")
+    base_url: str | None = Field(None, description="replace the source's scheme and host (paths kept)")
+    min_rows_ratio: float = Field(0.9, ge=0, le=1, description="refuse a table below this share of the current vintage")
+    daily_quota: int = Field(5000, ge=1, description="UCDP requests a day, errors included")
+
+
+class FetchStep(BaseModel):
+    """``[fetch]`` of a pipeline spec: what to fetch, where the vintages live, how hard to try."""
+
+    model_config = ConfigDict(extra="forbid")
+    data_dir: str = Field("../data", description="the data folder, relative to the spec's folder unless absolute")
+    sources: dict[str, FetchSourceStep] = Field(default_factory=dict)
+    retries: int = Field(6, ge=1, description="tries per request")
+    timeout: float = Field(60.0, gt=0, description="seconds per request")
+
+    @field_validator("sources")
+    @classmethod
+    def _known(cls, v: dict[str, FetchSourceStep]) -> dict[str, FetchSourceStep]:
+        unknown = sorted(set(v) - set(SOURCES))
+        if unknown:
+            raise ValueError(f"unknown source(s) {unknown}: known are {sorted(SOURCES)}")
+        return v
+
+
+def fetch_step(step: FetchStep, cfg: Config, data_dir: Path, *, echo: Callable[[str], None] = print,
+               policy: RetryPolicy | None = None) -> tuple[dict, dict[str, Path]]:
+    """Fetch every source of ``step``; returns what was fetched and the inputs to pin.
+
+    An input of format ``vintage`` whose path is a fetched source's folder is pinned to the
+    vintage just written, so the run reads exactly what this step fetched even if another fetch
+    moves ``current`` meanwhile.
+
+    Raises:
+        CredentialsError, FetchError, ConfigError: as :func:`riskcast.fetch.fetch_source`.
+    """
+    policy = policy or RetryPolicy(timeout=step.timeout, attempts=step.retries)
+    record: dict = {"data_dir": str(data_dir), "sources": {}}
+    pins: dict[str, Path] = {}
+    for source, s in sorted(step.sources.items()):
+        check_date(s.since, f"fetch.sources.{source}.since")
+        check_date(s.until, f"fetch.sources.{source}.until")
+        req = FetchRequest(source=source, countries=tuple(s.countries or cfg.countries), since=s.since, until=s.until,
+                           versions=tuple(s.versions), base_url=s.base_url, min_rows_ratio=s.min_rows_ratio,
+                           daily_quota=s.daily_quota)
+        outcome = fetch_source(req, data_dir, policy=policy, echo=echo)
+        echo(closing_line(source, outcome))
+        root = source_root(data_dir, source).resolve()
+        readers = [name for name, spec in sorted(cfg.inputs.items())
+                   if spec.format == "vintage" and spec.path is not None and Path(spec.path).resolve() == root]
+        for name in readers:
+            pins[name] = outcome.vintage.path
+        record["sources"][source] = {**outcome.vintage.summary(), "changes": outcome.changes.to_dict(),
+                                     "previous": outcome.previous, "read_by_inputs": readers}
+        if not readers:
+            record.setdefault("warnings", []).append(
+                f"{source} was fetched into {root} but no input of the run config reads it "
+                f"(an input with format = \"vintage\" and path = \"{root}\")")
+    return record, pins
