@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import secrets
 import threading
 import time
@@ -213,7 +214,7 @@ class FakeUcdp(_Base):
         super().__init__()
         self.releases = releases
         self.requests = 0
-        self.server.expect_request(path=_GedPath()).respond_with_handler(self._ged)
+        self.server.expect_request(re.compile(r"^/api/gedevents/[^/]+$")).respond_with_handler(self._ged)
 
     def _ged(self, request: Request) -> Response:
         self.requests += 1
@@ -234,16 +235,6 @@ class FakeUcdp(_Base):
         nxt = f"{self.url}{request.path}?pagesize={size}&page={page + 1}" if page + 1 < pages else ""
         return json_response({"TotalCount": len(rows), "TotalPages": pages, "PreviousPageUrl": "", "NextPageUrl": nxt,
                               "Result": rows[page * size:(page + 1) * size]})
-
-
-class _GedPath:
-    """Matches every ``/api/gedevents/<version>`` path."""
-
-    def match(self, uri: str) -> bool:
-        return uri.startswith("/api/gedevents/")
-
-    def __repr__(self) -> str:
-        return "/api/gedevents/*"
 
 
 #: A hand-written Powell & Thyne style file (tab-separated; public dates of the Sahel's coups).

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 from filelock import FileLock, Timeout
 
+from riskcast.errors import InputError
 from riskcast.fetch import acled, coups, ucdp
 from riskcast.fetch.credentials import acled_credentials, ucdp_token
 from riskcast.fetch.errors import FetchError
@@ -124,7 +125,10 @@ def fetch_source(req: FetchRequest, data_dir: str | Path, *, env: Mapping[str, s
         previous = current_vintage(root)
         query = req.query()
         ask = {**query, "versions": list(req.versions)} if req.source == "ucdp" else query
-        fetched = client.fetch(ask, previous, progress=progress)
+        try:
+            fetched = client.fetch(ask, previous, progress=progress)
+        except InputError as exc:  # the source's rows do not read as its format: a bad answer, not bad input of ours
+            raise FetchError(redact(f"{req.source}: the answer does not read as {req.source} data: {exc}")) from None
         comparable = previous is not None and previous.manifest.get("query") == query
         prev_table = pd.read_parquet(previous.table_path) if comparable else None
         if fetched.incremental and prev_table is None:  # pragma: no cover - clients only update comparable vintages

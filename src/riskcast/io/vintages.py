@@ -204,7 +204,8 @@ def list_vintages(root: str | Path) -> list[tuple[Vintage, bool]]:
     root = Path(root)
     cur = current_vintage(root)
     out = []
-    for p in sorted(q for q in root.iterdir() if q.is_dir() and not q.name.startswith(".") and (q / MANIFEST).exists()):
+    for p in sorted(q for q in root.iterdir()
+                    if q.is_dir() and not q.is_symlink() and not q.name.startswith(".") and (q / MANIFEST).exists()):
         v = _load(p)
         out.append((v, cur is not None and p.resolve() == cur.path))
     return out
