@@ -83,6 +83,7 @@ class FakeAcled(_Base):
         self.expires_in = expires_in
         self.access: dict[str, float] = {}  # token -> expiry (server clock)
         self.refresh_tokens: set[str] = set()
+        self.issued: list[str] = []  # every access and refresh token ever given out
         self.logins = self.refreshes = 0
         self.revoke_after: int | None = None  # data requests after which the access token is refused
         self.read_params: list[dict] = []
@@ -106,6 +107,7 @@ class FakeAcled(_Base):
     # --- endpoints --------------------------------------------------------------------------
     def _issue(self) -> Response:
         token, refresh = secrets.token_hex(16), secrets.token_hex(16)
+        self.issued += [token, refresh]
         self.access[token] = time.time() + self.expires_in
         self.refresh_tokens.add(refresh)
         return json_response({"token_type": "Bearer", "expires_in": self.expires_in, "access_token": token,
@@ -229,6 +231,10 @@ class FakeUcdp(_Base):
         if request.args.get("Country"):
             wanted = set(request.args["Country"].split(","))
             rows = [r for r in rows if str(r["country_id"]) in wanted]
+        if request.args.get("StartDate"):  # UCDP filters on date_end
+            rows = [r for r in rows if r["date_end"][:10] >= request.args["StartDate"]]
+        if request.args.get("EndDate"):
+            rows = [r for r in rows if r["date_end"][:10] <= request.args["EndDate"]]
         size = int(request.args.get("pagesize", 100))
         page = int(request.args.get("page", 0))
         pages = max(1, math.ceil(len(rows) / size))

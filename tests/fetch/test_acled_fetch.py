@@ -124,6 +124,12 @@ def test_429_waits_what_retry_after_asks_then_succeeds(acled, acled_env, policy,
     assert acled.hits["/api/acled/read"] == 2
 
 
+def test_token_endpoint_429_and_503_are_retried(acled, acled_env, policy, sleeps, tmp_path):
+    acled.fail("/oauth/token", json_response({"message": "slow down"}, 429), json_response({"message": "busy"}, 503))
+    out = fetch_source(_req(acled), tmp_path, env=acled_env, policy=policy)
+    assert out.changes.total == 236 and acled.logins == 1 and len(sleeps) == 2
+
+
 def test_repeated_500s_give_up_after_the_configured_tries_and_leave_current(acled, acled_env, policy, sleeps, tmp_path):
     first = fetch_source(_req(acled), tmp_path, env=acled_env, policy=policy).vintage
     hits = acled.hits["/api/acled/read"]
@@ -224,7 +230,7 @@ def test_no_secret_reaches_any_output_or_log(acled, tmp_path):
     r2 = _cli("fetch", "acled", "--out", str(tmp_path), "--base-url", acled.url, "--retries", "2", env=env)
     r3 = _cli("fetch", "--list", "--out", str(tmp_path), env=env)
     assert (r1.returncode, r2.returncode, r3.returncode) == (0, 3, 0), r2.stderr
-    tokens = list(acled.access) + list(acled.refresh_tokens)
+    tokens = acled.issued
     assert tokens
     blobs = [r.stdout + r.stderr for r in (r1, r2, r3)]
     blobs += [p.read_bytes().decode("latin-1") for p in tmp_path.rglob("*") if p.is_file()]

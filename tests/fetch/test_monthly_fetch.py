@@ -67,7 +67,8 @@ def live_year(tmp_path_factory):
             down = retrain(spec, as_of="2025-01", state=work / "state", sets=FAST)
     finally:
         fake.stop()
-    return {"work": work, "runs": runs, "down": down, "config": config, "revised": revised, "deleted": deleted}
+    return {"work": work, "runs": runs, "down": down, "config": config, "revised": revised, "deleted": deleted,
+            "tokens": list(fake.issued)}
 
 
 def test_twelve_month_folders_each_recording_its_vintage(live_year):
@@ -137,3 +138,13 @@ def test_a_past_month_rebuilt_from_its_vintage_gives_identical_scores(live_year,
     assert json.loads((out / "run.json").read_text())["data_vintages"]["events"]["sha256"] == \
         json.loads((folder / "run.json").read_text())["data_vintages"]["events"]["sha256"]
     assert os.path.samefile(vintage, Path(live_year["work"]) / "data" / "acled" / Path(vintage).name)
+
+
+def test_no_credential_or_token_in_the_state_the_data_or_mlflow(live_year):
+    assert len(live_year["tokens"]) >= 26  # a login (access + refresh token) per fetch
+    files = [p for p in live_year["work"].rglob("*") if p.is_file()]
+    assert any(p.name == "mlflow.db" for p in files) and any(p.name == "summary.json" for p in files)
+    for p in files:
+        blob = p.read_bytes()
+        for secret in [PASSWORD, EMAIL, *live_year["tokens"]]:
+            assert secret.encode() not in blob, f"{p} holds a secret ({secret[:4]}...)"

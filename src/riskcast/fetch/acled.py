@@ -48,6 +48,12 @@ DELETION_OVERLAP_S = 86_400
 Progress = Callable[[int, int | None], None]
 
 
+def _raise_if_retryable(resp: requests.Response, *args, **kwargs) -> None:  # noqa: ARG001 - a requests hook
+    """Authlib reads a 429 from the token endpoint as a token; raise it so it is retried instead."""
+    if resp.status_code == 429 or resp.status_code >= 500:
+        resp.raise_for_status()
+
+
 class AcledClient:
     """One fetch's session with ACLED: logs in once, then reads pages.
 
@@ -108,6 +114,9 @@ class AcledClient:
                                          f"({type(exc).__name__})")) from None
         except (ValueError, KeyError) as exc:
             raise FetchError(self.redact(f"ACLED {what}: the token endpoint's answer is not a token ({exc})")) from None
+        if not isinstance(token, dict) or not token.get("access_token"):
+            raise FetchError(f"ACLED {what}: the token endpoint answered without an access_token "
+                             f"(keys {sorted(token) if isinstance(token, dict) else type(token).__name__})")
         self.redact.add(token.get("access_token"), token.get("refresh_token"))
         return token
 
@@ -115,11 +124,12 @@ class AcledClient:
         """Password grant: one access token (and refresh token) for the whole fetch."""
         self._token_call("login", lambda: self.session.fetch_token(
             self.token_url, username=self._email, password=self._password, grant_type="password",
-            timeout=self.policy.timeout))
+            timeout=self.policy.timeout, hooks={"response": [_raise_if_retryable]}))
         self.logins += 1
 
     def _refresh(self) -> None:
-        self._token_call("token refresh", lambda: self.session.refresh_token(self.token_url, timeout=self.policy.timeout))
+        self._token_call("token refresh", lambda: self.session.refresh_token(
+            self.token_url, timeout=self.policy.timeout, hooks={"response": [_raise_if_retryable]}))
 
     # --- pages ------------------------------------------------------------------------------
 
