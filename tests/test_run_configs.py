@@ -18,7 +18,7 @@ def test_same_inputs_config_and_seed_give_identical_scores(tmp_path):
 
     A short window keeps it quick; the serial and the parallel backtest must agree too.
     """
-    quick = ["backtest.horizons=[1, 12]", "backtest.eval_months=4", "backtest.ablation=false"]
+    quick = ["backtest.horizons=[1, 12]", "backtest.eval_months=4", "backtest.ablation=false", "report.pdf=false"]
     run_all(default_config(quick), tmp_path / "a", echo=lambda m: None)
     run_all(default_config([*quick, "backtest.n_jobs=1"]), tmp_path / "b", echo=lambda m: None)
     for name in ("scores.csv", "predictions.csv", "metrics.csv", "reliability.csv"):
@@ -32,7 +32,7 @@ def test_real_acled_mali_run(shared_data, tmp_path):
     """The example config on the real ACLED Mali file: 10 regions, 2012-01 to the file's end."""
     # The real file through every stage; the fast model set without the ablation keeps it short
     # (the default set on real data is the skill card's job: benchmarks/skill.py).
-    quick = ["model.set=fast", "backtest.ablation=false", "backtest.n_boot=20"]
+    quick = ["model.set=fast", "backtest.ablation=false", "backtest.n_boot=20", "report.pdf=false"]
     r = cli("run", "examples/acled_mali.toml", "--out", str(tmp_path), *[x for s in quick for x in ("--set", s)])
     assert r.returncode == 0, r.stderr
     panel = pd.read_parquet(tmp_path / "features.parquet")
@@ -56,7 +56,8 @@ def test_real_acled_mali_run(shared_data, tmp_path):
     ["unit=priogrid", "regions.bbox=[-4.5, 14.0, 1.5, 18.0]", "regions.max_unassigned_share=0.9"],
 ], ids=["admin2", "priogrid"])
 def test_other_spatial_units(tmp_path, sets):
-    quick = ["backtest.horizons=[1, 3]", "backtest.eval_months=6", "model.set=\"fast\"", "backtest.ablation_model=\"logistic\""]
+    quick = ["backtest.horizons=[1, 3]", "backtest.eval_months=6", "model.set=\"fast\"", "backtest.ablation_model=\"logistic\"",
+             "report.pdf=false"]
     cfg = default_config([*sets, *quick])
     result = run_all(cfg, tmp_path, echo=lambda m: None)
     panel = pd.read_parquet(tmp_path / "features.parquet")
@@ -102,6 +103,8 @@ eval_months = 12
 ablation_model = "logistic"
 [model]
 set = "fast"
+[report]
+pdf = false
 """)
     r = cli("run", str(cfg_path), "--out", str(tmp_path / "out"))
     assert r.returncode == 0, r.stderr

@@ -149,6 +149,7 @@ class TrackingSpec(_Frozen):
 class ReportSpec(_Frozen):
     title: str = "riskcast monthly risk report"
     top_n: int = Field(10, ge=1)
+    pdf: bool = Field(True, description="also write report.pdf (WeasyPrint; about 3 s a report): false for HTML only")
 
 
 class ComputeSpec(_Frozen):

@@ -21,9 +21,9 @@ from tests.conftest import cli
 from tests.fetch._fakes import EMAIL, PASSWORD, FakeAcled, acled_rows, json_response
 
 MONTHS = [f"2024-{m:02d}" for m in range(1, 13)]
-# a small, quick job: the fast model set, one horizon, a short evaluation window
+# a small, quick job: the fast model set, one horizon, a short evaluation window, HTML reports only
 FAST = ["model.set=fast", "backtest.horizons=[1]", "backtest.eval_months=4", "backtest.n_boot=0", "backtest.ablation=false",
-        "panel.start=2017-01"]
+        "panel.start=2017-01", "report.pdf=false"]
 
 
 def _write_spec(work: Path, url: str) -> tuple[Path, Path]:

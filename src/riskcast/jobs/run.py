@@ -112,7 +112,8 @@ def stage_report(cfg: Config, out: Path) -> Path:
     o = RunOutputs(out)
     html = render_report(cfg, out)
     write_text(o.report, html)
-    render_pdf(html, o.dir / "report.pdf")  # the same content, offline (data: URIs only)
+    if cfg.report.pdf:
+        render_pdf(html, o.dir / "report.pdf")  # the same content, offline (data: URIs only)
     return o.report
 
 
