@@ -13,8 +13,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from riskcast.errors import EXIT_BAD_INPUT, ConfigError, InputError
-from riskcast.fetch.errors import EXIT_FETCH_FAILED, FetchError
+from riskcast.errors import EXIT_BAD_INPUT, EXIT_FETCH_FAILED, ConfigError, FetchError, InputError
 
 __all__ = ["app", "main"]
 

@@ -1,10 +1,12 @@
 """Errors riskcast raises for bad input, with the place they were found."""
 from __future__ import annotations
 
-__all__ = ["InputError", "ConfigError", "EXIT_BAD_INPUT"]
+__all__ = ["InputError", "ConfigError", "FetchError", "EXIT_BAD_INPUT", "EXIT_FETCH_FAILED"]
 
 #: Exit code of the CLI for bad input or a bad config (documented in the README).
 EXIT_BAD_INPUT = 2
+#: Exit code of ``riskcast fetch`` when the source failed or its answer was refused (nothing written)
+EXIT_FETCH_FAILED = 3
 
 
 class InputError(ValueError):
@@ -41,3 +43,8 @@ class ConfigError(ValueError):
         self.file, self.key, self.detail = file, key, message
         where = ", ".join(x for x in (file, f"key {key!r}" if key else None) if x)
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class FetchError(Exception):
+    """A source failed (network, server, an answer that does not parse) or its answer was
+    refused; no vintage was written and ``current`` did not move."""

@@ -67,5 +67,7 @@ def test_fetched_acled_and_ucdp_feed_riskcast_run_unchanged(servers, tmp_path):
     assert {k: v["source"] for k, v in run["data_vintages"].items()} == {"acled": "acled", "ucdp": "ucdp"}
     assert run["inputs"]["acled"]["rows_kept"] == 1258 and run["inputs"]["ucdp"]["rows_kept"] == 1258
     assert run["data_hashes"]["acled"] == run["data_vintages"]["acled"]["sha256"]
+    html = (out / "report.html").read_text()
+    assert f"acled from acled vintage {run['data_vintages']['acled']['vintage']}" in html  # the analyst sees the data's vintage
     scores = pd.read_csv(out / "scores.csv")
     assert len(scores) == 10 and scores["as_of"].eq("2024-12").all()

@@ -1,17 +1,9 @@
 """What can go wrong in a fetch, and the exit code each gives."""
 from __future__ import annotations
 
-from riskcast.errors import ConfigError
+from riskcast.errors import EXIT_FETCH_FAILED, ConfigError, FetchError
 
 __all__ = ["FetchError", "CredentialsError", "QuotaError", "ShrinkRefused", "EXIT_FETCH_FAILED"]
-
-#: exit code of ``riskcast fetch`` when the source failed or its answer was refused (nothing written)
-EXIT_FETCH_FAILED = 3
-
-
-class FetchError(Exception):
-    """The source failed (network, server, an answer that does not parse) or its answer was
-    refused; no vintage was written and ``current`` did not move."""
 
 
 class CredentialsError(ConfigError):

@@ -178,7 +178,10 @@ def get_json(session: requests.Session, url: str, *, params: dict | None = None,
                                           f"{_error_text(exc.body)}"))
             err.status = exc.status  # 401: a token to refresh; 403: an account without access
             raise err from None
-        tries = "" if not exc.retryable else f" after {policy.attempts} tries"
+        if exc.retry_after is not None and exc.retry_after > policy.max_retry_after:
+            tries = f" asking to wait {exc.retry_after:.0f} s, longer than a fetch waits ({policy.max_retry_after:.0f} s)"
+        else:
+            tries = "" if not exc.retryable else f" after {policy.attempts} tries"
         raise FetchError(redact(f"{what}: HTTP {exc.status} {exc.reason}{tries}: {_error_text(exc.body)}")) from None
     except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
         raise FetchError(redact(f"{what}: no answer after {policy.attempts} tries ({type(exc).__name__}: {exc})")) from None
