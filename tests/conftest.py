@@ -96,26 +96,3 @@ def client():
                                   memory_limit="2GiB") as cluster, distributed.Client(cluster) as c:
         yield c
 
-
-#: The longest test files (seconds of one worker, measured with --durations on this 2-core machine),
-#: longest first. pytest-xdist (--dist loadfile) hands files out in collection order, and the
-#: alphabetical order put the longest (the main job, ~210 s) near the end, leaving the other worker
-#: idle for a minute or more at the close (620 s of wall time for 1,085 s of work on 2 workers).
-SLOW_FILES_FIRST = (
-    "tests/test_run.py",
-    "tests/test_retrain.py",
-    "tests/tracking/test_tracking_server.py",
-    "tests/test_leakage.py",
-    "tests/test_run_configs.py",
-    "tests/test_compute.py",
-    "tests/fetch/test_monthly_fetch.py",
-    "tests/test_scheduling.py",
-    "tests/fetch/test_fetched_run.py",
-    "tests/reporting/test_browser.py",
-)
-
-
-def pytest_collection_modifyitems(config, items):
-    """Longest files first (a stable sort: every other test keeps its place and order)."""
-    rank = {path: i for i, path in enumerate(SLOW_FILES_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))

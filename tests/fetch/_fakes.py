@@ -55,9 +55,11 @@ class _Base:
         return self
 
     def stop(self) -> None:
+        """Stop serving, in the background: werkzeug's shutdown waits out a 0.5 s poll, and every
+        test starts its own server on a fresh port, so nothing needs to wait for it."""
         if self.server.is_running():
             self.server.clear()
-            self.server.stop()
+            threading.Thread(target=self.server.stop, daemon=True).start()
 
     def fail(self, path: str, *responses: Response | str) -> None:
         """Answer the next requests of ``path`` with these (a Response, or 'truncated' / 'empty')."""
