@@ -238,3 +238,9 @@ def test_no_secret_reaches_any_output_or_log(acled, tmp_path):
         assert not any(secret in b for b in blobs), f"a secret leaked: {secret[:4]}..."
     assert "current" in r3.stdout and "new 236" in r3.stdout
     assert json.loads(next((tmp_path / "acled").glob("2*/manifest.json")).read_text())["rows"]["total"] == 236
+
+
+def test_a_401_from_the_token_endpoint_without_an_oauth_error_is_still_refused_credentials(acled, acled_env, policy, tmp_path):
+    acled.fail("/oauth/token", json_response({"message": "Unauthorized"}, 401))
+    with pytest.raises(CredentialsError, match="refused the login \\(HTTP 401"):
+        fetch_source(_req(acled), tmp_path, env=acled_env, policy=policy)

@@ -148,3 +148,14 @@ def test_no_credential_or_token_in_the_state_the_data_or_mlflow(live_year):
         blob = p.read_bytes()
         for secret in [PASSWORD, EMAIL, *live_year["tokens"]]:
             assert secret.encode() not in blob, f"{p} holds a secret ({secret[:4]}...)"
+
+
+def test_a_fetched_source_that_no_input_reads_stops_the_job(tmp_path):
+    """Input paths are read from the working directory, data_dir from the spec's folder: when they
+    disagree the job must not train on other data than it fetched."""
+    spec, config = _write_spec(tmp_path, "http://127.0.0.1:9")
+    config.write_text(config.read_text().replace(str(tmp_path / "data" / "acled"), "somewhere/else/acled"))
+    s = retrain(spec, as_of="2024-01", state=tmp_path / "state", sets=FAST)
+    assert s["status"] == "fetch_failed" and s["exit_code"] == EXIT_FETCH
+    assert "no input of the run config reads it" in s["reason"] and str(tmp_path / "data" / "acled") in s["reason"]
+    assert not (tmp_path / "state" / "months").exists()

@@ -101,3 +101,62 @@ def test_vintages_are_listed_oldest_first_with_the_current_one(coups_server, pol
     listed = list_vintages(tmp_path / "coups")
     assert [(v.id, cur) for v, cur in listed] == [(a.id, False), (b.id, True)]
     assert b.manifest["rows"]["unchanged"] == 3 and b.manifest["rows"]["changed"] == 0  # three Malian coups
+
+
+def test_ucdp_releases_sharing_events_keep_the_latest_and_yearly_replaces_candidates(half_year_events, ucdp_env, policy,
+                                                                                     tmp_path):
+    from tests.fetch._fakes import FakeUcdp, ged_rows
+
+    june = half_year_events[pd.to_datetime(half_year_events["date"]) >= "2023-06-01"]
+    yearly = ged_rows(half_year_events)  # 24.1 covers 2023: ids 1..236
+    candidate = ged_rows(june, start_id=236 - len(june) + 1)  # 23.0.6: June 2023, the same ids as in 24.1
+    january = june.iloc[:3].assign(date=pd.to_datetime(june["date"].iloc[:3]) + pd.DateOffset(months=7))  # 2024-01
+    fake = FakeUcdp({"24.1": yearly, "23.0.6": candidate, "24.0.1": ged_rows(january, start_id=900)}).start()
+    try:
+        out = fetch_source(FetchRequest("ucdp", versions=("23.0.6", "24.1"), base_url=fake.url), tmp_path,
+                           env=ucdp_env, policy=policy)
+        assert out.changes.total == 236  # no crash on the shared ids, no double counting
+        assert any("candidate events dated up to 2023-12-31 left out" in n for n in out.notes)
+        # a candidate release after the yearly one is added as an update
+        out = fetch_source(FetchRequest("ucdp", versions=("23.0.6", "24.1", "24.0.1"), base_url=fake.url), tmp_path,
+                           env=ucdp_env, policy=policy)
+    finally:
+        fake.stop()
+    m = out.vintage.manifest
+    assert m["incremental"] and m["rows"]["new"] == 3 and m["checkpoint"]["versions"] == ["23.0.6", "24.0.1", "24.1"]
+
+
+def test_a_redirect_is_not_followed_with_the_token(ucdp, ucdp_env, policy, tmp_path):
+    from werkzeug import Response
+
+    from tests.fetch._fakes import FakeUcdp
+
+    elsewhere = FakeUcdp({}).start()
+    try:
+        ucdp.fail("/api/gedevents/23.1", Response("moved", status=302,
+                                                  headers={"Location": f"{elsewhere.url}/api/gedevents/23.1"}))
+        with pytest.raises(FetchError, match="redirect, which riskcast does not follow"):
+            fetch_source(_ucdp(ucdp, "23.1"), tmp_path, env=ucdp_env, policy=policy)
+        assert elsewhere.requests == 0
+    finally:
+        elsewhere.stop()
+
+
+def test_an_empty_first_answer_is_refused_unless_forced(acled, acled_env, policy, tmp_path):
+    req = FetchRequest("acled", countries=("Burkina faso",), base_url=acled.url)  # misspelt: ACLED knows none
+    with pytest.raises(ShrinkRefused, match="no rows at all.*check the country names"):
+        fetch_source(req, tmp_path, env=acled_env, policy=policy)
+    assert current_vintage(tmp_path / "acled") is None
+    out = fetch_source(FetchRequest("acled", countries=("Burkina faso",), base_url=acled.url, force=True), tmp_path,
+                       env=acled_env, policy=policy)
+    assert out.changes.total == 0
+
+
+def test_bad_options_are_refused_before_any_request(tmp_path):
+    from riskcast.errors import ConfigError
+    from riskcast.fetch import RetryPolicy
+
+    with pytest.raises(ConfigError, match="--timeout"):
+        RetryPolicy(timeout=0)
+    with pytest.raises(ConfigError, match="--min-rows-ratio"):
+        FetchRequest("acled", min_rows_ratio=1.5)

@@ -23,12 +23,11 @@ from collections.abc import Callable
 from datetime import date
 
 import requests
-import tenacity
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
 from riskcast.fetch.errors import CredentialsError, FetchError
-from riskcast.fetch.http import Redactor, RetryPolicy, get_json, join_url
+from riskcast.fetch.http import HttpStatus, Redactor, RetryPolicy, get_json, join_url, retry_after_seconds, retrying
 from riskcast.fetch.rows import rows_to_raw
 from riskcast.fetch.update import Fetched
 from riskcast.io.acled import acled_events
@@ -46,12 +45,6 @@ CLIENT_ID = "acled"
 DELETION_OVERLAP_S = 86_400
 
 Progress = Callable[[int, int | None], None]
-
-
-def _raise_if_retryable(resp: requests.Response, *args, **kwargs) -> None:  # noqa: ARG001 - a requests hook
-    """Authlib reads a 429 from the token endpoint as a token; raise it so it is retried instead."""
-    if resp.status_code == 429 or resp.status_code >= 500:
-        resp.raise_for_status()
 
 
 class AcledClient:
@@ -74,6 +67,9 @@ class AcledClient:
         self.token_url = join_url(base_url, TOKEN_PATH)
         self.session = OAuth2Session(client_id=CLIENT_ID, token_endpoint=self.token_url, default_timeout=policy.timeout,
                                      token_endpoint_auth_method="none", update_token=self._remember)
+        # never follow a redirect: requests would resend the password (307/308) or the token to another host
+        self.session.max_redirects = 0
+        self.session.hooks["response"].append(self._token_hook)
         self.requests = 0
         self.logins = 0
         self.refreshes = 0
@@ -85,17 +81,20 @@ class AcledClient:
         self.refreshes += 1
         self.redact.add(token.get("access_token"), token.get("refresh_token"))
 
-    def _token_call(self, what: str, call: Callable[[], dict]) -> dict:
-        def retryable(exc: BaseException) -> bool:
-            if isinstance(exc, requests.HTTPError) and exc.response is not None:
-                return exc.response.status_code == 429 or exc.response.status_code >= 500
-            return isinstance(exc, (requests.ConnectionError, requests.Timeout))
+    def _token_hook(self, resp: requests.Response, *args, **kwargs) -> None:  # noqa: ARG002 - a requests hook
+        """Statuses of the token endpoint that authlib would misread as a token: 429 and 5xx are
+        raised to be retried (honouring Retry-After), 401/403 are refused credentials."""
+        if resp.request is None or not str(resp.request.url).startswith(self.token_url):
+            return
+        if resp.status_code == 429 or resp.status_code >= 500:
+            raise HttpStatus(resp.status_code, resp.reason or "", retry_after_seconds(resp.headers.get("Retry-After")), "")
+        if resp.status_code in (401, 403):
+            raise CredentialsError(f"ACLED refused the login (HTTP {resp.status_code}): check ACLED_EMAIL and the "
+                                   "password, and that the account has API access")
 
-        r = tenacity.Retrying(retry=tenacity.retry_if_exception(retryable), reraise=True, sleep=self.policy.sleep,
-                              stop=tenacity.stop_after_attempt(self.policy.attempts),
-                              wait=tenacity.wait_exponential_jitter(initial=self.policy.backoff, max=self.policy.max_backoff))
+    def _token_call(self, what: str, call: Callable[[], dict]) -> dict:
         try:
-            for attempt in r:
+            for attempt in retrying(self.policy, f"ACLED {what}", self.redact, self.echo):
                 with attempt:
                     self.requests += 1
                     token = call()
@@ -103,16 +102,17 @@ class AcledClient:
             raise CredentialsError(self.redact(
                 f"ACLED {what} refused ({exc.error}: {exc.description or 'no description'}): check ACLED_EMAIL and the "
                 "password, and that the account has API access")) from None
-        except requests.HTTPError as exc:
-            status = exc.response.status_code if exc.response is not None else "?"
-            if status in (400, 401, 403):
-                raise CredentialsError(self.redact(f"ACLED {what} refused (HTTP {status}): check ACLED_EMAIL and the "
-                                                   "password, and that the account has API access")) from None
-            raise FetchError(self.redact(f"ACLED {what}: HTTP {status} after {self.policy.attempts} tries")) from None
+        except HttpStatus as exc:
+            raise FetchError(self.redact(f"ACLED {what}: HTTP {exc.status} {exc.reason} after {self.policy.attempts} tries")) from None
+        except requests.TooManyRedirects:
+            raise FetchError(f"ACLED {what}: the token endpoint answered with a redirect, which riskcast does not follow "
+                             "with credentials: if the new address is right, pass it as --base-url") from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise FetchError(self.redact(f"ACLED {what}: no answer after {self.policy.attempts} tries "
                                          f"({type(exc).__name__})")) from None
         except (ValueError, KeyError) as exc:
+            if isinstance(exc, CredentialsError):
+                raise
             raise FetchError(self.redact(f"ACLED {what}: the token endpoint's answer is not a token ({exc})")) from None
         if not isinstance(token, dict) or not token.get("access_token"):
             raise FetchError(f"ACLED {what}: the token endpoint answered without an access_token "
@@ -124,12 +124,11 @@ class AcledClient:
         """Password grant: one access token (and refresh token) for the whole fetch."""
         self._token_call("login", lambda: self.session.fetch_token(
             self.token_url, username=self._email, password=self._password, grant_type="password",
-            timeout=self.policy.timeout, hooks={"response": [_raise_if_retryable]}))
+            timeout=self.policy.timeout))
         self.logins += 1
 
     def _refresh(self) -> None:
-        self._token_call("token refresh", lambda: self.session.refresh_token(
-            self.token_url, timeout=self.policy.timeout, hooks={"response": [_raise_if_retryable]}))
+        self._token_call("token refresh", lambda: self.session.refresh_token(self.token_url, timeout=self.policy.timeout))
 
     # --- pages ------------------------------------------------------------------------------
 
@@ -213,6 +212,7 @@ class AcledClient:
                                                 "deleted_timestamp_where": ">="}, f"ACLED {DELETED_PATH}", progress)
             deleted = {str(r.get("event_id_cnty")) for r in got if r.get("event_id_cnty")}
             pages += n
+        rows, repeated = _unique_rows(rows)
         label = f"ACLED API {READ_PATH} ({', '.join(query['countries'])})"
         result = acled_events(rows_to_raw(rows, label=label, columns=_FIELDS), ReadReport(file=label, format="acled_api", table="events"))
         table = result.table
@@ -222,7 +222,15 @@ class AcledClient:
                        checkpoint={"max_timestamp": max(newest, prev_max), "fetch_started": started},
                        requests=self.requests, pages=pages,
                        notes=[f"logins {self.logins}, token refreshes {self.refreshes}"]
+                       + ([f"{repeated} rows came twice (ACLED's data changed during the fetch; the last copy kept)"] if repeated else [])
                        + [f"{k}: {v}" for k, v in sorted(result.report.dropped.items())])
+
+
+def _unique_rows(rows: list[dict]) -> tuple[list[dict], int]:
+    """One row per event: pages are offsets, so an event added while a fetch runs shifts a row
+    onto the next page as well."""
+    by_id = {str(r.get("event_id_cnty")): r for r in rows}
+    return list(by_id.values()), len(rows) - len(by_id)
 
 
 # the fields the reader needs, present even when a page is empty

@@ -10,7 +10,7 @@ import requests
 
 from riskcast.errors import InputError
 from riskcast.fetch.errors import FetchError
-from riskcast.fetch.http import HttpStatus, Redactor, RetryPolicy, join_url, retrying
+from riskcast.fetch.http import HttpStatus, Redactor, RetryPolicy, join_url, retry_after_seconds, retrying
 from riskcast.fetch.update import Fetched
 from riskcast.io.coups import read_powell_thyne
 from riskcast.io.vintages import Vintage
@@ -39,7 +39,8 @@ class CoupsClient:
                     self.requests += 1
                     resp = self.session.get(url, timeout=self.policy.timeout)
                     if resp.status_code >= 400:
-                        raise HttpStatus(resp.status_code, resp.reason or "", None, resp.text[:200])
+                        raise HttpStatus(resp.status_code, resp.reason or "", retry_after_seconds(resp.headers.get("Retry-After")),
+                                         resp.text[:200])
                     return resp.content
         except HttpStatus as exc:
             raise FetchError(f"{what}: HTTP {exc.status} {exc.reason}") from None

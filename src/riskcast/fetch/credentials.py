@@ -18,12 +18,17 @@ def _password_file(path: str) -> str:
         st = p.stat()
     except FileNotFoundError:
         raise CredentialsError("ACLED_PASSWORD_FILE names a file that does not exist", file=str(p)) from None
+    except OSError as exc:
+        raise CredentialsError(f"the password file cannot be read ({type(exc).__name__})", file=str(p)) from None
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise CredentialsError(f"the password file can be read by others (mode {stat.S_IMODE(st.st_mode):o}): "
                                f"run `chmod 600 {p}`", file=str(p))
     if hasattr(os, "getuid") and st.st_uid != os.getuid():
         raise CredentialsError("the password file belongs to another user", file=str(p))
-    text = p.read_text(encoding="utf-8").strip("\r\n")
+    try:
+        text = p.read_text(encoding="utf-8").strip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:  # a folder, no permission, not text
+        raise CredentialsError(f"the password file cannot be read ({type(exc).__name__})", file=str(p)) from None
     if not text:
         raise CredentialsError("the password file is empty", file=str(p))
     return text

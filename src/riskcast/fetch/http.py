@@ -24,7 +24,8 @@ import tenacity
 from riskcast.errors import ConfigError
 from riskcast.fetch.errors import CredentialsError, FetchError
 
-__all__ = ["RetryPolicy", "HttpStatus", "Redactor", "require_secure_url", "join_url", "get_json", "retrying"]
+__all__ = ["RetryPolicy", "HttpStatus", "Redactor", "require_secure_url", "join_url", "get_json", "retrying",
+           "retry_after_seconds"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,12 @@ class RetryPolicy:
     max_backoff: float = 60.0  #: longest wait between tries
     max_retry_after: float = 600.0  #: a 429 asking to wait longer than this is given up at once
     sleep: Callable[[float], None] = time.sleep
+
+    def __post_init__(self) -> None:
+        if not self.timeout > 0:
+            raise ConfigError(f"the time-out must be more than 0 seconds, got {self.timeout}", key="--timeout")
+        if self.attempts < 1:
+            raise ConfigError(f"at least one try is needed, got {self.attempts}", key="--retries")
 
 
 class HttpStatus(Exception):
@@ -98,7 +105,7 @@ def join_url(base: str, path: str) -> str:
     return f"{base.rstrip('/')}/{path.lstrip('/')}"
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
     """Seconds asked by a ``Retry-After`` header (a number of seconds or an HTTP date)."""
     if not value:
         return None
@@ -152,9 +159,12 @@ def _send(session: requests.Session, method: str, url: str, policy: RetryPolicy,
           **kwargs) -> requests.Response:
     if on_request is not None:
         on_request()
-    resp = session.request(method, url, timeout=policy.timeout, **kwargs)
+    # no redirects: requests keeps custom headers (UCDP's token) when it follows one to another host
+    resp = session.request(method, url, timeout=policy.timeout, allow_redirects=False, **kwargs)
+    if 300 <= resp.status_code < 400:
+        raise requests.TooManyRedirects(f"redirected to {resp.headers.get('Location', '?')}", response=resp)
     if resp.status_code >= 400:
-        raise HttpStatus(resp.status_code, resp.reason or "", _retry_after(resp.headers.get("Retry-After")), resp.text[:500])
+        raise HttpStatus(resp.status_code, resp.reason or "", retry_after_seconds(resp.headers.get("Retry-After")), resp.text[:500])
     return resp
 
 
@@ -185,6 +195,9 @@ def get_json(session: requests.Session, url: str, *, params: dict | None = None,
         raise FetchError(redact(f"{what}: HTTP {exc.status} {exc.reason}{tries}: {_error_text(exc.body)}")) from None
     except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
         raise FetchError(redact(f"{what}: no answer after {policy.attempts} tries ({type(exc).__name__}: {exc})")) from None
+    except requests.TooManyRedirects:
+        raise FetchError(f"{what}: the server answered with a redirect, which riskcast does not follow with credentials "
+                         "(they would go to another address): if the new address is right, pass it as --base-url") from None
     except requests.RequestException as exc:
         raise FetchError(redact(f"{what}: {type(exc).__name__}: {exc}")) from None
     try:

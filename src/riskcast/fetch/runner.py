@@ -17,10 +17,10 @@ from pathlib import Path
 import pandas as pd
 from filelock import FileLock, Timeout
 
-from riskcast.errors import InputError
+from riskcast.errors import ConfigError, InputError
 from riskcast.fetch import acled, coups, ucdp
 from riskcast.fetch.credentials import acled_credentials, ucdp_token
-from riskcast.fetch.errors import FetchError
+from riskcast.fetch.errors import FetchError, ShrinkRefused
 from riskcast.fetch.http import Redactor, RetryPolicy, require_secure_url
 from riskcast.fetch.quota import QuotaLedger
 from riskcast.fetch.update import Changes, apply_changes, check_shrink
@@ -53,6 +53,12 @@ class FetchRequest:
     min_rows_ratio: float = 0.9  #: refuse a table smaller than this share of the current one (same query)
     daily_quota: int = 5000  #: UCDP requests a day, errors included
     force: bool = False  #: accept a table below ``min_rows_ratio``
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_rows_ratio <= 1:
+            raise ConfigError(f"expected a share between 0 and 1, got {self.min_rows_ratio}", key="--min-rows-ratio")
+        if self.daily_quota < 1:
+            raise ConfigError(f"expected at least 1 request a day, got {self.daily_quota}", key="--daily-quota")
 
     def query(self) -> dict:
         """The filters, as recorded in the manifest (what makes two vintages comparable)."""
@@ -118,35 +124,50 @@ def fetch_source(req: FetchRequest, data_dir: str | Path, *, env: Mapping[str, s
         raise FetchError(f"another fetch of {req.source} into {root} is running (lock {root / LOCK_NAME}); "
                          "try again when it has finished") from None
     try:
-        stale = remove_partials(root)
-        if stale:
-            echo(f"removed {len(stale)} unfinished vintage folder(s) left by a fetch that died: {', '.join(stale)}")
-        client = _client(req, root, env, policy, redact, echo)
-        previous = current_vintage(root)
-        query = req.query()
-        ask = {**query, "versions": list(req.versions)} if req.source == "ucdp" else query
-        try:
-            fetched = client.fetch(ask, previous, progress=progress)
-        except InputError as exc:  # the source's rows do not read as its format: a bad answer, not bad input of ours
-            raise FetchError(redact(f"{req.source}: the answer does not read as {req.source} data: {exc}")) from None
-        comparable = previous is not None and previous.manifest.get("query") == query
-        prev_table = pd.read_parquet(previous.table_path) if comparable else None
-        if fetched.incremental and prev_table is None:  # pragma: no cover - clients only update comparable vintages
-            raise FetchError(f"{req.source}: an update needs the current vintage of the same query")
-        table, changes = apply_changes(prev_table, fetched, key=key)
-        check_shrink(req.source, changes.total, previous.manifest["rows"]["total"] if comparable else None,
-                     req.min_rows_ratio, force=req.force)
-        manifest = {
-            "source": req.source, "endpoint": fetched.endpoint, "query": query, "dataset_version": fetched.dataset_version,
-            "incremental": fetched.incremental, "previous_vintage": previous.id if previous is not None else None,
-            "rows": changes.to_dict(), "fetched_at": started.isoformat(),
-            "finished_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
-            "requests": fetched.requests, "pages": fetched.pages, "checkpoint": fetched.checkpoint,
-            "forced": bool(req.force), "min_rows_ratio": req.min_rows_ratio, "notes": [redact(n) for n in fetched.notes],
-            "riskcast_version": _riskcast_version(), "pid": os.getpid(),
-        }
-        vintage = commit_vintage(root, table, manifest, table_name=table_name, started=started)
-        return FetchOutcome(vintage=vintage, changes=changes, previous=previous.id if previous is not None else None,
-                            notes=manifest["notes"])
+        return _fetch_locked(req, root, table_name, key, started, redact, env, policy, progress, echo)
+    except (ConfigError, FetchError):  # CredentialsError is a ConfigError: exit 2; FetchError: exit 3
+        raise
+    except (InputError, OSError, ValueError, TypeError, KeyError) as exc:
+        # an answer of an unexpected shape, or a damaged vintage store: say so, never a traceback
+        raise FetchError(redact(f"{req.source}: {type(exc).__name__}: {exc}")) from None
     finally:
         lock.release()
+
+
+def _fetch_locked(req: FetchRequest, root: Path, table_name: str, key: list[str], started: datetime, redact: Redactor,
+                  env: Mapping[str, str] | None, policy: RetryPolicy, progress: Progress | None,
+                  echo: Callable[[str], None]) -> FetchOutcome:
+    """The fetch proper, under the source's lock."""
+    stale = remove_partials(root)
+    if stale:
+        echo(f"removed {len(stale)} unfinished vintage folder(s) left by a fetch that died: {', '.join(stale)}")
+    client = _client(req, root, env, policy, redact, echo)
+    previous = current_vintage(root)
+    query = req.query()
+    ask = {**query, "versions": list(req.versions)} if req.source == "ucdp" else query
+    try:
+        fetched = client.fetch(ask, previous, progress=progress)
+    except InputError as exc:  # the source's rows do not read as its format: a bad answer, not bad input of ours
+        raise FetchError(redact(f"{req.source}: the answer does not read as {req.source} data: {exc}")) from None
+    comparable = previous is not None and previous.manifest.get("query") == query
+    prev_table = pd.read_parquet(previous.table_path) if comparable else None
+    if fetched.incremental and prev_table is None:  # pragma: no cover - clients only update comparable vintages
+        raise FetchError(f"{req.source}: an update needs the current vintage of the same query")
+    table, changes = apply_changes(prev_table, fetched, key=key)
+    check_shrink(req.source, changes.total, previous.manifest["rows"]["total"] if comparable else None,
+                 req.min_rows_ratio, force=req.force)
+    if changes.total == 0 and not req.force:  # a misspelt country answers with nothing, like an outage
+        raise ShrinkRefused(f"{req.source}: the answer holds no rows at all for {query}: check the country names "
+                            "(as the source spells them) and the dates; --force keeps an empty vintage")
+    manifest = {
+        "source": req.source, "endpoint": fetched.endpoint, "query": query, "dataset_version": fetched.dataset_version,
+        "incremental": fetched.incremental, "previous_vintage": previous.id if previous is not None else None,
+        "rows": changes.to_dict(), "fetched_at": started.isoformat(),
+        "finished_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "requests": fetched.requests, "pages": fetched.pages, "checkpoint": fetched.checkpoint,
+        "forced": bool(req.force), "min_rows_ratio": req.min_rows_ratio, "notes": [redact(n) for n in fetched.notes],
+        "riskcast_version": _riskcast_version(), "pid": os.getpid(),
+    }
+    vintage = commit_vintage(root, table, manifest, table_name=table_name, started=started)
+    return FetchOutcome(vintage=vintage, changes=changes, previous=previous.id if previous is not None else None,
+                        notes=manifest["notes"])

@@ -85,17 +85,36 @@ class UcdpClient:
                              f"{sorted(body)[:8] if isinstance(body, dict) else type(body).__name__}")
         return body
 
+    def _release(self, version: str, params: dict, first: dict, progress: Callable[[], None]) -> pd.DataFrame:
+        """Every page of one release (its first page already in hand) as canonical events."""
+        body, got = first, list(first["Result"])
+        page, total_pages = 0, _whole(first, "TotalPages", version)
+        progress()
+        while body.get("NextPageUrl") and page + 1 < total_pages:
+            page += 1
+            body = self._page(version, params, page)
+            got.extend(body["Result"])
+            progress()
+        total = _whole(first, "TotalCount", version)
+        if len(got) != total:
+            raise FetchError(f"UCDP {ged_path(version)}: TotalCount says {total} events but the pages held {len(got)}: "
+                             "a partial answer, refused")
+        label = f"UCDP API {ged_path(version)}"
+        return ged_events(rows_to_raw(got, label=label, columns=_FIELDS), ReadReport(file=label, format="ucdp_api", table="events")).table
+
     def fetch(self, query: dict, previous: Vintage | None, *, progress: Progress | None = None) -> Fetched:
         versions = list(query["versions"])
         if not versions:
             raise FetchError("UCDP: name the GED release(s) to fetch with --version (e.g. 25.1, or 25.0.3 for a "
                              "monthly GED Candidate release)")
-        have = []
+        bad = [v for v in versions if _precedence(v) is None]
+        if bad:
+            raise FetchError(f"UCDP: {bad[0]!r} is not a GED release name (25.1 yearly, 25.0.3 monthly candidate)")
         same = previous is not None and previous.manifest.get("query") == _identity(query)
-        if same:
-            have = list(previous.manifest.get("checkpoint", {}).get("versions", []))
+        have = list(previous.manifest.get("checkpoint", {}).get("versions", [])) if same else []
         todo = [v for v in versions if v not in have]
-        incremental = same and set(have) <= set(versions)
+        # an update adds candidate releases only; a new yearly release replaces candidates it covers: fetch all again
+        incremental = same and set(have) <= set(versions) and not any(_is_yearly(v) for v in todo)
         if not incremental:
             todo = versions
         params = {"pagesize": PAGE_SIZE, "Country": _country_codes(list(query["countries"]))}
@@ -105,38 +124,65 @@ class UcdpClient:
             params["EndDate"] = query["until"]
         self.ledger.require(len(todo), f"the first page of {len(todo)} release(s)")
         first = {v: self._page(v, params, 0) for v in todo}
-        expected = sum(max(1, int(b["TotalPages"])) for b in first.values())
+        expected = sum(max(1, _whole(b, "TotalPages", v)) for v, b in first.items())
         self.ledger.require(expected - len(first), f"the remaining pages of {', '.join(todo) or 'no release'}")
-        rows, done = [], 0
-        for v, body in first.items():
-            got = list(body["Result"])
-            page, total_pages = 0, int(body["TotalPages"])
-            done += 1
+        done = [0]
+
+        def advance() -> None:
+            done[0] += 1
             if progress is not None:
-                progress(done, expected)
-            while body.get("NextPageUrl") and page + 1 < total_pages:
-                page += 1
-                body = self._page(v, params, page)
-                got.extend(body["Result"])
-                done += 1
-                if progress is not None:
-                    progress(done, expected)
-            total = int(first[v].get("TotalCount", len(got)))
-            if len(got) != total:
-                raise FetchError(f"UCDP {ged_path(v)}: TotalCount says {total} events but the pages held {len(got)}: "
-                                 "a partial answer, refused")
-            rows.extend(got)
-        label = f"UCDP API {ged_path('|'.join(todo) if todo else '-')}"
-        result = ged_events(rows_to_raw(rows, label=label, columns=_FIELDS), ReadReport(file=label, format="ucdp_api", table="events"))
-        table = result.table
-        if len(table):  # a later release revises an earlier one's event: keep the later
+                progress(done[0], expected)
+
+        # releases in precedence order (24.1 < 25.0.1 < 25.0.2 < 25.1): a later one's copy of an event wins
+        tables = [self._release(v, params, first[v], advance).assign(_release=v) for v in sorted(todo, key=_precedence)]
+        table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+        notes = [f"releases fetched: {', '.join(todo) or 'none (all in the current vintage)'}"]
+        covered = _yearly_end(versions)
+        if covered is not None and len(table):
+            superseded = table["_release"].map(lambda v: not _is_yearly(v)) & (pd.to_datetime(table["date"]) <= covered)
+            if superseded.any():
+                notes.append(f"{int(superseded.sum())} candidate events dated up to {covered:%Y-%m-%d} left out: "
+                             "the yearly release covers that period")
+            table = table.loc[~superseded]
+        if len(table):
+            repeated = int(table["event_id"].duplicated(keep="last").sum())
+            if repeated:
+                notes.append(f"{repeated} events appear in more than one release: the latest release's copy kept")
             table = table.drop_duplicates("event_id", keep="last")
-        return Fetched(table=table if len(table) else pd.DataFrame(columns=table.columns), incremental=incremental,
+        table = table.drop(columns="_release", errors="ignore").reset_index(drop=True)
+        notes.append(f"requests used today: {self.ledger.used} of {self.ledger.daily_limit}")
+        return Fetched(table=table, incremental=incremental,
                        endpoint=join_url(self.base_url, "/api/gedevents/"), dataset_version=",".join(versions),
-                       checkpoint={"versions": sorted(set(have + todo) if incremental else set(todo))},
-                       requests=self.requests, pages=done,
-                       notes=[f"releases fetched: {', '.join(todo) or 'none (all in the current vintage)'}",
-                              f"requests used today: {self.ledger.used} of {self.ledger.daily_limit}"])
+                       checkpoint={"versions": sorted(set(have + todo) if incremental else set(todo), key=_precedence)},
+                       requests=self.requests, pages=done[0], notes=notes)
+
+
+def _whole(body: dict, key: str, version: str) -> int:
+    try:
+        return int(body.get(key))
+    except (TypeError, ValueError):
+        raise FetchError(f"UCDP {ged_path(version)}: {key} is {body.get(key)!r}, not a whole number") from None
+
+
+def _precedence(version: str) -> tuple[int, ...] | None:
+    """Order of releases: 24.1 < 25.0.1 < 25.0.2 < 25.1 (None: not a release name)."""
+    try:
+        parts = tuple(int(p) for p in str(version).split("."))
+    except ValueError:
+        return None
+    return parts if len(parts) >= 2 else None
+
+
+def _is_yearly(version: str) -> bool:
+    """``25.1`` is a yearly release; ``25.0.3`` (and quarterly ``22.01.22.09``) are candidates."""
+    parts = _precedence(version)
+    return parts is not None and len(parts) == 2 and parts[1] >= 1
+
+
+def _yearly_end(versions: list[str]) -> pd.Timestamp | None:
+    """The last day the newest yearly release covers: release 25.1 holds events through 2024."""
+    years = [2000 + _precedence(v)[0] - 1 for v in versions if _is_yearly(v)]
+    return pd.Timestamp(f"{max(years)}-12-31") if years else None
 
 
 def _identity(query: dict) -> dict:

@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from riskcast.config import Config
-from riskcast.errors import ConfigError
+from riskcast.errors import ConfigError, FetchError
 from riskcast.fetch import SOURCES, FetchOutcome, FetchRequest, RetryPolicy, fetch_source, source_root
-from riskcast.io.vintages import list_vintages
+from riskcast.io.vintages import CURRENT, list_vintages
 
 __all__ = ["run_fetch", "vintage_rows", "check_date", "closing_line", "FetchStep", "FetchSourceStep", "fetch_step"]
 
@@ -100,37 +100,49 @@ class FetchStep(BaseModel):
         return v
 
 
-def fetch_step(step: FetchStep, cfg: Config, data_dir: Path, *, echo: Callable[[str], None] = print,
-               policy: RetryPolicy | None = None) -> tuple[dict, dict[str, Path]]:
-    """Fetch every source of ``step``; returns what was fetched and the inputs to pin.
+def _reads(spec_path: Path | None, root: Path) -> bool:
+    """Does an input path name this source's folder (``DATA_DIR/<source>`` or its ``current``)?"""
+    if spec_path is None:
+        return False
+    p = Path(spec_path)
+    if p.name == CURRENT:
+        p = p.parent
+    return p.resolve() == root
+
+
+def fetch_step(step: FetchStep, cfg: Config, data_dir: Path, *, record: dict, echo: Callable[[str], None] = print,
+               policy: RetryPolicy | None = None) -> dict[str, Path]:
+    """Fetch every source of ``step``; returns the inputs to pin, and fills ``record`` as it goes
+    (a source fetched before another fails is recorded too: its ``current`` has moved).
 
     An input of format ``vintage`` whose path is a fetched source's folder is pinned to the
     vintage just written, so the run reads exactly what this step fetched even if another fetch
-    moves ``current`` meanwhile.
+    moves ``current`` meanwhile. A fetched source that no input reads is an error: the run would
+    otherwise train on other data than it fetched (input paths are read from the working
+    directory, ``data_dir`` from the spec's folder).
 
     Raises:
         CredentialsError, FetchError, ConfigError: as :func:`riskcast.fetch.fetch_source`.
     """
     policy = policy or RetryPolicy(timeout=step.timeout, attempts=step.retries)
-    record: dict = {"data_dir": str(data_dir), "sources": {}}
+    record.update(data_dir=str(data_dir), sources={})
     pins: dict[str, Path] = {}
     for source, s in sorted(step.sources.items()):
         check_date(s.since, f"fetch.sources.{source}.since")
         check_date(s.until, f"fetch.sources.{source}.until")
+        root = source_root(data_dir, source).resolve()
+        readers = [name for name, spec in sorted(cfg.inputs.items()) if spec.format == "vintage" and _reads(spec.path, root)]
+        if not readers:
+            raise FetchError(f"{source} is fetched into {root}, but no input of the run config reads it: give an input "
+                             f'format = "vintage" and path = "{root}" (input paths are read from the working directory '
+                             f"{Path.cwd()}), or drop fetch.sources.{source}")
         req = FetchRequest(source=source, countries=tuple(s.countries or cfg.countries), since=s.since, until=s.until,
                            versions=tuple(s.versions), base_url=s.base_url, min_rows_ratio=s.min_rows_ratio,
                            daily_quota=s.daily_quota)
         outcome = fetch_source(req, data_dir, policy=policy, echo=echo)
         echo(closing_line(source, outcome))
-        root = source_root(data_dir, source).resolve()
-        readers = [name for name, spec in sorted(cfg.inputs.items())
-                   if spec.format == "vintage" and spec.path is not None and Path(spec.path).resolve() == root]
         for name in readers:
             pins[name] = outcome.vintage.path
         record["sources"][source] = {**outcome.vintage.summary(), "changes": outcome.changes.to_dict(),
                                      "previous": outcome.previous, "read_by_inputs": readers}
-        if not readers:
-            record.setdefault("warnings", []).append(
-                f"{source} was fetched into {root} but no input of the run config reads it "
-                f"(an input with format = \"vintage\" and path = \"{root}\")")
-    return record, pins
+    return pins

@@ -629,9 +629,9 @@ def _locked_job(ctx: _Ctx, want: str, stale: dict | None) -> dict:
         if ctx.spec.fetch is not None:
             with _step(ctx, "fetch", mlflow_child=False):
                 try:
-                    s["fetch"], pins = fetch_step(ctx.spec.fetch, cfg, _beside(ctx.spec_path, ctx.spec.fetch.data_dir).resolve(),
-                                                  echo=ctx.echo)
-                except (FetchError, CredentialsError) as exc:
+                    pins = fetch_step(ctx.spec.fetch, cfg, _beside(ctx.spec_path, ctx.spec.fetch.data_dir).resolve(),
+                                      record=s.setdefault("fetch", {}), echo=ctx.echo)
+                except (FetchError, CredentialsError, InputError) as exc:
                     s["as_of"] = None if want in ("data", "previous_month") else want
                     raise FetchFailed(str(exc)) from None
         with _step(ctx, "ingest", mlflow_child=False):
@@ -668,7 +668,7 @@ def _locked_job(ctx: _Ctx, want: str, stale: dict | None) -> dict:
     except FetchFailed as exc:
         s.update(status="fetch_failed", exit_code=EXIT_FETCH, finished=_now(),
                  reason=f"fetch failed, nothing ingested or trained, champion kept: {exc}")
-        _failed_run(ctx, "fetch_failed", {"fetch_error": str(exc)})
+        _failed_run(ctx, "fetch_failed", {"fetch_error": str(exc), "fetched_before_the_failure": s.get("fetch", {})})
         ctx.echo(s["reason"])
         _write_summary(ctx)
         return s
