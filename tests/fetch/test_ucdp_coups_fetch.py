@@ -160,3 +160,12 @@ def test_bad_options_are_refused_before_any_request(tmp_path):
         RetryPolicy(timeout=0)
     with pytest.raises(ConfigError, match="--min-rows-ratio"):
         FetchRequest("acled", min_rows_ratio=1.5)
+
+
+def test_ucdp_with_every_release_already_held_sends_nothing_and_keeps_the_rows(ucdp, ucdp_env, policy, tmp_path):
+    first = fetch_source(_ucdp(ucdp, "23.1"), tmp_path, env=ucdp_env, policy=policy)
+    before = ucdp.requests
+    again = fetch_source(_ucdp(ucdp, "23.1"), tmp_path, env=ucdp_env, policy=policy)
+    assert ucdp.requests == before
+    assert again.changes.total == first.changes.total == 150 and again.changes.new == 0
+    assert again.vintage.manifest["sha256"] == first.vintage.manifest["sha256"]

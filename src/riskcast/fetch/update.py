@@ -72,7 +72,10 @@ def apply_changes(previous: pd.DataFrame | None, fetched: Fetched, *, key: list[
     Rows are identified by the ``key`` columns (``event_id``; country, date and kind for coups)
     and sorted by them, so the same data always give the same bytes on disk.
     """
-    rows = _keyed(fetched.table, key)
+    fetched_table = fetched.table
+    if fetched_table.empty and not set(key) <= set(fetched_table.columns):  # nothing asked (every release held)
+        fetched_table = previous.iloc[0:0] if previous is not None else fetched_table.reindex(columns=key)
+    rows = _keyed(fetched_table, key)
     rows = rows[~rows.index.duplicated(keep="last")]
     ch = Changes()
     if previous is None or previous.empty:
