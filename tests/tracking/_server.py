@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["mlflow_server", "TrackingServer", "find_pg_bin", "free_port", "SERVER_ENV"]
+__all__ = ["mlflow_server", "TrackingServer", "find_pg_bin", "free_port", "free_ports", "SERVER_ENV"]
 
 #: Environment of the server (and of clients started by tests): no telemetry, no hints.
 SERVER_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "MLFLOW_DISABLE_AGENT_HINT": "true",
@@ -55,9 +55,26 @@ def _tail(path: Path, chars: int = _LOG_TAIL) -> str:
 
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports free on 127.0.0.1 right now.
+
+    All sockets stay bound until every port is chosen: two separate ``free_port()`` calls can be
+    handed the same port (the kernel reuses a port as soon as it is closed), which once gave
+    PostgreSQL and the MLflow server the same port in CI.
+    """
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sockets.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def find_pg_bin() -> Path | None:
@@ -164,7 +181,7 @@ def mlflow_server() -> Iterator[TrackingServer]:
         pg = pwd.getpwnam("postgres")
         for p in (root, sockets):
             os.chown(p, pg.pw_uid, pg.pw_gid)
-    pg_port, http_port = free_port(), free_port()
+    pg_port, http_port = free_ports(2)
     pg_started = False
     server: subprocess.Popen | None = None
     log_file = None
