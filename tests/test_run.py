@@ -35,7 +35,7 @@ def test_outputs_follow_the_contract(demo_out):
                 "q10", "q50", "q90", "y_count"):
         assert col in preds.columns
     assert set(preds["model"]) == {"climatology", "persistence", "zero_count", "last_value", "logistic_history", "logistic", "glm_negbin_history",
-                                   "glm_negbin", "lgbm_history", "lgbm", "ensemble", "ensemble_platt"}
+                                   "glm_negbin", "lgbm_history", "lgbm", "ensemble", "logistic_shrunk"}
     for name in ("reliability.csv", "metrics_by_country.csv", "metrics_by_unit.csv", "figures/reliability.png"):
         assert (demo_out / name).is_file(), name
     metrics = pd.read_csv(demo_out / "metrics.csv")

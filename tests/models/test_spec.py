@@ -36,7 +36,7 @@ def test_default_set_builds_every_model():
 
     models = load("default", climatology_window=12)
     assert list(models) == ["climatology", "persistence", "zero_count", "last_value", "logistic_history", "logistic", "glm_negbin_history", "glm_negbin",
-                            "lgbm_history", "lgbm", "ensemble", "ensemble_platt"]  # part_only building blocks are not in the set
+                            "lgbm_history", "lgbm", "ensemble", "logistic_shrunk"]  # part_only building blocks are not in the set
     assert models["climatology"].get_params()["share_column"] == "share12" and models["climatology"].window == 12
     assert models["persistence"].column == "current"
     assert isinstance(models["logistic"], Tuned) and models["logistic"].param == "C"
@@ -47,7 +47,7 @@ def test_default_set_builds_every_model():
     assert models["glm_negbin_history"].estimator.columns == ("a",)
     ens = models["ensemble"]
     assert isinstance(ens, Ensemble) and ens.method == "none" and ens.calib_months == 12
-    assert models["ensemble_platt"].method == "sigmoid"
+    assert models["logistic_shrunk"].half_horizon == 12.0 and models["logistic_shrunk"].share_column == "share12"
     assert [n for n, _ in ens.members] == ["glm_negbin_fixed", "logistic_fixed"]
     assert clone(ens).get_params()["glm_negbin_fixed__columns"] == ("a", "b", "c")
 

@@ -42,7 +42,7 @@ __all__ = ["registry", "load_model_set", "resolve_model_set_path", "describe_mod
 
 #: The model every set must contain: skill scores are relative to it.
 REFERENCE_MODEL = "climatology"
-_MODULES = ("baselines", "linear", "glm", "gbm", "calibration", "ensemble", "tuning")
+_MODULES = ("baselines", "linear", "glm", "gbm", "calibration", "ensemble", "tuning", "shrinkage")
 _TOP_KEYS = {"name", "description", "models"}
 _MODEL_KEYS = {"name", "model", "description", "features", "params", "members", "base", "part_only"}
 # Parameters a set file may not give in ``params``: the run, the backtest or another key sets them.
