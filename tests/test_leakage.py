@@ -61,6 +61,33 @@ def test_features_and_forecasts_at_t_do_not_move(setup, t, mode):
                 np.testing.assert_array_equal(p[0][key], p[1][key], err_msg=f"{name} {key} h={h}")
 
 
+@pytest.mark.parametrize("t", ["2018-12"])
+def test_intensity_targets_and_their_forecasts_at_t_do_not_move(setup, t):
+    """Every intensity target (at least k attacks, deaths, escalation): the models and baselines
+    fitted at t forecast the same with or without what happened after t, and a target at t + h
+    is the only column of row t that moves."""
+    cfg, data, full = setup
+    assert cfg.target.intensity, "the main job's config should carry intensity targets"
+    t = pd.Timestamp(t)
+    other = build_feature_panel(cfg, _truncated(data, t, np.random.default_rng(3)))
+    cols = feature_columns(full)
+    for spec in cfg.target.intensity:
+        for h in (1, 6):
+            y_full, y_other = (f"target_{spec.name}_h{h}" for _ in range(2))
+            known = (full["month"] <= t - pd.DateOffset(months=h)).to_numpy()
+            np.testing.assert_array_equal(full.loc[known, y_full], other.loc[known, y_other])  # targets known by t agree
+            test = (full["month"] == t).to_numpy()
+            for name, model in models_for(cfg, spec.name).items():
+                p = []
+                for panel in (full, other):
+                    y = panel[f"target_{spec.name}_h{h}"].to_numpy(dtype=float)
+                    rows = known & ~np.isnan(y)
+                    est = fit_model(model, panel.loc[rows, cols], y[rows],
+                                    panel.loc[rows, f"target_{spec.name}_count_h{h}"].to_numpy(dtype=float), panel.loc[rows, "month"], h)
+                    p.append(predict_frame(est, panel.loc[test, cols])["p"])
+                np.testing.assert_array_equal(p[0], p[1], err_msg=f"{spec.name} {name} h={h}")
+
+
 def test_unit_ids_are_never_model_inputs(setup):
     cfg, data, full = setup
     cols = feature_columns(full)

@@ -51,6 +51,31 @@ def test_outputs_follow_the_contract(demo_out):
     assert all(len(h) == 64 for h in run["data_hashes"].values())
 
 
+def test_intensity_targets_are_backtested_registered_scored_and_reported(demo_out):
+    targets = {"k5", "deaths10", "escalation"}
+    metrics = pd.read_csv(demo_out / "intensity_metrics.csv")
+    assert set(metrics["target"]) == targets
+    skill = metrics[metrics["metric"] == "brier_skill_vs_climatology"]
+    for t in targets:  # every target: both baselines and both models, at every horizon, on the same rows
+        d = skill[skill["target"] == t]
+        assert set(d["model"]) == {"climatology", "persistence", "zero_count", "last_value", "logistic", "logistic_shrunk"}
+        assert set(d["horizon"]) == {1, 3, 6, 12}
+        assert d["value"].notna().all() and d["ci_low"].notna().all()
+        assert d.groupby("horizon")["n"].nunique().eq(1).all()
+    preds = pd.read_csv(demo_out / "intensity_predictions.csv")
+    main = pd.read_csv(demo_out / "predictions.csv")
+    assert set(preds["origin"]) == set(main["origin"])  # identical folds
+    model = json.loads((demo_out / "model.json").read_text())
+    assert set(model["intensity_models"]) == targets
+    scores = pd.read_csv(demo_out / "intensity_scores.csv")
+    assert len(scores) == 10 * 4 * len(targets) and scores["p"].between(0, 1).all()
+    assert (scores["model"] == scores["target"].map(model["intensity_models"])).all()
+    html = (demo_out / "report.html").read_text()
+    assert "Headline: ranked by P(" in html and "Intensity targets: backtest against each target" in html
+    run = json.loads((demo_out / "run.json").read_text())
+    assert set(run["targets"]) == {"any", *targets}
+
+
 def test_model_beats_nothing_silently(demo_out):
     """The logistic model is reported beside both baselines; on the synthetic data it is informative."""
     m = pd.read_csv(demo_out / "metrics.csv")

@@ -53,13 +53,37 @@ class InputSpec(_Frozen):
     options: dict[str, Any] = Field(default_factory=dict, description="reader-specific options")
 
 
+class IntensitySpec(_Frozen):
+    """An intensity target beside P(any attack): at least k attacks, at least f deaths, or escalation.
+
+    ``events``: at least ``at_least`` target events in the month; ``fatalities``: at least
+    ``at_least`` deaths in target events; ``escalation``: at least one target event and more
+    than ``factor`` times the unit's monthly mean over the 12 months before.
+    """
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="column-safe name, e.g. 'k5' (lower case, digits, _)")
+    kind: Literal["events", "fatalities", "escalation"]
+    at_least: float = Field(1, gt=0, description="events / fatalities: the month counts when the quantity reaches this")
+    factor: float = Field(2.0, gt=0, description="escalation: the month's count must exceed factor x the trailing 12-month mean")
+
+
 class TargetSpec(_Frozen):
-    """What counts as an attack: event types, optional actor filter, threshold."""
+    """What counts as an attack: event types, optional actor filter, threshold; and intensity targets."""
 
     event_types: tuple[str, ...] = DEFAULT_EVENT_TYPES
     actors: tuple[str, ...] = Field((), description="keep events whose actor1 or actor2 contains one of these (case-insensitive); empty = all")
     threshold: int = Field(1, ge=1, description="target_any = events >= threshold")
     min_fatalities: int = Field(0, ge=0, description="count only events with at least this many fatalities")
+    intensity: tuple[IntensitySpec, ...] = Field((), description="intensity targets backtested, registered and reported beside P(any attack) ([[target.intensity]] tables)")
+
+    @field_validator("intensity")
+    @classmethod
+    def _unique_names(cls, v):
+        names = [t.name for t in v]
+        dup = sorted({n for n in names if names.count(n) > 1} | ({"any", "count"} & set(names)))
+        if dup:
+            raise ValueError(f"intensity target names must be unique and not 'any' or 'count': {dup}")
+        return v
 
 
 class RegionSpec(_Frozen):
@@ -115,6 +139,7 @@ class ModelSpec(_Frozen):
     set: str = Field("default", description="model set: a name in models/ (models/<set>.toml) or a path to a TOML file")
     champion: str = Field("auto", description="the model of the set trained on all rows, registered and proposed as champion; 'auto' = the non-baseline model with the lowest backtest Brier score (mean over horizons)")
     climatology_months: int = Field(12, ge=1, description="k of the climatology baseline (also the k of its feature columns)")
+    intensity_models: tuple[str, ...] = Field(("logistic", "logistic_shrunk"), description="models of the set backtested for every intensity target, beside the set's baselines (each reads the target's own climatology); a shrunk model shares its base's fits")
 
 
 class PromotionSpec(_Frozen):

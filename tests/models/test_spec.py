@@ -55,7 +55,7 @@ def test_default_set_builds_every_model():
 def test_fast_set_and_name_resolution():
     assert resolve_model_set_path("default") == MODELS_DIR / "default.toml"
     models = load("fast")
-    assert list(models) == ["climatology", "persistence", "logistic_history", "logistic"]
+    assert list(models) == ["climatology", "persistence", "logistic_history", "logistic", "logistic_shrunk"]
 
 
 def test_calibrated_and_ensemble_by_reference(tmp_path):

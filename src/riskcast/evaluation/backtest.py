@@ -3,12 +3,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import joblib
 import numpy as np
+from joblib import Parallel, delayed
 import pandas as pd
 from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
 from riskcast.evaluation.splits import RollingOriginSplit
+from riskcast.features.targets import count_column, target_column
 
 __all__ = ["run_backtest", "fit_model", "predict_frame", "PREDICTION_COLUMNS", "QUANTILES"]
 
@@ -55,8 +58,12 @@ def run_backtest(
     eval_start=None,
     n_jobs: int = 1,
     progress: Callable[[float], None] | None = None,
+    target: str = "any",
 ) -> pd.DataFrame:
     """Fit each model at each origin on the rows known then; predict the origin's units.
+
+    ``target`` names the 0/1 target (``any``: at least one attack; or an intensity target) whose
+    ``target_<target>_h<h>`` column is forecast, with its count column for the count heads.
 
     Every (horizon, model) pair is an independent task over the same folds; with ``n_jobs``
     != 1 the tasks run in joblib worker processes (-1 = one per core). Each task is
@@ -67,23 +74,25 @@ def run_backtest(
     X_all = panel[feature_cols]
     months = pd.DatetimeIndex(panel["month"])
     keys = panel[["unit_id", "unit_name", "country", "month"]]
+    twins = shared_fits(models)
+    derived = {t for ts in twins.values() for t in ts}  # fitted inside their base's task
     tasks, n_origins = [], {}
     for h in horizons:
         splitter = RollingOriginSplit(h, min_train_months, eval_months, window, sliding_months, eval_start)
         folds = list(splitter.split(X_all, groups=months))  # raises SplitError before any work
         n_origins[h] = len(folds)
-        targets = (panel[f"target_any_h{h}"].to_numpy(dtype=float), panel[f"target_count_h{h}"].to_numpy(dtype=float))
-        tasks += [(h, name, model, folds, targets) for name, model in models.items()]
-    step = {h: n_origins[h] / max(len(models), 1) for h in horizons}
+        targets = (panel[target_column(target, h)].to_numpy(dtype=float), panel[count_column(target, h)].to_numpy(dtype=float))
+        tasks += [(h, name, model, folds, targets, {t: models[t] for t in twins.get(name, [])})
+                  for name, model in models.items() if name not in derived]
+    step = {h: n_origins[h] / max(len(models) - len(derived), 1) for h in horizons}
     out = []
     if n_jobs == 1:
-        for h, name, model, folds, targets in tasks:
-            out.append(_task(X_all, keys, months, h, name, model, folds, targets))
+        for task in tasks:
+            out.append(_task(X_all, keys, months, *task))
+            h = task[0]
             if progress:
                 progress(step[h])
     else:
-        from joblib import Parallel, delayed
-
         run = Parallel(n_jobs=n_jobs, return_as="generator")(
             delayed(_task)(X_all, keys, months, *task) for task in tasks
         )
@@ -95,8 +104,28 @@ def run_backtest(
     return preds.sort_values(["model", "horizon", "origin", "unit_id"], kind="stable").reset_index(drop=True)
 
 
-def _task(X_all, keys, months, h, name, model, folds, targets) -> pd.DataFrame:
-    """One model at one horizon over every fold."""
+def shared_fits(models: dict) -> dict[str, list[str]]:
+    """Models that can reuse another model's fits: ``{base name: [names of models built on it]}``.
+
+    A model with ``fit_on`` (``Shrunk``) whose ``estimator`` is an identical spec of another
+    model in the set needs no fit of its own: the backtest fits the base once per fold and
+    completes its twin around that fit (the logistic and the shrunk logistic cost one).
+    """
+    hashes = {name: joblib.hash(model) for name, model in models.items()}
+    twins: dict[str, list[str]] = {}
+    for name, model in models.items():
+        base = getattr(model, "estimator", None)
+        if not hasattr(model, "fit_on") or base is None:
+            continue
+        key = joblib.hash(base)
+        match = next((other for other, hsh in hashes.items() if hsh == key and other != name), None)
+        if match is not None and match not in {t for ts in twins.values() for t in ts}:
+            twins.setdefault(match, []).append(name)
+    return twins
+
+
+def _task(X_all, keys, months, h, name, model, folds, targets, derived=None) -> pd.DataFrame:
+    """One model at one horizon over every fold (and the ``derived`` models built on its fits)."""
     y_any, y_cnt = targets
     out = []
     # Each fit is small (thousands of rows, tens of columns): BLAS threads cost more in
@@ -115,4 +144,7 @@ def _task(X_all, keys, months, h, name, model, folds, targets) -> pd.DataFrame:
             for col, values in predict_frame(est, X_all.iloc[test]).items():
                 frame[col] = values
             out.append(frame)
+            for twin_name, twin in (derived or {}).items():
+                twin_est = clone(twin).set_params(horizon=h).fit_on(est, X_all.iloc[train], y_any[train], y_cnt[train])
+                out.append(frame.assign(model=twin_name, **predict_frame(twin_est, X_all.iloc[test])))
     return pd.concat(out, ignore_index=True)

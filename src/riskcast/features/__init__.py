@@ -4,7 +4,7 @@ Every feature is a small class (see :mod:`.base`); feature sets are declared in
 ``features/*.toml`` and loaded by :mod:`.spec`.
 """
 from riskcast.features.base import Feature, FeatureContext, FeatureError, compute_features
-from riskcast.features.history import (AllEvents, Change, Decay, Events, Fatalities, Indicator, Interaction, Lag, Onset,
+from riskcast.features.history import (AllEvents, Change, Decay, Escalation, Events, Fatalities, Indicator, Interaction, Lag, Onset,
                                        Rolling, TimeSince)
 from riskcast.features.calendar import MonthOfYear, RainySeason
 from riskcast.features.presence import Bases, MonthsSinceArrival, MonthsSinceDeparture, Present, Troops, Withdrawal
@@ -13,7 +13,7 @@ from riskcast.features.spatial import CountryTotal, NearestEventDistance, Spatia
 
 __all__ = [
     "Feature", "FeatureContext", "FeatureError", "compute_features",
-    "Events", "Fatalities", "AllEvents", "Indicator", "Lag", "Rolling", "TimeSince", "Decay", "Onset", "Change", "Interaction",
+    "Events", "Fatalities", "AllEvents", "Indicator", "Lag", "Rolling", "TimeSince", "Decay", "Onset", "Change", "Escalation", "Interaction",
     "SpatialLag", "CountryTotal", "NearestEventDistance",
     "Troops", "Present", "Bases", "MonthsSinceArrival", "MonthsSinceDeparture", "Withdrawal",
     "MonthsSinceShock", "ShockDecay", "PostShock", "ShockCount",

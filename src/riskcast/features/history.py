@@ -15,7 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from riskcast.features.base import Feature, FeatureContext, FeatureError
 
 __all__ = [
-    "Events", "Fatalities", "AllEvents", "Indicator", "Lag", "Rolling", "TimeSince", "Decay", "Onset", "Change", "Interaction",
+    "Events", "Fatalities", "AllEvents", "Indicator", "Lag", "Rolling", "TimeSince", "Decay", "Onset", "Change", "Escalation", "Interaction",
     "lag", "rolling_sum", "months_since",
 ]
 
@@ -279,6 +279,24 @@ class Change(Feature):
     def compute(self, ctx):
         x = ctx.get(self.of)
         return x - lag(x, self.k)
+
+
+class Escalation(Feature):
+    """1 when the inner feature in month t is >= 1 and above ``factor`` x its mean over the
+    ``window`` months before t (months before the panel count as 0, as in every window here)."""
+
+    family = "history"
+    description = "whether {of} rose above {factor} times its mean of the {window} months before"
+
+    def __init__(self, factor: float = 2.0, window: int = 12, of: Feature = Events()) -> None:
+        _positive("factor", factor)
+        _whole("window", window)
+        self.factor, self.window, self.of = factor, window, of
+
+    def compute(self, ctx):
+        x = ctx.get(self.of)
+        before = rolling_sum(lag(x, 1), self.window) / self.window
+        return ((x >= 1) & (x > self.factor * before)).astype(float)
 
 
 class Interaction(Feature):

@@ -26,6 +26,10 @@ class RunOutputs:
         self.report = self.dir / "report.html"
         self.run = self.dir / "run.json"
         self.figures = self.dir / "figures"
+        # intensity targets (P(at least k attacks), ...): long tables with a ``target`` column
+        self.intensity_predictions = self.dir / "intensity_predictions.csv"
+        self.intensity_metrics = self.dir / "intensity_metrics.csv"
+        self.intensity_scores = self.dir / "intensity_scores.csv"
 
     def require(self, path: Path, stage: str) -> Path:
         if not path.exists():

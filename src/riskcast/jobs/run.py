@@ -15,6 +15,7 @@ import pandas as pd
 from riskcast.atomic import atomic_path, write_text
 from riskcast.config import Config, config_hash
 from riskcast.jobs.ingest import Ingested, ingest
+from riskcast.jobs.intensity import backtest_intensity, target_descriptions
 from riskcast.jobs import stages
 from riskcast.jobs.outputs import RunOutputs, month_str, panel_of, update_run_json, write_df
 from riskcast.jobs.train import stage_score, stage_train
@@ -81,16 +82,27 @@ def stage_backtest(cfg: Config, out: Path, panel: pd.DataFrame | None = None) ->
         if cfg.backtest.ablation:
             task = bar.add_task("ablation folds", total=n_folds)
             tables["ablation"] = evaluate.ablation(cfg, panel, progress=lambda n: bar.advance(task, n))
+        if cfg.target.intensity:
+            task = bar.add_task("intensity targets", total=n_folds * len(cfg.target.intensity))
+            intensity_preds, intensity_metrics = backtest_intensity(cfg, panel, progress=lambda n: bar.advance(task, n))
     out_preds = preds.assign(origin=_month_str(preds["origin"]), target_month=_month_str(preds["target_month"]))
     _write_df(out_preds, o.predictions)
     _write_df(tables["metrics"], o.metrics)
     for name, table in tables.items():
         if name != "metrics":
             _write_df(table, o.dir / f"{name}.csv")
+    if cfg.target.intensity:
+        _write_df(intensity_preds.assign(origin=_month_str(intensity_preds["origin"]),
+                                         target_month=_month_str(intensity_preds["target_month"])), o.intensity_predictions)
+        _write_df(intensity_metrics, o.intensity_metrics)
+    else:  # a folder reused from a run with intensity targets must not keep their stale tables
+        for stale in (o.intensity_predictions, o.intensity_metrics, o.intensity_scores):
+            stale.unlink(missing_ok=True)
     o.figures.mkdir(parents=True, exist_ok=True)
     reliability_figure(tables["reliability"], o.figures / "reliability.png")
     _update_run_json(o, backtest={"folds": n_folds, "origins": _origin_span(preds), "models": sorted(preds["model"].unique()),
                                   "baselines": stages.baseline_names(cfg)},
+                     targets=target_descriptions(cfg),
                      ablation_model=cfg.backtest.ablation_model if cfg.backtest.ablation else None)
     from riskcast.jobs.train import log_backtest_run
 

@@ -16,13 +16,14 @@ from riskcast.evaluation.metrics import score_predictions
 from riskcast.features import Events, Indicator, Rolling, compute_features
 from riskcast.features.context import build_context, load_actor_groups
 from riskcast.features.spec import FeatureSet, load_feature_set
+from riskcast.features.targets import baseline_features_of, count_column, indicator_of, quantity_of, shift_ahead, target_column
 from riskcast.jobs.ingest import Ingested
 from riskcast.errors import ConfigError
 from riskcast.evaluation.backtest import fit_model
 from riskcast.panel import build_panel, month_range
 
 __all__ = ["baseline_names", "build_feature_panel", "events_outside_panel", "backtest", "fit_final", "feature_columns", "feature_sets",
-           "model_columns", "models_for", "feature_definitions"]
+           "model_columns", "models_for", "feature_definitions", "intensity_names"]
 
 _KEYS = ["unit_id", "unit_name", "country", "month"]
 
@@ -40,11 +41,17 @@ def _baseline_features(cfg: Config) -> dict[str, object]:
     return {"share": Rolling(k, "mean", Indicator()), "sum": Rolling(k), "current": Events()}
 
 
+def _intensity_baselines(cfg: Config) -> dict[str, dict[str, object]]:
+    """Per intensity target, the columns its climatology and persistence read."""
+    return {t.name: baseline_features_of(t, cfg.model.climatology_months) for t in cfg.target.intensity}
+
+
 def _feature_list(cfg: Config):
     full, base = feature_sets(cfg)
     feats = list(full.features)
     names = {x.name for x in feats}
-    for extra in [*(base.features if base else []), *_baseline_features(cfg).values()]:
+    extras = [f for cols in _intensity_baselines(cfg).values() for f in cols.values()]
+    for extra in [*(base.features if base else []), *_baseline_features(cfg).values(), *extras]:
         if extra.name not in names:
             names.add(extra.name)
             feats.append(extra)
@@ -56,25 +63,50 @@ def feature_definitions(cfg: Config) -> dict[str, str]:
     return {f.name: f.describe() for f in _feature_list(cfg)}
 
 
-def model_columns(cfg: Config) -> dict[str, object]:
-    """Which columns each model reads: the full set, the history-only set, the baselines'."""
+def model_columns(cfg: Config, target: str = "any") -> dict[str, object]:
+    """Which columns each model reads: the full set, the history-only set, the baselines'.
+
+    For an intensity target the baselines read the target's own climatology and indicator, and
+    the full and history-only models read those two columns as well.
+    """
     full, base = feature_sets(cfg)
-    b = _baseline_features(cfg)
-    return {"full": full.columns, "history": base.columns if base else None,
+    b = _baseline_features(cfg) if target == "any" else _intensity_baselines(cfg)[target]
+    own = [] if target == "any" else [b["share"].name, b["current"].name]
+    return {"full": [*full.columns, *own], "history": [*base.columns, *own] if base else None,
             "share": b["share"].name, "sum": b["sum"].name, "current": b["current"].name}
 
 
-def models_for(cfg: Config) -> dict:
-    """The run's models, declared in ``models/<cfg.model.set>.toml``; every one is backtested."""
+def models_for(cfg: Config, target: str = "any") -> dict:
+    """The run's models, declared in ``models/<cfg.model.set>.toml``; every one is backtested.
+
+    For an intensity target: the set's baselines and ``model.intensity_models``.
+    """
     from riskcast.models.spec import load_model_set
 
-    cols = model_columns(cfg)
+    cols = model_columns(cfg, target)
     columns = {"full": list(cols["full"]), "history": list(cols["history"]) if cols["history"] else None}
     baseline = {"share": cols["share"], "sum": cols["sum"], "current": cols["current"]}
     models = load_model_set(cfg.model.set, columns, baseline, climatology_window=cfg.model.climatology_months)
     if cfg.model.champion != "auto" and cfg.model.champion not in models:
         raise ConfigError(f"model.champion {cfg.model.champion!r} is not a model of set {cfg.model.set!r} ({', '.join(models)})", key="model.champion")
+    unknown = [m for m in cfg.model.intensity_models if m not in models]
+    if unknown and cfg.target.intensity:
+        raise ConfigError(f"model.intensity_models {unknown} are not models of set {cfg.model.set!r} ({', '.join(models)})", key="model.intensity_models")
+    if target != "any":
+        keep = set(_baseline_names(models)) | set(cfg.model.intensity_models)
+        models = {n: m for n, m in models.items() if n in keep}
     return models
+
+
+def _baseline_names(models: dict) -> list[str]:
+    from riskcast.models import baselines
+
+    return [n for n, m in models.items() if type(m).__module__ == baselines.__name__]
+
+
+def intensity_names(cfg: Config) -> list[str]:
+    """The configured intensity targets, in config order."""
+    return [t.name for t in cfg.target.intensity]
 
 
 def build_feature_panel(cfg: Config, data: Ingested) -> pd.DataFrame:
@@ -101,6 +133,12 @@ def build_feature_panel(cfg: Config, data: Ingested) -> pd.DataFrame:
     # Presence rows and shocks that could not be placed on the grid are counted, never silent.
     unplaced = {kind: dict(getattr(ctx, kind).attrs.get("unplaced", {})) for kind in ("presence", "shocks")
                 if getattr(ctx, kind) is not None}
+    intensity = {}
+    for spec in cfg.target.intensity:  # each target = its indicator (and quantity) at t + h
+        hit, quantity = ctx.get(indicator_of(spec)), ctx.get(quantity_of(spec))
+        for h in cfg.backtest.horizons:
+            intensity[target_column(spec.name, h)] = shift_ahead(hit, h).ravel()
+            intensity[count_column(spec.name, h)] = shift_ahead(quantity, h).ravel()
     targets = [c for c in panel.columns if c.startswith("target_")]
     observed = ["n_target", "n_fatalities", "n_all"]
     # Assemble from column arrays: pd.concat(axis=1) would copy every feature into one block
@@ -108,6 +146,7 @@ def build_feature_panel(cfg: Config, data: Ingested) -> pd.DataFrame:
     columns = {c: panel[c].to_numpy() for c in _KEYS + observed}
     columns.update({c: feats[c].to_numpy() for c in feats.columns})
     columns.update({c: panel[c].to_numpy() for c in targets})
+    columns.update(intensity)
     out = pd.DataFrame(columns, copy=False)
     out.attrs["unplaced"] = unplaced
     return out
@@ -145,49 +184,48 @@ def n_folds(cfg: Config, panel: pd.DataFrame) -> int:
     )
 
 
-def backtest(cfg: Config, panel: pd.DataFrame, progress: Callable[[int], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rolling-origin backtest of every model; returns (predictions, metrics)."""
+def backtest(cfg: Config, panel: pd.DataFrame, progress: Callable[[int], None] | None = None,
+             target: str = "any") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rolling-origin backtest of every model of ``target`` (P(any attack) by default); returns (predictions, metrics)."""
     b = cfg.backtest
     common = dict(min_train_months=b.min_train_months, eval_months=b.eval_months, window=b.window,
-                  sliding_months=b.sliding_months, eval_start=b.eval_start, progress=progress)
+                  sliding_months=b.sliding_months, eval_start=b.eval_start, progress=progress, target=target)
     if cfg.compute.backend == "dask":  # every (horizon, model) task on the cluster; the same predictions
         from riskcast.compute import dask_client
         from riskcast.dask_models import backtest_on_dask
 
         with dask_client(cfg.compute) as client:
-            preds = backtest_on_dask(client, panel, feature_columns(panel), models_for(cfg), b.horizons, **common)
+            preds = backtest_on_dask(client, panel, feature_columns(panel), models_for(cfg, target), b.horizons, **common)
     else:
-        preds = run_backtest(panel, feature_columns(panel), models_for(cfg), b.horizons, n_jobs=b.n_jobs, **common)
+        preds = run_backtest(panel, feature_columns(panel), models_for(cfg, target), b.horizons, n_jobs=b.n_jobs, **common)
     return preds, score_predictions(preds)
 
 
 def baseline_names(cfg: Config) -> list[str]:
     """Names of the set's baselines (models of ``riskcast.models.baselines``), reference first."""
-    from riskcast.models import baselines
-
-    names = [n for n, m in models_for(cfg).items() if type(m).__module__ == baselines.__name__]
+    names = _baseline_names(models_for(cfg))
     return sorted(names, key=lambda n: (n != "climatology", names.index(n)))
 
 
-def fit_final(cfg: Config, panel: pd.DataFrame, model_name: str | None = None) -> tuple[dict[int, object], dict]:
+def fit_final(cfg: Config, panel: pd.DataFrame, model_name: str | None = None, target: str = "any") -> tuple[dict[int, object], dict]:
     """Fit the champion candidate on every row whose target is known, one fit per horizon."""
     from threadpoolctl import threadpool_limits
 
     from riskcast.models.gbm import LGBMHurdle
 
-    base = models_for(cfg)[model_name or cfg.model.champion]
+    base = models_for(cfg, target)[model_name or cfg.model.champion]
     cols = feature_columns(panel)
     fitted, windows = {}, {}
-    on_dask = cfg.compute.backend == "dask" and type(base) is LGBMHurdle
+    on_dask = cfg.compute.backend == "dask" and type(base) is LGBMHurdle and target == "any"
     for h in cfg.backtest.horizons:
-        y = panel[f"target_any_h{h}"].to_numpy(dtype=float)
+        y = panel[target_column(target, h)].to_numpy(dtype=float)
         known = ~np.isnan(y)
         rows = panel[known]
         if on_dask:
             fitted[h] = _fit_lgbm_on_dask(cfg, base, rows, cols, h)
         else:
             with threadpool_limits(limits=1):  # small fits: see evaluation/backtest.py
-                fitted[h] = fit_model(base, rows[cols], y[known], rows[f"target_count_h{h}"].to_numpy(dtype=float), rows["month"], h)
+                fitted[h] = fit_model(base, rows[cols], y[known], rows[count_column(target, h)].to_numpy(dtype=float), rows["month"], h)
         windows[h] = (f"{rows['month'].min():%Y-%m}", f"{rows['month'].max():%Y-%m}")
     return fitted, windows
 

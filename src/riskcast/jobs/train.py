@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskcast.atomic import write_text
+from riskcast.atomic import atomic_path, write_text
 from riskcast.config import Config, config_hash
 from riskcast.jobs import stages
+from riskcast.jobs.intensity import choose_intensity_models, fit_intensity, intensity_scores
 from riskcast.jobs.outputs import RunOutputs, panel_of, update_run_json
 
 __all__ = ["stage_train", "stage_score", "log_backtest_run", "choose_candidate", "data_hash", "champion_metrics", "backtest_window"]
@@ -178,6 +179,10 @@ def stage_train(cfg: Config, out: Path, panel: pd.DataFrame | None = None, promo
     metrics = pd.read_csv(o.require(o.metrics, "backtest"))
     name = choose_candidate(cfg, metrics)
     fitted, windows = stages.fit_final(cfg, panel, name)
+    intensity_models, intensity = {}, {}
+    if cfg.target.intensity:
+        intensity_models = choose_intensity_models(cfg, pd.read_csv(o.require(o.intensity_metrics, "backtest")))
+        intensity = fit_intensity(cfg, panel, intensity_models)
     cols = stages.feature_columns(panel)
     dhash, window, scores = data_hash(run_info), backtest_window(run_info), champion_metrics(metrics, name)
     uri = tracking_uri(cfg.tracking.uri, out)
@@ -195,7 +200,11 @@ def stage_train(cfg: Config, out: Path, panel: pd.DataFrame | None = None, promo
         mlflow.log_dict({str(h): fitted_summary(est) for h, est in fitted.items()}, "fitted_models.json")
         spec_text = "\n".join(Path(i["file"]).read_text() for i in feature_files.values())
         bundle = ForecastBundle(fitted, cols, name, feature_spec=spec_text, data_hash=dhash,
-                                calibrated=all(getattr(m, "calibrator_", None) is not None for m in fitted.values()))
+                                calibrated=all(getattr(m, "calibrator_", None) is not None for m in fitted.values()),
+                                intensity=intensity, intensity_models=intensity_models)
+        if intensity_models:
+            mlflow.log_params({f"intensity.{t}": m for t, m in intensity_models.items()})
+            mlflow.log_artifact(str(o.intensity_metrics))
         reg_name, version = log_bundle(bundle, cfg.tracking.registered_model, input_example=panel[cols].head(3),
                                        window=window, metrics=scores, data_hash=dhash, config_hash=config_hash(cfg),
                                        tags={TAG_MODEL: name})
@@ -225,12 +234,24 @@ def stage_train(cfg: Config, out: Path, panel: pd.DataFrame | None = None, promo
              "would_promote": decision.promoted, "action": action, "promotion_reason": decision.reason,
              "champion_before": {"version": decision.champion_before, "model": champ_spec, "scores_on_window": champ_scores},
              "backtest_window": window, "backtest_scores": scores, "data_hash": dhash,
-             "training_windows": {str(h): w for h, w in windows.items()}, "features": cols}
+             "training_windows": {str(h): w for h, w in windows.items()}, "features": cols,
+             "intensity_models": intensity_models}
     write_text(o.model, json.dumps(model, indent=2) + "\n")
     update_run_json(o, mlflow_run_id=run_id, tracking_uri=uri, registered_model=reg_name, registered_model_version=version,
                     champion_version=decision.champion_after, promotion={"promoted": decision.promoted, "reason": decision.reason},
                     training_windows=model["training_windows"])
     return model
+
+
+def _write_intensity_scores(cfg: Config, o: RunOutputs, bundle, latest: pd.DataFrame, as_of, models: dict[str, str]) -> None:
+    """Every intensity target's forecasts for the latest month, from the same registered bundle."""
+    if not models:
+        o.intensity_scores.unlink(missing_ok=True)
+        return
+    wide = bundle.predict(latest[json.loads(o.model.read_text())["features"]])
+    table = intensity_scores(pd.DataFrame(wide), latest, as_of, models, cfg.backtest.horizons)
+    with atomic_path(o.intensity_scores) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.10g")
 
 
 class _DaskScored:
@@ -294,8 +315,8 @@ def stage_score(cfg: Config, out: Path, panel: pd.DataFrame | None = None, versi
         scorer, latest, as_of=as_of, model_name=name, model_version=version, data_hash=model.get("data_hash", ""),
         tiers=tiers, top_k=cfg.scoring.top_k, progress=progress))
     write_scores(scores, o.scores)
+    _write_intensity_scores(cfg, o, bundle, latest, as_of, model.get("intensity_models", {}))
     # what moved each unit's forecast since last month, with the same model (reported as drivers)
-    from riskcast.atomic import atomic_path
     from riskcast.scoring import explain_change
 
     before = panel[panel["month"] == as_of - pd.DateOffset(months=1)]

@@ -113,7 +113,7 @@ class Ensemble(ClassifierMixin, _BaseComposition):
             reason = f"the {len(val_idx)} validation rows hold one class only"
         self.calibrator_ = None
         if reason is None:
-            P = np.column_stack([fit_estimator(clone(est), X, y, y_count, months, self.horizon, fit_idx).predict_proba(X.iloc[val_idx])[:, 1]
+            P = np.column_stack([fit_estimator(clone(est), X, y, y_count, months, self.horizon, fit_idx, proba_only=True).predict_proba(X.iloc[val_idx])[:, 1]
                                  for _, est in self.members])
             w = simplex_brier_weights(P, y[val_idx])
             self.weights_note_ = f"Brier-optimal on {len(val_idx)} validation rows (members fitted on {len(fit_idx)} earlier rows)"

@@ -41,6 +41,9 @@ class LGBMHurdle(ContractTags, ClassifierMixin, BaseEstimator):
 
     _allow_nan = True  # LightGBM routes missing values down a learned branch
 
+    #: P(attack) comes from the classifier alone: a hold-out scored by Brier may skip the count head.
+    _proba_needs_count = False
+
     def __init__(
         self,
         columns: tuple[str, ...] | None = None,

@@ -34,6 +34,9 @@ class LogisticCount(NBCountMixin, ClassifierMixin, BaseEstimator):
     negative binomial around the Poisson head, its size fitted on the training rows.
     """
 
+    #: P(attack) comes from the classifier alone: a hold-out scored by Brier may skip the count head.
+    _proba_needs_count = False
+
     def __init__(self, columns: tuple[str, ...] | None = None, C: float = 0.5, alpha: float = 1e-3, max_iter: int = 1000) -> None:
         self.columns = columns
         self.C = C

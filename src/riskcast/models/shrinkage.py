@@ -64,10 +64,18 @@ class Shrunk(ClassifierMixin, BaseEstimator):
     def fit(self, X: pd.DataFrame, y, y_count=None, months=None) -> "Shrunk":
         if self.estimator is None:
             raise ValueError("Shrunk needs an estimator (base = \"<model name>\")")
+        return self.fit_on(fit_estimator(clone(self.estimator), X, y, y_count, months, self.horizon), X, y, y_count)
+
+    def fit_on(self, fitted_estimator, X: pd.DataFrame, y, y_count=None) -> "Shrunk":
+        """Complete the fit around ``fitted_estimator``, this model's estimator already fitted on the same rows.
+
+        The backtest fits a model and its shrunk twin once (:func:`riskcast.evaluation.backtest.run_backtest`):
+        the result is the one :meth:`fit` gives, because every fit is deterministic.
+        """
         self.weight_ = climatology_weight(self.horizon, float(self.half_horizon))
         self.classes_ = np.array([0.0, 1.0])
         self.n_features_in_ = X.shape[1]
-        self.estimator_ = fit_estimator(clone(self.estimator), X, y, y_count, months, self.horizon)
+        self.estimator_ = fitted_estimator
         self.climatology_ = Climatology(self.share_column, self.sum_column, self.window).fit(X, y, y_count=y_count)
         return self
 

@@ -50,7 +50,7 @@ class Tuned(ClassifierMixin, BaseEstimator):
         if reason is None:
             for value in self.grid:
                 est = clone(self.estimator).set_params(**{self.param: value})
-                fit_estimator(est, X, y, y_count, months, self.horizon, idx=fit_idx)
+                fit_estimator(est, X, y, y_count, months, self.horizon, idx=fit_idx, proba_only=True)
                 p = est.predict_proba(X.iloc[held_idx])[:, 1]
                 self.scores_[value] = float(np.mean((p - y[held_idx]) ** 2))
             chosen = min(self.grid, key=lambda v: self.scores_[v])  # first of equals wins

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from riskcast.reporting.intensity import headline, intensity_backtest_rows
 from riskcast.config import Config
 from riskcast.paths import project_file
 
@@ -161,6 +162,10 @@ def render_report(cfg: Config, out: Path) -> str:
         u["spark"] = visuals["sparklines"].get(u["unit_id"], "")
         lo, hi = q["q10"].get(u["unit_id"]), q["q90"].get(u["unit_id"])
         u["range"] = "" if lo is None or pd.isna(lo) or pd.isna(hi) else f"{lo:.0f}-{hi:.0f}"
+    model_info = json.loads((out / "model.json").read_text()) if (out / "model.json").is_file() else {}
+    head = headline(out, scores, h0, cfg.report.top_n, run.get("targets", {}))
+    intensity_rows = intensity_backtest_rows(out, model_info.get("intensity_models", {}),
+                                             run.get("backtest", {}).get("baselines", ["climatology"]))
     env = Environment(loader=FileSystemLoader(project_file("reports")), autoescape=select_autoescape(["html", "j2"], default=True))
     return env.get_template("report.html.j2").render(
         title=cfg.report.title, run=run, cfg=cfg, as_of=run.get("as_of"), horizons=cfg.backtest.horizons,
@@ -169,5 +174,6 @@ def render_report(cfg: Config, out: Path) -> str:
         assignment=run.get("region_assignment", {}), silent_units=silent_units, windows=windows,
         warnings=run.get("warnings", []), comparison=_set_comparison(metrics), drift=run.get("drift"),
         definitions=sorted(run.get("feature_definitions", {}).items()), feature_sets=run.get("feature_sets", {}),
-        drivers=drivers, visuals=visuals,
+        drivers=drivers, visuals=visuals, headline=head, intensity_rows=intensity_rows,
+        intensity_models=model_info.get("intensity_models", {}), targets=run.get("targets", {}),
     )

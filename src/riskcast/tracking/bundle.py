@@ -11,6 +11,10 @@ Output layout: **wide**, one row per input row (same index), columns per horizon
 
     p_h{h}  expected_count_h{h}  q10_h{h}  q50_h{h}  q90_h{h}  top_features_h{h}
 
+and, for every intensity target ``name`` the bundle carries (P(at least k attacks), ...)::
+
+    p_{name}_h{h}
+
 Wide keeps the pyfunc signature a fixed set of typed columns and the row order equal to the
 input's; :func:`riskcast.scoring.score_month` turns it into the long score table.
 """
@@ -59,6 +63,8 @@ class ForecastBundle(mlflow.pyfunc.PythonModel):
         data_hash: hash of the training data.
         calibrated: whether the models are wrapped in a probability calibrator.
         quantiles: the count quantiles to report.
+        intensity: per intensity target, its fitted model per horizon (P only).
+        intensity_models: per intensity target, the name of its model.
     """
 
     # Class-level defaults keep bundles pickled before these attributes existed loadable.
@@ -67,10 +73,13 @@ class ForecastBundle(mlflow.pyfunc.PythonModel):
     data_hash = ""
     calibrated = False
     quantiles = (0.1, 0.5, 0.9)
+    intensity: dict = {}
+    intensity_models: dict = {}
 
     def __init__(self, models: dict[int, object], feature_cols: list[str], model_name: str, *,
                  feature_spec: str = "", data_hash: str = "", calibrated: bool = False,
-                 quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)) -> None:
+                 quantiles: tuple[float, ...] = (0.1, 0.5, 0.9), intensity: dict | None = None,
+                 intensity_models: dict | None = None) -> None:
         if not models:
             raise ValueError("a bundle needs at least one fitted model")
         self.models = {int(h): m for h, m in models.items()}
@@ -81,6 +90,8 @@ class ForecastBundle(mlflow.pyfunc.PythonModel):
         self.data_hash = data_hash
         self.calibrated = bool(calibrated)
         self.quantiles = tuple(float(q) for q in quantiles)
+        self.intensity = {str(t): {int(h): m for h, m in by_h.items()} for t, by_h in (intensity or {}).items()}
+        self.intensity_models = dict(intensity_models or {})
 
     @property
     def horizons(self) -> list[int]:
@@ -90,7 +101,9 @@ class ForecastBundle(mlflow.pyfunc.PythonModel):
         """Plain description stored in the MLmodel file (no fitted state)."""
         return {"model_name": self.model_name, "horizons": self.horizons, "feature_cols": self.feature_cols,
                 "feature_spec_sha256": self.feature_spec_sha256, "data_hash": self.data_hash,
-                "calibrated": self.calibrated, "quantiles": list(self.quantiles)}
+                "calibrated": self.calibrated, "quantiles": list(self.quantiles),
+                "intensity_targets": {t: {"model": self.intensity_models.get(t, ""), "horizons": sorted(by_h)}
+                                      for t, by_h in self.intensity.items()}}
 
     def features(self, model_input: pd.DataFrame) -> pd.DataFrame:
         """The feature columns of ``model_input`` as floats (the models' common input)."""
@@ -122,6 +135,9 @@ class ForecastBundle(mlflow.pyfunc.PythonModel):
                 out[f"{_qname(q)}_h{h}"] = qs[:, j]
             contrib = self.contributions(X, h)
             out[f"top_features_h{h}"] = top_contributions(contrib, top_k) if contrib is not None else [""] * n
+        for target, by_h in self.intensity.items():
+            for h in sorted(by_h):
+                out[f"p_{target}_h{h}"] = np.asarray(by_h[h].predict_proba(X), dtype=float)[:, 1]
         return pd.DataFrame(out, index=model_input.index)
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
