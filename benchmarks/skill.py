@@ -28,6 +28,8 @@ CONFIGS = {
     "mali_admin2": ("examples/acled_mali_admin2.toml", "real ACLED Mali, admin-2 (50 cercles), origins 2017-01..", True),
     "burkina_admin1": ("examples/acled_burkina.toml", "real ACLED Burkina Faso, admin-1 (13 regions), origins 2017-01..", True),
     "burkina_admin2": ("examples/acled_burkina_admin2.toml", "real ACLED Burkina Faso, admin-2 (45 provinces), origins 2017-01..", True),
+    "sahel_admin2": ("examples/acled_sahel_admin2.toml",
+                     "real ACLED Sahel: Mali cercles + Burkina Faso provinces in one panel (95 units), origins 2017-01..2019-05", True),
 }
 
 

@@ -9,12 +9,12 @@ from riskcast.features.history import (AllEvents, Change, Decay, Escalation, Eve
 from riskcast.features.calendar import MonthOfYear, RainySeason
 from riskcast.features.presence import Bases, MonthsSinceArrival, MonthsSinceDeparture, Present, Troops, Withdrawal
 from riskcast.features.shocks import MonthsSinceShock, PostShock, ShockCount, ShockDecay
-from riskcast.features.spatial import CountryTotal, NearestEventDistance, SpatialLag
+from riskcast.features.spatial import AcrossBorder, CountryTotal, NearestEventDistance, SpatialLag
 
 __all__ = [
     "Feature", "FeatureContext", "FeatureError", "compute_features",
     "Events", "Fatalities", "AllEvents", "Indicator", "Lag", "Rolling", "TimeSince", "Decay", "Onset", "Change", "Escalation", "Interaction",
-    "SpatialLag", "CountryTotal", "NearestEventDistance",
+    "SpatialLag", "CountryTotal", "AcrossBorder", "NearestEventDistance",
     "Troops", "Present", "Bases", "MonthsSinceArrival", "MonthsSinceDeparture", "Withdrawal",
     "MonthsSinceShock", "ShockDecay", "PostShock", "ShockCount",
     "MonthOfYear", "RainySeason",

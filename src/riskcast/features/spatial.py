@@ -15,7 +15,7 @@ from scipy.spatial import cKDTree
 from riskcast.features.base import Feature, FeatureContext, FeatureError
 from riskcast.features.history import Events, _positive, _whole
 
-__all__ = ["SpatialLag", "CountryTotal", "NearestEventDistance", "hop_matrix", "ring_matrix", "haversine_km"]
+__all__ = ["SpatialLag", "CountryTotal", "AcrossBorder", "NearestEventDistance", "hop_matrix", "ring_matrix", "haversine_km"]
 
 #: Mean Earth radius (IUGG), km.
 EARTH_RADIUS_KM = 6371.0088
@@ -164,6 +164,38 @@ class CountryTotal(Feature):
         codes = pd.factorize(ctx.units["country"])[0]
         member = sp.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))))
         return member.T @ (member @ ctx.get(self.of))
+
+
+class AcrossBorder(Feature):
+    """Total of the inner feature, in month t, over units of *other* countries whose centroid lies
+    within ``radius_km`` of the unit's centroid: exposure to violence across the border.
+
+    Contiguity lists stop at the border (each country's units come from its own gazetteer), so
+    in a multi-country panel (the Liptako-Gourma tri-border area) this is what carries a
+    neighbour's insurgency into the unit's features; in a one-country panel it is 0.
+    """
+
+    family = "spatial"
+    description = "{of} in units of other countries within {radius_km} km"
+
+    def __init__(self, radius_km: float = 150.0, of: Feature = Events()) -> None:
+        _positive("radius_km", radius_km)
+        self.radius_km, self.of = radius_km, of
+
+    def compute(self, ctx: FeatureContext) -> np.ndarray:
+        w = _cached(ctx, f"__across_border_{self.radius_km:g}", lambda: self._weights(ctx))
+        return np.asarray(w @ ctx.get(self.of))
+
+    def _weights(self, ctx: FeatureContext) -> sp.csr_matrix:
+        lat, lon = _centroids(ctx, "AcrossBorder")
+        points = _unit_vectors(lat, lon)
+        chord = 2 * np.sin(min(self.radius_km / (2 * EARTH_RADIUS_KM), np.pi / 2))
+        pairs = cKDTree(points).query_pairs(chord, output_type="ndarray")
+        country = pd.factorize(ctx.units["country"].astype(str))[0]
+        pairs = pairs[country[pairs[:, 0]] != country[pairs[:, 1]]] if len(pairs) else pairs.reshape(0, 2)
+        n = len(lat)
+        rows, cols = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
+        return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
 
 
 class NearestEventDistance(Feature):
