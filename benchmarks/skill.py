@@ -181,7 +181,7 @@ def card(results: list[dict]) -> str:
                   "Expected calibration error (10 bins; lower is better):", "", *_table(res["metrics"], "ece", res["baselines"], with_ci=False), "",
                   *_intensity_tables(res)]
         if res["ablation"] is not None and len(res["ablation"]):
-            t = ablation_table(res["ablation"], metrics=("brier_skill_vs_climatology",))
+            t = ablation_table(res["ablation"], metrics=("brier_skill_vs_climatology",)).dropna(axis=1, how="all")  # families with no columns
             model = run.get("ablation_model", "the ablation model")
             lines += [f"Ablation ({model}): Brier skill with all features, and its change when a family is dropped",
                       "(negative change = the family helped):", "",

@@ -70,6 +70,10 @@ def test_ablation_one_row_per_variant_horizon_metric_on_identical_rows():
     assert sorted(a["variant"].unique()) == sorted(variants)
     assert len(a) == len(variants) * 1 * len(METRICS)
     assert not a.duplicated(["variant", "horizon", "metric"]).any()
+    # families without columns here (actors, sub_events, cross_border) are reported as not ablated
+    skipped = a["variant"].isin([f"-{f}" for f in FAMILIES if f not in FAMILY_COLS])
+    assert (a.loc[skipped, "n"] == 0).all() and a.loc[skipped, "note"].str.contains("no columns").all()
+    a = a[~skipped]
     assert a["n"].nunique() == 1 and a["n"].iloc[0] == 8 * 6  # identical folds: 8 units x 6 origins
     assert (a["n_features"] == np.where(a["variant"] == "all", 10, 8)).all()
     full = a[a["variant"] == "all"]
@@ -88,11 +92,11 @@ def test_family_without_columns_is_skipped_with_a_note():
     skipped = a[a["variant"] == "-calendar"]
     assert len(skipped) == len(METRICS) and skipped["value"].isna().all()
     assert skipped["note"].str.contains("family 'calendar' has no columns").all()
-    scored = a[a["variant"] != "-calendar"]
+    scored = a[~a["variant"].isin(["-calendar", "-actors", "-sub_events", "-cross_border"])]
     assert scored["n"].nunique() == 1
     wide = ablation_table(a)
-    assert list(wide.columns) == ["all", "climatology", "without history", "without spatial", "without presence",
-                                  "without shocks", "without calendar"]
+    assert list(wide.columns) == ["all", "climatology", "without history", "without actors", "without sub_events", "without spatial",
+                                  "without cross_border", "without presence", "without shocks", "without calendar"]
     assert wide.index.get_level_values("metric")[0] == "auroc"
     assert wide["without calendar"].isna().all()
 
@@ -133,6 +137,13 @@ def test_default_set_columns_all_map_to_a_family():
     by_fam = columns_by_family(fs)
     assert set(by_fam) == set(FAMILIES)
     assert sorted(c for cols in by_fam.values() for c in cols) == sorted(fs.columns)
-    assert all(by_fam[f] for f in FAMILIES)  # the default set uses every family
+    # the default set uses every family but the sub-event types (features/dynamics.toml) and the
+    # cross-border exposure (features/sahel.toml, for multi-country panels)
+    assert [f for f in FAMILIES if not by_fam[f]] == ["sub_events", "cross_border"]
+    assert "rolling_window3_of_events_actor_jnim" in by_fam["actors"]
+    dyn = columns_by_family(load_feature_set("dynamics"))
+    assert "rolling_window3_of_events_sub_remote_explosive_landmine_ied" in dyn["sub_events"]
+    assert "rolling_window3_of_fatalities_actor_jnim" in dyn["actors"]
+    assert "across_border" in columns_by_family(load_feature_set("sahel"))["cross_border"]
     assert "spatial_lag_of_withdrawal_force_france" in by_fam["presence"]
     assert "spatial_lag" in by_fam["spatial"] and "rainy_season" in by_fam["calendar"]

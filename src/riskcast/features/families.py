@@ -1,9 +1,12 @@
 """Which feature family each column of a feature set belongs to (for ablation by family).
 
 Families name the *data source* a column draws on: ``history`` (attacks in the unit),
-``spatial`` (attacks around it), ``presence`` (foreign troops), ``shocks`` (political shocks)
-and ``calendar``. A composed feature belongs to the most specific source anywhere in its
-composition, in the precedence presence > shocks > calendar > spatial > history:
+``actors`` (attacks by one actor group: JNIM, IS Sahel, militias, state forces), ``sub_events``
+(one sub-event type: IEDs, abductions, territory taken), ``spatial`` (attacks around it),
+``cross_border`` (attacks in other countries' units nearby), ``presence`` (foreign troops),
+``shocks`` (political shocks) and ``calendar``. A composed feature belongs to the most specific
+source anywhere in its composition, in the precedence presence > shocks > calendar >
+cross_border > spatial > sub_events > actors > history:
 
 - ``Lag`` / ``Rolling`` / ``Decay`` ... of X carry X's information, so they inherit X's family
   (``Lag(of=SpatialLag())`` is spatial).
@@ -25,13 +28,23 @@ from riskcast.features.base import Feature
 __all__ = ["FAMILIES", "feature_family", "column_families", "columns_by_family"]
 
 #: In increasing precedence: a composed column takes the last of these that it touches.
-FAMILIES: tuple[str, ...] = ("history", "spatial", "presence", "shocks", "calendar")
-_PRECEDENCE = ("history", "spatial", "calendar", "shocks", "presence")
+FAMILIES: tuple[str, ...] = ("history", "actors", "sub_events", "spatial", "cross_border", "presence", "shocks", "calendar")
+_PRECEDENCE = ("history", "actors", "sub_events", "spatial", "cross_border", "calendar", "shocks", "presence")
+
+
+def _own_family(feature: Feature) -> str:
+    # A count of one actor group's or one sub-event type's events is its own source of information.
+    params = feature.params()
+    if type(feature).family == "history" and params.get("sub_event_type"):
+        return "sub_events"
+    if type(feature).family == "history" and params.get("actor_group"):
+        return "actors"
+    return type(feature).family
 
 
 def feature_family(feature: Feature) -> str:
     """The family of one (possibly composed) feature; see the module docstring for the rule."""
-    own = type(feature).family
+    own = _own_family(feature)
     if own not in FAMILIES:
         raise ValueError(f"{type(feature).__name__}.family is {own!r}; expected one of {', '.join(FAMILIES)}")
     found = [own] + [feature_family(v) for v in feature.params().values() if isinstance(v, Feature)]

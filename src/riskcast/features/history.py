@@ -90,9 +90,19 @@ def _actor_pair_codes(ev: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:
     return codes.ravel(), (a1 + " | " + a2).str.casefold()
 
 
-def _event_mask(ctx: FeatureContext, event_type: str | None, actor_group: str | None) -> np.ndarray:
+def _sub_event_type_codes(ev: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:
+    column = ev["sub_event_type"] if "sub_event_type" in ev else pd.Series("", index=ev.index)
+    codes, uniques = pd.factorize(column.fillna("").astype(str))
+    return codes, pd.Series(uniques, dtype=object).str.casefold()
+
+
+def _event_mask(ctx: FeatureContext, event_type: str | None, actor_group: str | None,
+                sub_event_type: str | None = None) -> np.ndarray:
     ev = ctx.events
-    if event_type is not None:
+    if sub_event_type is not None:  # a sub-event type (ACLED's "Remote explosive/landmine/IED") of any event type
+        codes, subs = _codes(ctx, "__sub_event_type_codes", lambda: _sub_event_type_codes(ev))
+        mask = (subs == sub_event_type.casefold()).to_numpy()[codes]
+    elif event_type is not None:
         codes, types = _codes(ctx, "__event_type_codes", lambda: _event_type_codes(ev))
         mask = (types == event_type.casefold()).to_numpy()[codes]
     else:
@@ -109,44 +119,45 @@ def _event_mask(ctx: FeatureContext, event_type: str | None, actor_group: str | 
 
 
 class Events(Feature):
-    """Number of events in month t: target events by default, or one event type / actor group."""
+    """Number of events in month t: target events by default, or one event type, sub-event type
+    (e.g. ACLED's "Remote explosive/landmine/IED", "Abduction/forced disappearance") or actor group."""
 
     family = "history"
     description = "number of {event_type} events involving {actor_group} in the month"
-    name_prefix = {"event_type": "type", "actor_group": "actor"}
+    name_prefix = {"event_type": "type", "actor_group": "actor", "sub_event_type": "sub"}
 
-    def __init__(self, event_type: str | None = None, actor_group: str | None = None) -> None:
-        self.event_type, self.actor_group = event_type, actor_group
+    def __init__(self, event_type: str | None = None, actor_group: str | None = None, sub_event_type: str | None = None) -> None:
+        self.event_type, self.actor_group, self.sub_event_type = event_type, actor_group, sub_event_type
 
     def describe(self) -> str:
-        what = f"{self.event_type} events" if self.event_type else "attacks"
+        what = f"{self.sub_event_type} events" if self.sub_event_type else f"{self.event_type} events" if self.event_type else "attacks"
         return what + (f" involving {self.actor_group}" if self.actor_group else "")
 
     def compute(self, ctx: FeatureContext) -> np.ndarray:
-        if self.event_type is None and self.actor_group is None:
+        if self.event_type is None and self.actor_group is None and self.sub_event_type is None:
             return ctx.array("n_target")
         ev = ctx.events
-        return ctx.grid(ev.loc[_event_mask(ctx, self.event_type, self.actor_group), ["unit_ix", "month_ix"]])
+        return ctx.grid(ev.loc[_event_mask(ctx, self.event_type, self.actor_group, self.sub_event_type), ["unit_ix", "month_ix"]])
 
 
 class Fatalities(Feature):
-    """Fatalities of target events in month t (or of one event type / actor group)."""
+    """Fatalities of target events in month t (or of one event type, sub-event type or actor group)."""
 
     family = "history"
-    name_prefix = {"event_type": "type", "actor_group": "actor"}
+    name_prefix = {"event_type": "type", "actor_group": "actor", "sub_event_type": "sub"}
 
-    def __init__(self, event_type: str | None = None, actor_group: str | None = None) -> None:
-        self.event_type, self.actor_group = event_type, actor_group
+    def __init__(self, event_type: str | None = None, actor_group: str | None = None, sub_event_type: str | None = None) -> None:
+        self.event_type, self.actor_group, self.sub_event_type = event_type, actor_group, sub_event_type
 
     def describe(self) -> str:
-        what = f"{self.event_type} events" if self.event_type else "attacks"
+        what = f"{self.sub_event_type} events" if self.sub_event_type else f"{self.event_type} events" if self.event_type else "attacks"
         return f"deaths in {what}" + (f" involving {self.actor_group}" if self.actor_group else "")
 
     def compute(self, ctx: FeatureContext) -> np.ndarray:
-        if self.event_type is None and self.actor_group is None:
+        if self.event_type is None and self.actor_group is None and self.sub_event_type is None:
             return ctx.array("n_fatalities")
         ev = ctx.events
-        mask = _event_mask(ctx, self.event_type, self.actor_group)
+        mask = _event_mask(ctx, self.event_type, self.actor_group, self.sub_event_type)
         return ctx.grid(ev.loc[mask, ["unit_ix", "month_ix"]], ev.loc[mask, "fatalities"].to_numpy(dtype=float))
 
 

@@ -175,7 +175,7 @@ class AcrossBorder(Feature):
     neighbour's insurgency into the unit's features; in a one-country panel it is 0.
     """
 
-    family = "spatial"
+    family = "cross_border"
     description = "{of} in units of other countries within {radius_km} km"
 
     def __init__(self, radius_km: float = 150.0, of: Feature = Events()) -> None:
