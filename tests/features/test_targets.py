@@ -45,10 +45,14 @@ def test_bad_intensity_specs_are_refused(bad, match):
         TargetSpec(intensity=bad)
 
 
-def test_intensity_models_must_be_in_the_set():
+def test_intensity_models_must_be_in_the_set_and_forecast_the_target():
     cfg = default_config(["model.intensity_models=[\"nope\"]"])
     with pytest.raises(ConfigError, match="intensity_models"):
         models_for(cfg, "k5")
+    # a count GLM's P is P(count >= 1), whatever it is trained on: refused for an intensity target
+    for name in ("glm_negbin", "ensemble"):
+        with pytest.raises(ConfigError, match="P\\(count >= 1\\)"):
+            models_for(default_config([f"model.intensity_models=[\"{name}\"]"]), "k5")
 
 
 @pytest.fixture(scope="module")

@@ -95,6 +95,12 @@ def models_for(cfg: Config, target: str = "any") -> dict:
     if target != "any":
         keep = set(_baseline_names(models)) | set(cfg.model.intensity_models)
         models = {n: m for n, m in models.items() if n in keep}
+        for name, model in models.items():
+            parts = [model, *(v for v in model.get_params(deep=True).values() if hasattr(v, "get_params"))]
+            if any(getattr(p, "_proba_from_count", False) for p in parts):
+                raise ConfigError(f"model.intensity_models: {name!r} forecasts P(count >= 1) from its count head, "
+                                  f"not the 0/1 intensity target {target!r}; choose a classifier (logistic, lgbm)",
+                                  key="model.intensity_models")
     return models
 
 

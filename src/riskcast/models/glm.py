@@ -46,6 +46,10 @@ class CountGLM(NBCountMixin, ClassifierMixin, BaseEstimator):
     When ``y_count`` is None the 0/1 target ``y`` is used as the count.
     """
 
+    #: P(attack) is P(count >= 1) of the fitted count distribution, whatever the 0/1 target is:
+    #: such a model cannot forecast another target (at least 5 attacks, escalation).
+    _proba_from_count = True
+
     def __init__(self, columns: tuple[str, ...] | None = None, family: str = "negbin", alpha: float = 1.0, n_profile: int = 2) -> None:
         self.columns = columns
         self.family = family
