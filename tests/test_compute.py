@@ -130,7 +130,7 @@ def test_whole_run_on_dask_matches_local(tmp_path):
 
     exe = str(Path(sys.executable).parent / "riskcast")
     fast = [x for s in ("model.set=fast", "backtest.horizons=[1]", "backtest.eval_months=6", "backtest.n_boot=20",
-                        "backtest.ablation=false") for x in ("--set", s)]
+                        "backtest.ablation=false", "target.intensity=[]") for x in ("--set", s)]
     for name, extra in (("local", []), ("dask", ["--set", 'compute.backend="dask"', "--set", "compute.block_units=4",
                                                   "--set", 'compute.memory_limit="2GiB"'])):
         r = subprocess.run([exe, "demo", "--out", str(tmp_path / name), *fast, *extra], capture_output=True, text=True)

@@ -31,7 +31,7 @@ from riskcast.jobs.simulate import simulate_year
 
 ROOT = Path(__file__).resolve().parents[1]
 # HTML reports only: the PDF (3 s each) is checked by tests/reporting, not twelve times here
-FAST = ["model.set=fast", "backtest.horizons=[1]", "backtest.eval_months=6", "backtest.n_boot=20", "backtest.ablation=false",
+FAST = ["target.intensity=[]", "model.set=fast", "backtest.horizons=[1]", "backtest.eval_months=6", "backtest.n_boot=20", "backtest.ablation=false",
         "report.pdf=false"]
 MONTHS = [f"2024-{m:02d}" for m in range(1, 13)]
 

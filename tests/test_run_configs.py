@@ -21,7 +21,8 @@ def test_same_inputs_config_and_seed_give_identical_scores(tmp_path):
     quick = ["backtest.horizons=[1, 12]", "backtest.eval_months=4", "backtest.ablation=false", "report.pdf=false"]
     run_all(default_config(quick), tmp_path / "a", echo=lambda m: None)
     run_all(default_config([*quick, "backtest.n_jobs=1"]), tmp_path / "b", echo=lambda m: None)
-    for name in ("scores.csv", "predictions.csv", "metrics.csv", "reliability.csv"):
+    for name in ("scores.csv", "predictions.csv", "metrics.csv", "reliability.csv", "intensity_predictions.csv", "intensity_metrics.csv",
+                 "intensity_scores.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     a, b = (json.loads((tmp_path / d / "run.json").read_text()) for d in ("a", "b"))
     assert a["data_hashes"] == b["data_hashes"]

@@ -33,7 +33,7 @@ INSTALL_ROOT = "/opt/riskcast"
 #: The cache folder the service points matplotlib and fontconfig at (CacheDirectory=riskcast).
 SERVICE_CACHE = "/var/cache/riskcast"
 FAST = ["--set", "model.set=fast", "--set", "backtest.horizons=[1]", "--set", "backtest.eval_months=6",
-        "--set", "backtest.n_boot=20", "--set", "backtest.ablation=false"]
+        "--set", "backtest.n_boot=20", "--set", "backtest.ablation=false", "--set", "target.intensity=[]"]
 _CRON_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\s*=")
 
 

@@ -18,7 +18,7 @@ from tests.conftest import PROJECT
 from tests.fetch._fakes import EMAIL, PASSWORD, UCDP_TOKEN, FakeAcled, FakeUcdp, acled_rows, ged_rows
 
 SETS = ["panel.start=2024-01", "backtest.min_train_months=6", "backtest.eval_months=3", "backtest.horizons=[1]",
-        "model.set=fast", "backtest.n_boot=0", "backtest.ablation=false", "report.pdf=false"]
+        "model.set=fast", "backtest.n_boot=0", "backtest.ablation=false", "report.pdf=false", "target.intensity=[]"]
 
 
 def _cli(*args: str, env: dict) -> subprocess.CompletedProcess:

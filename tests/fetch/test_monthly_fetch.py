@@ -22,7 +22,7 @@ from tests.fetch._fakes import EMAIL, PASSWORD, FakeAcled, acled_rows, json_resp
 
 MONTHS = [f"2024-{m:02d}" for m in range(1, 13)]
 # a small, quick job: the fast model set, one horizon, a short evaluation window, HTML reports only
-FAST = ["model.set=fast", "backtest.horizons=[1]", "backtest.eval_months=4", "backtest.n_boot=0", "backtest.ablation=false",
+FAST = ["target.intensity=[]", "model.set=fast", "backtest.horizons=[1]", "backtest.eval_months=4", "backtest.n_boot=0", "backtest.ablation=false",
         "panel.start=2017-01", "report.pdf=false"]
 
 

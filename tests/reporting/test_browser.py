@@ -16,7 +16,7 @@ from tests.conftest import cli
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 #: The quick run of the demo: one horizon, three evaluation months, no ablation (~10-15 s).
-OVERRIDES = ["model.set=fast", "backtest.eval_months=3", "backtest.horizons=[1]", "backtest.ablation=false"]
+OVERRIDES = ["target.intensity=[]", "model.set=fast", "backtest.eval_months=3", "backtest.horizons=[1]", "backtest.ablation=false"]
 QUICK = [arg for item in OVERRIDES for arg in ("--set", item)]
 HOSTILE = "<script>window.__pwned=1</script>"
 

@@ -124,7 +124,7 @@ def demo_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("drv") / "run"
     cli = Path(sys.executable).with_name("riskcast")
     subprocess.run([str(cli), "demo", "--out", str(out), "--set", "model.set=fast", "--set", "backtest.eval_months=3",
-                    "--set", "backtest.horizons=[1]", "--set", "backtest.ablation=false"],
+                    "--set", "backtest.horizons=[1]", "--set", "backtest.ablation=false", "--set", "target.intensity=[]"],
                    cwd=ROOT, check=True, capture_output=True, text=True, timeout=600)
     return out
 

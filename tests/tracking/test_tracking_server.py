@@ -23,7 +23,7 @@ from tests.conftest import PROJECT
 from tests.tracking._server import SERVER_ENV, TrackingServer, mlflow_server  # noqa: F401 - the fixture
 
 FAST = ["--set", "model.set=fast", "--set", "backtest.horizons=[1]", "--set", "backtest.eval_months=6",
-        "--set", "backtest.n_boot=20", "--set", "backtest.ablation=false"]
+        "--set", "backtest.n_boot=20", "--set", "backtest.ablation=false", "--set", "target.intensity=[]"]
 TERMINAL = {"FINISHED", "FAILED", "KILLED"}
 
 
