@@ -10,6 +10,7 @@ Configs that need ``../shared/data`` are skipped, with the reason printed, when 
 
     python benchmarks/skill.py                      # all configs, card in reports/
     python benchmarks/skill.py --only mali_admin2   # one
+    python benchmarks/skill.py --reuse              # the card again from the finished runs in out/skill
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def _fmt(v, ci=None) -> str:
     return f"{v:.3f}" if ci is None or pd.isna(ci[0]) else f"{v:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
-def run_config(key: str, out_root: Path) -> dict | None:
+def run_config(key: str, out_root: Path, reuse: bool = False) -> dict | None:
     path, title, needs_shared = CONFIGS[key]
     if needs_shared and not SHARED.is_dir():
         print(f"{key}: skipped: {SHARED} is absent (the real data are not redistributed)")
@@ -49,13 +50,16 @@ def run_config(key: str, out_root: Path) -> dict | None:
 
     cfg = load_config(ROOT / path, [])
     out = out_root / key
-    if (out / "run.json").is_file():  # a previous card's run: start fresh, so no earlier champion competes
-        import shutil
+    if reuse and (out / "run.json").is_file() and "timings_seconds" in (run := json.loads((out / "run.json").read_text())):
+        wall = run["timings_seconds"]["total"]  # a finished run of this card: read, not rerun
+    else:
+        if (out / "run.json").is_file():  # a previous card's run: start fresh, so no earlier champion competes
+            import shutil
 
-        shutil.rmtree(out)
-    t = time.perf_counter()
-    run = run_all(cfg, out, echo=lambda m: None)
-    wall = time.perf_counter() - t
+            shutil.rmtree(out)
+        t = time.perf_counter()
+        run = run_all(cfg, out, echo=lambda m: None)
+        wall = time.perf_counter() - t
     metrics = pd.read_csv(out / "metrics.csv")
     ablation = pd.read_csv(out / "ablation.csv") if (out / "ablation.csv").exists() else None
     intensity = pd.read_csv(out / "intensity_metrics.csv") if (out / "intensity_metrics.csv").exists() else None
@@ -64,7 +68,7 @@ def run_config(key: str, out_root: Path) -> dict | None:
     from riskcast.jobs.stages import baseline_names
 
     return {"key": key, "title": title, "baselines": baseline_names(cfg), "config": path, "metrics": metrics, "ablation": ablation, "run": run, "wall": wall,
-            "intensity": intensity, "spreads": spreads,
+            "intensity": intensity, "spreads": spreads, "out": out,
             "units": int(pd.read_parquet(out / "features.parquet", columns=["unit_id"])["unit_id"].nunique())}
 
 
@@ -160,6 +164,43 @@ def _intensity_tables(res: dict) -> list[str]:
     return lines
 
 
+#: the joint panel's countries and their single-country runs
+POOLED = ("sahel_admin2", {"Mali": "mali_admin2", "Burkina Faso": "burkina_admin2"})
+POOLING_MODELS = ("logistic", "logistic_shrunk", "ensemble", "glm_negbin", "lgbm")
+
+
+def _skill_by_horizon(preds: pd.DataFrame, model: str) -> dict[int, float]:
+    d = preds[preds["model"].isin([model, "climatology"])]
+    brier = ((d["p"] - d["y_true"]) ** 2).groupby([d["model"], d["horizon"]]).mean().unstack("model")
+    return (1 - brier[model] / brier["climatology"]).to_dict()
+
+
+def _pooling(results: list[dict]) -> list[str]:
+    """Pooled (one joint panel) against each country's own model, on identical (unit, origin, horizon) rows."""
+    by_key = {r["key"]: r for r in results}
+    joint_key, singles = POOLED
+    if joint_key not in by_key or not all(k in by_key for k in singles.values()):
+        return []
+    joint = pd.read_csv(by_key[joint_key]["out"] / "predictions.csv")
+    lines = ["## Does pooling help? The joint Sahel panel against each country's own model", "",
+             "Brier skill vs climatology on identical rows (the single-country run's predictions restricted to the joint",
+             "run's units, origins and horizons; every forecast at an origin uses only data up to it, so the rows are",
+             "the same forecasts the single-country run would make with the joint panel's end).", ""]
+    horizons = sorted(joint["horizon"].unique())
+    lines += ["| country | model | " + " | ".join(f"h={h} own / pooled" for h in horizons) + " |", "|---|---|" + "---:|" * len(horizons)]
+    for country, key in singles.items():
+        pooled = joint[joint["country"] == country]
+        own = pd.read_csv(by_key[key]["out"] / "predictions.csv")
+        rows = pooled[["unit_id", "origin", "horizon"]].drop_duplicates()
+        own = own.merge(rows, on=["unit_id", "origin", "horizon"])
+        for model in POOLING_MODELS:
+            if model not in set(own["model"]) or model not in set(pooled["model"]):
+                continue
+            a, b = _skill_by_horizon(own, model), _skill_by_horizon(pooled, model)
+            lines.append(f"| {country} | {model} | " + " | ".join(f"{a.get(h, float('nan')):.3f} / {b.get(h, float('nan')):.3f}" for h in horizons) + " |")
+    return [*lines, ""]
+
+
 def card(results: list[dict]) -> str:
     from riskcast.evaluation.ablation import ablation_table
 
@@ -190,6 +231,7 @@ def card(results: list[dict]) -> str:
                 lines.append(f"| {h} | " + " | ".join("n/a" if pd.isna(v) else f"{v:+.3f}" if c.startswith("without") else f"{v:.3f}"
                                                        for c, v in row.items()) + " |")
             lines.append("")
+    lines += _pooling(results)
     return "\n".join(lines) + "\n"
 
 
@@ -198,8 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", choices=sorted(CONFIGS), action="append")
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "skill", help="run folders")
     ap.add_argument("--card", type=Path, default=ROOT / "reports" / "skill_card.md")
+    ap.add_argument("--reuse", action="store_true", help="read finished runs in --out instead of running them again")
     args = ap.parse_args(argv)
-    results = [r for key in (args.only or list(CONFIGS)) if (r := run_config(key, args.out)) is not None]
+    results = [r for key in (args.only or list(CONFIGS)) if (r := run_config(key, args.out, args.reuse)) is not None]
     if not results:
         print("nothing ran")
         return 0
