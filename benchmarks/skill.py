@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -153,6 +154,40 @@ def _targets(res: dict) -> list[str]:
     return lines
 
 
+def _logit(p: pd.Series) -> pd.Series:
+    p = p.clip(0.01, 0.99)
+    return (p / (1 - p)).apply(math.log)
+
+
+def _oracle(res: dict) -> list[str]:
+    """How far the goals are: skill of forecasters that know what no forecaster can (on the same rows).
+
+    ``unit rate``: each unit's true attack rate over the whole evaluation window; ``unit rate and
+    month``: that, shifted on the logit scale by the true share of the country's units attacked in
+    the target month. Both read the outcomes: upper references, never models.
+    """
+    preds = pd.read_csv(res["out"] / "predictions.csv")
+    champ = _champion(res)
+    cells = {"registered model": [], "oracle: unit rate": [], "oracle: unit rate and month": []}
+    horizons = sorted(preds["horizon"].unique())
+    for h in horizons:
+        c = preds[(preds["model"] == "climatology") & (preds["horizon"] == h)]
+        m = preds[(preds["model"] == champ) & (preds["horizon"] == h)]
+        ref = ((c["p"] - c["y_true"]) ** 2).mean()
+        unit = c.groupby("unit_id")["y_true"].transform("mean")
+        month = c.groupby(["country", "target_month"])["y_true"].transform("mean")
+        both = 1 / (1 + (-(_logit(unit) + _logit(month) - _logit(pd.Series([c["y_true"].mean()])).iloc[0])).apply(math.exp))
+        for name, p in (("registered model", m["p"].to_numpy()), ("oracle: unit rate", unit.to_numpy()),
+                        ("oracle: unit rate and month", both.to_numpy())):
+            y = (m if name == "registered model" else c)["y_true"].to_numpy()
+            cells[name].append(f"{1 - ((p - y) ** 2).mean() / ref:.3f}")
+    return ["Brier skill against climatology of the registered model beside two oracles that read the outcomes "
+            "(upper references: the unit's true rate over the evaluation window; that rate and the true "
+            "country-wide share of units attacked in the month):", "",
+            "| forecaster | " + " | ".join(f"h={h}" for h in horizons) + " |", "|---|" + "---:|" * len(horizons),
+            *[f"| {name} | " + " | ".join(v) + " |" for name, v in cells.items()], ""]
+
+
 def _intensity_tables(res: dict) -> list[str]:
     im = res.get("intensity")
     if im is None:
@@ -220,7 +255,7 @@ def card(results: list[dict]) -> str:
                   *_table(res["metrics"], "brier_skill_vs_climatology", res["baselines"]), "",
                   "AUPR:", "", *_table(res["metrics"], "aupr", res["baselines"], with_ci=False), "",
                   "Expected calibration error (10 bins; lower is better):", "", *_table(res["metrics"], "ece", res["baselines"], with_ci=False), "",
-                  *_intensity_tables(res)]
+                  *_oracle(res), *_intensity_tables(res)]
         if res["ablation"] is not None and len(res["ablation"]):
             t = ablation_table(res["ablation"], metrics=("brier_skill_vs_climatology",)).dropna(axis=1, how="all")  # families with no columns
             model = run.get("ablation_model", "the ablation model")
