@@ -15,7 +15,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from riskcast.models._dist import SIZE_MAX, NBCountMixin, fit_input, fit_nb_size, index_of, predict_input
 
-__all__ = ["LogisticCount", "signed_log1p"]
+__all__ = ["LogisticCount", "signed_log1p", "recency_weights"]
 
 
 def signed_log1p(x):
@@ -24,6 +24,19 @@ def signed_log1p(x):
 
 
 _signed_log1p = signed_log1p  # the old private name, kept so models pickled before the rename still load
+
+
+def recency_weights(months, halflife: float | None) -> np.ndarray | None:
+    """2^(-age / halflife) per row, age in months before the newest row's month; None without a half-life."""
+    if halflife is None:
+        return None
+    if not halflife > 0:
+        raise ValueError(f"recency_halflife must be > 0 months, not {halflife!r}")
+    if months is None:
+        raise ValueError("recency_halflife needs months= (the origin month of every row)")
+    period = pd.DatetimeIndex(pd.to_datetime(np.asarray(months))).to_period("M")
+    age = (period.max() - period).map(lambda d: d.n).to_numpy(dtype=float)
+    return np.power(2.0, -age / float(halflife))
 
 
 class LogisticCount(NBCountMixin, ClassifierMixin, BaseEstimator):
@@ -37,11 +50,13 @@ class LogisticCount(NBCountMixin, ClassifierMixin, BaseEstimator):
     #: P(attack) comes from the classifier alone: a hold-out scored by Brier may skip the count head.
     _proba_needs_count = False
 
-    def __init__(self, columns: tuple[str, ...] | None = None, C: float = 0.5, alpha: float = 1e-3, max_iter: int = 1000) -> None:
+    def __init__(self, columns: tuple[str, ...] | None = None, C: float = 0.5, alpha: float = 1e-3, max_iter: int = 1000,
+                 recency_halflife: float | None = None) -> None:
         self.columns = columns
         self.C = C
         self.alpha = alpha
         self.max_iter = max_iter
+        self.recency_halflife = recency_halflife
 
     def _x(self, X: pd.DataFrame) -> np.ndarray:
         return predict_input(self, X, self.columns)
@@ -52,20 +67,26 @@ class LogisticCount(NBCountMixin, ClassifierMixin, BaseEstimator):
     def fit(self, X: pd.DataFrame, y, y_count=None, months=None) -> "LogisticCount":
         """Fit the classifier on ``y`` and, when ``y_count`` is given, the Poisson head.
 
-        ``months`` is accepted for the contract and unused: the fit has no temporal hold-out.
+        With ``recency_halflife`` (months), each row weighs 2^(-age / halflife), its age counted
+        from the newest month of ``months`` (which it then needs): a regime that changes fast
+        (Burkina 2018-2020) is learned from its recent rows first. Without it ``months`` is unused.
         """
         x, y = fit_input(self, X, y, self.columns)
+        weights = recency_weights(months, self.recency_halflife)
+        fit_kw = {} if weights is None else {"sample_weight": weights}
         if len(np.unique(y)) < 2:
             # One class only: the best honest guess is its (smoothed) rate.
             self.const_ = (y.sum() + 1) / (len(y) + 2)
             self.clf_ = None
         else:
             self.const_ = None
-            self.clf_ = self._pipe(LogisticRegression(C=self.C, solver="newton-cholesky", max_iter=self.max_iter)).fit(x, y)
+            self.clf_ = self._pipe(LogisticRegression(C=self.C, solver="newton-cholesky", max_iter=self.max_iter))
+            self.clf_.fit(x, y, **{f"logisticregression__{k}": v for k, v in fit_kw.items()})
         self.count_, self.nb_size_ = None, SIZE_MAX
         if y_count is not None:
             y_count = np.asarray(y_count, dtype=float)
-            self.count_ = self._pipe(PoissonRegressor(alpha=self.alpha, solver="newton-cholesky", max_iter=self.max_iter)).fit(x, y_count)
+            self.count_ = self._pipe(PoissonRegressor(alpha=self.alpha, solver="newton-cholesky", max_iter=self.max_iter))
+            self.count_.fit(x, y_count, **{f"poissonregressor__{k}": v for k, v in fit_kw.items()})
             self.nb_size_ = fit_nb_size(y_count, self.count_.predict(x))
         # scikit-learn's convention for iterative fits: the larger of the two heads' iterations.
         self.n_iter_ = max([int(np.max(h[-1].n_iter_)) for h in (self.clf_, self.count_) if h is not None], default=0)
