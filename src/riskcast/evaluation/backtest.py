@@ -5,8 +5,8 @@ from collections.abc import Callable
 
 import joblib
 import numpy as np
-from joblib import Parallel, delayed
 import pandas as pd
+from joblib import Parallel, delayed
 from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
@@ -89,9 +89,8 @@ def run_backtest(
     if n_jobs == 1:
         for task in tasks:
             out.append(_task(X_all, keys, months, *task))
-            h = task[0]
             if progress:
-                progress(step[h])
+                progress(step[task[0]])
     else:
         run = Parallel(n_jobs=n_jobs, return_as="generator")(
             delayed(_task)(X_all, keys, months, *task) for task in tasks
@@ -119,7 +118,7 @@ def shared_fits(models: dict) -> dict[str, list[str]]:
             continue
         key = joblib.hash(base)
         match = next((other for other, hsh in hashes.items() if hsh == key and other != name), None)
-        if match is not None and match not in {t for ts in twins.values() for t in ts}:
+        if match is not None and not hasattr(models[match], "fit_on"):  # a base that is fitted in its own task
             twins.setdefault(match, []).append(name)
     return twins
 

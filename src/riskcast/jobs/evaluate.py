@@ -16,7 +16,17 @@ from riskcast.evaluation.metrics import score_predictions
 from riskcast.features.families import columns_by_family
 from riskcast.jobs import stages
 
-__all__ = ["evaluate", "ablation"]
+__all__ = ["evaluate", "ablation", "metrics_with_intervals"]
+
+
+def metrics_with_intervals(cfg: Config, preds: pd.DataFrame) -> pd.DataFrame:
+    """Per model and horizon: every metric with its month-bootstrap interval, plus Brier minus
+    climatology with its paired interval (plain scores when ``backtest.n_boot`` is 0)."""
+    b = cfg.backtest
+    if b.n_boot > 0:
+        return pd.concat([bootstrap_scores(preds, by=("horizon",), n_boot=b.n_boot, seed=cfg.seed),
+                          paired_brier_difference(preds, by=("horizon",), n_boot=b.n_boot, seed=cfg.seed)], ignore_index=True)
+    return score_predictions(preds, by=("horizon",))
 
 
 def evaluate(cfg: Config, preds: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -27,12 +37,8 @@ def evaluate(cfg: Config, preds: pd.DataFrame) -> dict[str, pd.DataFrame]:
     noise), plus Brier minus climatology with its paired interval.
     """
     b = cfg.backtest
-    if b.n_boot > 0:
-        metrics = bootstrap_scores(preds, by=("horizon",), n_boot=b.n_boot, seed=cfg.seed)
-        paired = paired_brier_difference(preds, by=("horizon",), n_boot=b.n_boot, seed=cfg.seed)
-        metrics = pd.concat([metrics, paired], ignore_index=True)
-    else:
-        metrics = score_predictions(preds, by=("horizon",))
+    metrics = metrics_with_intervals(cfg, preds)
+
     def grouped(by):
         if b.n_boot > 0:
             return bootstrap_scores(preds, by=by, n_boot=b.n_boot, seed=cfg.seed)

@@ -14,10 +14,9 @@ from collections.abc import Callable
 import pandas as pd
 
 from riskcast.config import Config
-from riskcast.evaluation.bootstrap import bootstrap_scores, paired_brier_difference
-from riskcast.evaluation.metrics import score_predictions
 from riskcast.features.targets import describe_target
 from riskcast.jobs import stages
+from riskcast.jobs.evaluate import metrics_with_intervals
 
 __all__ = ["backtest_intensity", "choose_intensity_models", "fit_intensity", "intensity_scores", "target_descriptions"]
 
@@ -27,14 +26,6 @@ def target_descriptions(cfg: Config) -> dict[str, str]:
     return {"any": "at least one attack in the month", **{t.name: describe_target(t) for t in cfg.target.intensity}}
 
 
-def _metrics(cfg: Config, preds: pd.DataFrame) -> pd.DataFrame:
-    b = cfg.backtest
-    if b.n_boot > 0:
-        return pd.concat([bootstrap_scores(preds, by=("horizon",), n_boot=b.n_boot, seed=cfg.seed),
-                          paired_brier_difference(preds, by=("horizon",), n_boot=b.n_boot, seed=cfg.seed)], ignore_index=True)
-    return score_predictions(preds, by=("horizon",))
-
-
 def backtest_intensity(cfg: Config, panel: pd.DataFrame,
                        progress: Callable[[int], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(predictions, metrics) of every intensity target, each with a ``target`` column; empty when none."""
@@ -42,7 +33,7 @@ def backtest_intensity(cfg: Config, panel: pd.DataFrame,
     for name in stages.intensity_names(cfg):
         p, _ = stages.backtest(cfg, panel, progress=progress, target=name)
         preds.append(p.assign(target=name))
-        metrics.append(_metrics(cfg, p).assign(target=name))
+        metrics.append(metrics_with_intervals(cfg, p).assign(target=name))
     if not preds:
         return pd.DataFrame(), pd.DataFrame()
     return pd.concat(preds, ignore_index=True), pd.concat(metrics, ignore_index=True)

@@ -243,12 +243,13 @@ def stage_train(cfg: Config, out: Path, panel: pd.DataFrame | None = None, promo
     return model
 
 
-def _write_intensity_scores(cfg: Config, o: RunOutputs, bundle, latest: pd.DataFrame, as_of, models: dict[str, str]) -> None:
+def _write_intensity_scores(cfg: Config, o: RunOutputs, bundle, features: pd.DataFrame, latest: pd.DataFrame, as_of,
+                            models: dict[str, str]) -> None:
     """Every intensity target's forecasts for the latest month, from the same registered bundle."""
     if not models:
         o.intensity_scores.unlink(missing_ok=True)
         return
-    wide = bundle.predict(latest[json.loads(o.model.read_text())["features"]])
+    wide = bundle.predict(features)
     table = intensity_scores(pd.DataFrame(wide), latest, as_of, models, cfg.backtest.horizons)
     with atomic_path(o.intensity_scores) as tmp:
         table.to_csv(tmp, index=False, float_format="%.10g")
@@ -315,7 +316,7 @@ def stage_score(cfg: Config, out: Path, panel: pd.DataFrame | None = None, versi
         scorer, latest, as_of=as_of, model_name=name, model_version=version, data_hash=model.get("data_hash", ""),
         tiers=tiers, top_k=cfg.scoring.top_k, progress=progress))
     write_scores(scores, o.scores)
-    _write_intensity_scores(cfg, o, bundle, latest, as_of, model.get("intensity_models", {}))
+    _write_intensity_scores(cfg, o, bundle, latest[model["features"]], latest, as_of, model.get("intensity_models", {}))
     # what moved each unit's forecast since last month, with the same model (reported as drivers)
     from riskcast.scoring import explain_change
 
