@@ -139,7 +139,7 @@ class ModelSpec(_Frozen):
     set: str = Field("default", description="model set: a name in models/ (models/<set>.toml) or a path to a TOML file")
     champion: str = Field("auto", description="the model of the set trained on all rows, registered and proposed as champion; 'auto' = the non-baseline model with the lowest backtest Brier score (mean over horizons)")
     climatology_months: int = Field(12, ge=1, description="k of the climatology baseline (also the k of its feature columns)")
-    intensity_models: tuple[str, ...] = Field(("logistic", "logistic_shrunk"), description="models of the set backtested for every intensity target, beside the set's baselines (each reads the target's own climatology); a shrunk model shares its base's fits")
+    intensity_models: tuple[str, ...] = Field(("logistic", "logistic_shrunk", "logistic_history", "logistic_history_shrunk"), description="models of the set backtested for every intensity target, beside the set's baselines (each reads the target's own climatology); a shrunk model shares its base's fits")
 
 
 class PromotionSpec(_Frozen):

@@ -96,3 +96,67 @@ params = { param = "C", grid = [0.01, 0.1] }
     f.write_text(f.read_text().replace('name = "climatology"\nmodel = "Climatology"', 'name = "climatology"\nmodel = "Climatology"\npart_only = true'))
     with pytest.raises(ConfigError, match="cannot be part_only"):
         load_model_set(f, {"full": ["a", "b"]}, {"share": "s", "sum": "t", "current": "c"})
+
+
+def _months_upto(months, last: str):
+    keep = pd.DatetimeIndex(months) <= pd.Timestamp(last)
+    return keep
+
+
+def test_search_every_reuses_an_earlier_origins_choice_then_searches_again():
+    X, y, months = _panel()
+    spec = Tuned(_Recorder(), param="level", grid=(0.1, 0.5, 0.3), holdout_months=12, search_every=12)
+    first_rows = _months_upto(months, "2017-12-01")
+    _Recorder.seen = []
+    first = clone(spec).fit(X[first_rows], y[first_rows], months=months[first_rows])
+    assert len(_Recorder.seen) == 4 and first.searched_at_ == pd.Period("2017-12", "M")  # 3 candidates + the refit
+
+    # 11 months later: the choice is reused, only the refit runs, on the newer rows
+    rows = _months_upto(months, "2018-11-01")
+    _Recorder.seen = []
+    later = clone(spec).follow(first).fit(X[rows], y[rows], months=months[rows])
+    assert len(_Recorder.seen) == 1 and _Recorder.seen[0][1].max() == pd.Timestamp("2018-11-01")
+    assert later.chosen_ == first.chosen_ and later.searched_at_ == first.searched_at_ and "reused" in later.tuning_note_
+    assert "_previous" not in later.__dict__  # the earlier fit is not kept alive by the later one
+
+    # 12 months later: a new search
+    rows = _months_upto(months, "2018-12-01")
+    _Recorder.seen = []
+    again = clone(spec).follow(later).fit(X[rows], y[rows], months=months[rows])
+    assert len(_Recorder.seen) == 4 and again.searched_at_ == pd.Period("2018-12", "M")
+
+
+def test_a_search_is_never_taken_from_a_later_origin_nor_without_a_cadence():
+    X, y, months = _panel()
+    rows = _months_upto(months, "2018-06-01")
+    late = Tuned(_Recorder(), param="level", grid=(0.1, 0.5), search_every=12).fit(X, y, months=months)  # searched at the newest month
+    _Recorder.seen = []
+    Tuned(_Recorder(), param="level", grid=(0.1, 0.5), search_every=12).follow(late).fit(X[rows], y[rows], months=months[rows])
+    assert len(_Recorder.seen) == 3  # searched afresh: the later origin's choice saw rows after 2018-06
+    _Recorder.seen = []
+    Tuned(_Recorder(), param="level", grid=(0.1, 0.5)).follow(late).fit(X, y, months=months)
+    assert len(_Recorder.seen) == 3  # search_every = 1 (the default): every fit searches
+    with pytest.raises(ValueError, match="search_every"):
+        Tuned(_Recorder(), param="level", grid=(0.1,), search_every=0).fit(X, y, months=months)
+
+
+def test_backtest_with_a_search_cadence_searches_once_a_year_and_is_deterministic():
+    from riskcast.evaluation.backtest import run_backtest
+    from riskcast.features.targets import count_column, target_column
+
+    X, y, months = _panel(n_units=6, n_months=72, n_noise=3)
+    units = np.tile([f"u{i}" for i in range(6)], 72)
+    panel = X.assign(unit_id=units, unit_name=units, country="C", month=months, **{target_column("any", 1): y, count_column("any", 1): y})
+    kw = dict(min_train_months=36, eval_months=24)
+    _Recorder.seen = []
+    preds = run_backtest(panel, list(X.columns), {"t": Tuned(_Recorder(), param="level", grid=(0.1, 0.5, 0.3), search_every=12)}, (1,), **kw)
+    n_origins = preds["origin"].nunique()
+    assert n_origins == 24 and len(_Recorder.seen) == n_origins + 2 * 3  # one refit per origin, a 3-value search at 2 of them
+
+    tuned = Tuned(LogisticCount(C=0.05), param="C", grid=(0.001, 0.1, 10.0), holdout_months=12, search_every=12)
+    a = run_backtest(panel, list(X.columns), {"t": tuned}, (1,), **kw)
+    b = run_backtest(panel, list(X.columns), {"t": tuned}, (1,), n_jobs=2, **kw)
+    pd.testing.assert_frame_equal(a, b)
+    every = run_backtest(panel, list(X.columns), {"t": clone(tuned).set_params(search_every=1)}, (1,), **kw)
+    first = a["origin"] == a["origin"].min()  # searched in both runs: the same forecasts
+    pd.testing.assert_frame_equal(a[first].reset_index(drop=True), every[every["origin"] == a["origin"].min()].reset_index(drop=True))

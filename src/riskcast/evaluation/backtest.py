@@ -22,15 +22,19 @@ PREDICTION_COLUMNS = [
 QUANTILES = (0.1, 0.5, 0.9)
 
 
-def fit_model(model, X: pd.DataFrame, y: np.ndarray, y_count: np.ndarray | None, months, horizon: int):
+def fit_model(model, X: pd.DataFrame, y: np.ndarray, y_count: np.ndarray | None, months, horizon: int, previous=None):
     """Clone and fit ``model`` for one horizon (the backtest and the final fit share this).
 
     Models with a ``horizon`` parameter get it, so an internal temporal hold-out (calibration,
     ensemble weights) keeps the same gap between its fitting rows and its held-out rows.
+    ``previous`` is the same model's fit at the preceding origin; a model that can reuse part of
+    it (``follow``: ``Tuned``'s hyper-parameter search) is told of it.
     """
     est = clone(model)
     if "horizon" in est.get_params(deep=False):
         est.set_params(horizon=horizon)
+    if previous is not None and hasattr(est, "follow"):
+        est.follow(previous)
     return est.fit(X, y, y_count=y_count, months=None if months is None else np.asarray(months, dtype="datetime64[ns]"))
 
 
@@ -130,8 +134,9 @@ def _task(X_all, keys, months, h, name, model, folds, targets, derived=None) -> 
     # Each fit is small (thousands of rows, tens of columns): BLAS threads cost more in
     # start-up and contention than they save (measured 17x slower with 2 threads), so
     # every fit runs single-threaded.
+    est = None
     with threadpool_limits(limits=1):
-        for train, test in folds:
+        for train, test in folds:  # in origin order: each fit may follow the previous one (Tuned.search_every)
             train = train[~np.isnan(y_any[train])]
             frame = keys.iloc[test].rename(columns={"month": "origin"})
             frame["target_month"] = frame["origin"] + pd.DateOffset(months=h)
@@ -139,7 +144,7 @@ def _task(X_all, keys, months, h, name, model, folds, targets, derived=None) -> 
             frame["y_true"] = y_any[test]
             frame["y_count"] = y_cnt[test]
             frame["model"] = name
-            est = fit_model(model, X_all.iloc[train], y_any[train], y_cnt[train], months[train], h)
+            est = fit_model(model, X_all.iloc[train], y_any[train], y_cnt[train], months[train], h, previous=est)
             for col, values in predict_frame(est, X_all.iloc[test]).items():
                 frame[col] = values
             out.append(frame)
