@@ -30,8 +30,10 @@ CONFIGS = {
     "mali_admin2": ("examples/acled_mali_admin2.toml", "real ACLED Mali, admin-2 (50 cercles), origins 2017-01..", True),
     "burkina_admin1": ("examples/acled_burkina.toml", "real ACLED Burkina Faso, admin-1 (13 regions), origins 2017-01..", True),
     "burkina_admin2": ("examples/acled_burkina_admin2.toml", "real ACLED Burkina Faso, admin-2 (45 provinces), origins 2017-01..", True),
+    "niger_admin2": ("examples/acled_niger_admin2.toml", "real ACLED Niger, admin-2 (67 departments), origins 2017-01..", True),
     "sahel_admin2": ("examples/acled_sahel_admin2.toml",
-                     "real ACLED Sahel: Mali cercles + Burkina Faso provinces in one panel (95 units), origins 2017-01..2019-05", True),
+                     "real ACLED Sahel: Mali cercles + Burkina Faso provinces + Niger departments in one panel (162 units), "
+                     "origins 2017-01..2019-05", True),
 }
 
 
@@ -200,7 +202,7 @@ def _intensity_tables(res: dict) -> list[str]:
 
 
 #: the joint panel's countries and their single-country runs
-POOLED = ("sahel_admin2", {"Mali": "mali_admin2", "Burkina Faso": "burkina_admin2"})
+POOLED = ("sahel_admin2", {"Mali": "mali_admin2", "Burkina Faso": "burkina_admin2", "Niger": "niger_admin2"})
 POOLING_MODELS = ("logistic", "logistic_shrunk", "ensemble", "glm_negbin", "lgbm")
 
 

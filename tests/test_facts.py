@@ -52,28 +52,31 @@ def test_admin1_gazetteer_units() -> None:
 def test_admin2_parents_exist() -> None:
     adm1 = set(load_regions("admin1")["unit_id"])
     adm2 = load_regions("admin2")
-    # Mali's cercles and Burkina Faso's provinces, each from its own file.
-    assert adm2["country"].value_counts().to_dict() == {"Mali": 50, "Burkina Faso": 45}
-    assert len(load_regions("admin2", ["Mali"])) == 50
+    # Mali's cercles, Burkina Faso's provinces and Niger's departments, each from its own file.
+    assert adm2["country"].value_counts().to_dict() == {"Mali": 50, "Burkina Faso": 45, "Niger": 67}
+    assert len(load_regions("admin2", ["Mali"])) == 50 and len(load_regions("admin2", ["Niger"])) == 67
     assert set(adm2["parent"]) <= adm1
     assert adm2["unit_id"].is_unique
 
 
 def test_admin2_files_load_apart() -> None:
     parts = load_region_files("admin2")
-    assert list(parts) == ["regions_mli_admin2.csv", "regions_bfa_admin2.csv"]
+    assert list(parts) == ["regions_mli_admin2.csv", "regions_bfa_admin2.csv", "regions_ner_admin2.csv"]
     assert {name: set(df["country"]) for name, df in parts.items()} == {
-        "regions_mli_admin2.csv": {"Mali"}, "regions_bfa_admin2.csv": {"Burkina Faso"}}
+        "regions_mli_admin2.csv": {"Mali"}, "regions_bfa_admin2.csv": {"Burkina Faso"},
+        "regions_ner_admin2.csv": {"Niger"}}
     with pytest.raises(ValueError):
         load_region_files("admin3")
 
 
-def test_admin2_neighbours_agree_with_admin1() -> None:
-    """Two provinces of different regions may border only if their regions border, and every
-    pair of bordering Burkina regions has at least one pair of bordering provinces."""
-    a1 = load_regions("admin1", ["Burkina Faso"])
+@pytest.mark.parametrize("country", ["Burkina Faso", "Niger"])
+def test_admin2_neighbours_agree_with_admin1(country: str) -> None:
+    """Two provinces (departments) of different regions may border only if their regions
+    border, and every pair of bordering regions of the country has at least one pair of
+    bordering provinces (departments)."""
+    a1 = load_regions("admin1", [country])
     a1_nb = {(u, v) for u, c in zip(a1["unit_id"], a1["neighbours"]) for v in _split(c)}
-    a2 = load_regions("admin2", ["Burkina Faso"])
+    a2 = load_regions("admin2", [country])
     parent = dict(zip(a2["unit_id"], a2["parent"]))
     links = {(parent[u], parent[v]) for u, c in zip(a2["unit_id"], a2["neighbours"]) for v in _split(c)}
     links = {pair for pair in links if pair[0] != pair[1]}

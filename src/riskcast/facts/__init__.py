@@ -18,11 +18,11 @@ from riskcast.schemas import validate
 
 __all__ = ["load_shocks", "load_presence", "load_regions", "load_region_files", "load_rainy_season", "load_country_outlines", "REGION_FILES"]
 
-#: Gazetteer files per level, read in this order. Admin2 is curated for Mali (cercles) and
-#: Burkina Faso (provinces), one file per country; Niger has no admin2 table yet.
+#: Gazetteer files per level, read in this order. Admin2 is curated for Mali (cercles),
+#: Burkina Faso (provinces) and Niger (departments), one file per country.
 REGION_FILES: dict[str, tuple[str, ...]] = {
     "admin1": ("regions_admin1.csv",),
-    "admin2": ("regions_mli_admin2.csv", "regions_bfa_admin2.csv"),
+    "admin2": ("regions_mli_admin2.csv", "regions_bfa_admin2.csv", "regions_ner_admin2.csv"),
 }
 
 
@@ -64,7 +64,8 @@ def load_region_files(level: str = "admin1") -> dict[str, pd.DataFrame]:
 
 def load_regions(level: str = "admin1", countries: Iterable[str] | None = None) -> pd.DataFrame:
     """The gazetteer of spatial units at ``level``: "admin1" (Mali, Burkina Faso, Niger) or
-    "admin2" (Mali cercles and Burkina Faso provinces, from their own files, in that order).
+    "admin2" (Mali cercles, Burkina Faso provinces and Niger departments, from their own files,
+    in that order).
 
     Args:
         level: "admin1" or "admin2".

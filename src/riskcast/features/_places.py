@@ -62,7 +62,7 @@ def admin1_gazetteer() -> Gazetteer:
 
 @lru_cache(maxsize=1)
 def admin2_table() -> pd.DataFrame:
-    """riskcast's curated admin-2 units (Mali cercles, with their admin-1 ``parent``)."""
+    """riskcast's curated admin-2 units (Mali cercles, Burkina Faso provinces, Niger departments; with their admin-1 ``parent``)."""
     from riskcast.facts import load_regions
 
     return load_regions("admin2")
