@@ -35,7 +35,7 @@ def test_outputs_follow_the_contract(demo_out):
                 "q10", "q50", "q90", "y_count"):
         assert col in preds.columns
     assert set(preds["model"]) == {"climatology", "persistence", "zero_count", "last_value", "logistic_history", "logistic", "glm_negbin_history",
-                                   "glm_negbin", "lgbm_history", "lgbm", "ensemble", "logistic_shrunk"}
+                                   "glm_negbin", "lgbm_history", "lgbm", "ensemble", "logistic_shrunk", "logistic_history_shrunk"}
     for name in ("reliability.csv", "metrics_by_country.csv", "metrics_by_unit.csv", "figures/reliability.png"):
         assert (demo_out / name).is_file(), name
     metrics = pd.read_csv(demo_out / "metrics.csv")
@@ -56,9 +56,10 @@ def test_intensity_targets_are_backtested_registered_scored_and_reported(demo_ou
     metrics = pd.read_csv(demo_out / "intensity_metrics.csv")
     assert set(metrics["target"]) == targets
     skill = metrics[metrics["metric"] == "brier_skill_vs_climatology"]
-    for t in targets:  # every target: both baselines and both models, at every horizon, on the same rows
+    for t in targets:  # every target: the baselines and every intensity model, at every horizon, on the same rows
         d = skill[skill["target"] == t]
-        assert set(d["model"]) == {"climatology", "persistence", "zero_count", "last_value", "logistic", "logistic_shrunk"}
+        assert set(d["model"]) == {"climatology", "persistence", "zero_count", "last_value", "logistic", "logistic_shrunk",
+                                   "logistic_history", "logistic_history_shrunk"}
         assert set(d["horizon"]) == {1, 3, 6, 12}
         assert d["value"].notna().all() and d["ci_low"].notna().all()
         assert d.groupby("horizon")["n"].nunique().eq(1).all()

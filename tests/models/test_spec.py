@@ -36,7 +36,7 @@ def test_default_set_builds_every_model():
 
     models = load("default", climatology_window=12)
     assert list(models) == ["climatology", "persistence", "zero_count", "last_value", "logistic_history", "logistic", "glm_negbin_history", "glm_negbin",
-                            "lgbm_history", "lgbm", "ensemble", "logistic_shrunk"]  # part_only building blocks are not in the set
+                            "lgbm_history", "lgbm", "ensemble", "logistic_shrunk", "logistic_history_shrunk"]  # part_only building blocks are not in the set
     assert models["climatology"].get_params()["share_column"] == "share12" and models["climatology"].window == 12
     assert models["persistence"].column == "current"
     assert isinstance(models["logistic"], Tuned) and models["logistic"].param == "C"
@@ -55,7 +55,7 @@ def test_default_set_builds_every_model():
 def test_fast_set_and_name_resolution():
     assert resolve_model_set_path("default") == MODELS_DIR / "default.toml"
     models = load("fast")
-    assert list(models) == ["climatology", "persistence", "logistic_history", "logistic", "logistic_shrunk"]
+    assert list(models) == ["climatology", "persistence", "logistic_history", "logistic", "logistic_shrunk", "logistic_history_shrunk"]
 
 
 def test_calibrated_and_ensemble_by_reference(tmp_path):
