@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 CONFIGS = {
     "demo": ("pipelines/demo.toml", "embedded SYNTHETIC Mali admin-1 (the main job)", False),
+    "mali_admin1": ("examples/acled_mali.toml", "real ACLED Mali, admin-1 (regions), the last 24 origins", True),
     "mali_admin2": ("examples/acled_mali_admin2.toml", "real ACLED Mali, admin-2 (50 cercles), origins 2017-01..", True),
     "burkina_admin1": ("examples/acled_burkina.toml", "real ACLED Burkina Faso, admin-1 (13 regions), origins 2017-01..", True),
     "burkina_admin2": ("examples/acled_burkina_admin2.toml", "real ACLED Burkina Faso, admin-2 (45 provinces), origins 2017-01..", True),
