@@ -8,7 +8,10 @@ import pandas as pd
 
 from riskcast.atomic import atomic_path, write_text
 
-__all__ = ["RunOutputs", "write_df", "update_run_json", "month_str", "panel_of"]
+__all__ = ["RunOutputs", "INGEST_TABLES", "write_df", "update_run_json", "month_str", "panel_of"]
+
+#: the canonical tables ingest hands over to the later stages (``tables/<name>.parquet``)
+INGEST_TABLES = ("events", "counts", "presence", "shocks", "units")
 
 
 class RunOutputs:
