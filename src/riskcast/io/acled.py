@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskcast.errors import InputError
+from riskcast.errors import InputError, Problem, shown
 from riskcast.io._common import (
     Raw,
+    bad_cells,
     check_unique,
     finish,
     parse_dates,
@@ -54,9 +55,8 @@ def _events(raw: Raw, actor2: pd.Series | None) -> pd.DataFrame:
         secs = parse_numbers(raw, "timestamp")
         bad = secs.notna() & ~secs.between(0, 4102444800)  # 1970 .. 2100
         if bad.any():
-            i = bad.idxmax()
-            raise InputError(f"expected Unix seconds (1970-2100), got {df['timestamp'].loc[i]!r}", file=raw.file,
-                             row=raw.row(i), column="timestamp")
+            bad_cells(raw, df["timestamp"], bad, "timestamp", "expected Unix seconds (1970-2100)")
+            secs = secs.mask(bad)
         recorded = pd.to_datetime(secs, unit="s").dt.floor("s")
     table = pd.DataFrame(
         {
@@ -114,6 +114,7 @@ def acled_events(raw: Raw, report: ReadReport) -> ReadResult:
     """
     report.rows_read = len(raw.df)
     require_columns(raw.df, _COLUMNS + ["actor2"], file=raw.file)
+    raw.collect()  # every bad cell of the file in one message
     table = _events(raw, text(raw.df["actor2"]))
     require_values(raw, "event_id_cnty", table["event_id"])
     # A monadic file lists each event once: a repeat is a broken file, not something to merge.
@@ -144,6 +145,7 @@ def read_acled_export(path: str | Path, *, sheet: str | None = None, **options: 
         report.notes.append("HXL hashtag row (file row 2) skipped")
     report.rows_read = len(raw.df)
     require_columns(raw.df, _COLUMNS, file=raw.file)
+    raw.collect()  # every bad cell of the file in one message
     has_actor2 = "actor2" in raw.df.columns
     table = _events(raw, text(raw.df["actor2"]) if has_actor2 else None)
     ids = table["event_id"]
@@ -166,18 +168,19 @@ def read_acled_export(path: str | Path, *, sheet: str | None = None, **options: 
 def _check_rows_agree(raw: Raw, table: pd.DataFrame, first: pd.Series) -> None:
     """Rows of one event must describe the same event: same date, admin1 and fatalities."""
     ids = table["event_id"]
+    problems = []
     for col, source in (("date", "event_date"), ("admin1", "admin1"), ("fatalities", "fatalities")):
         ref = ids.map(table.loc[first].set_index("event_id")[col])
         same = (table[col] == ref) | (table[col].isna() & ref.isna())
-        if same.all():
-            continue
-        j = (~same).idxmax()
-        i = first[first & (ids == ids[j])].index[0]
-        a, b = raw.df.at[i, source], raw.df.at[j, source]
-        raise InputError(
-            f"rows {raw.row(i)} and {raw.row(j)} are the same event {ids[j]!r} but disagree "
-            f"on {source}: {a!r} vs {b!r}",
-            file=raw.file,
-            row=raw.row(j),
-            column=source,
-        )
+        for j in same.index[~same.to_numpy()]:
+            i = first[first & (ids == ids[j])].index[0]
+            a, b = raw.df.at[i, source], raw.df.at[j, source]
+            problems.append(Problem(f"rows {raw.row(i)} and {raw.row(j)} are the same event {ids[j]!r} but disagree "
+                                    f"on {source}: {shown(a)} vs {shown(b)}", row=raw.row(j), column=source))
+    if not problems:
+        return
+    if raw.problems is not None:  # collecting: reported with the rest by finish()
+        raw.problems += problems
+        return
+    problems.sort(key=lambda p: p.row)
+    raise InputError.of(problems, file=raw.file)

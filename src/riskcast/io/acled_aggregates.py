@@ -6,8 +6,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskcast.errors import InputError
-from riskcast.io._common import check_unique, finish, month_start, parse_numbers, read_any, text
+from riskcast.io._common import (
+    bad_cells,
+    check_unique,
+    finish,
+    month_start,
+    parse_numbers,
+    read_any,
+    text,
+)
 from riskcast.io.base import ReadReport, ReadResult, require_columns
 from riskcast.schemas import COUNTS
 
@@ -61,11 +68,7 @@ def read_acled_aggregates(
     month_no = names.str.lower().map(_MONTHS)
     bad = month_no.isna() & names.notna()
     if bad.any():
-        i = bad.idxmax()
-        raise InputError(
-            f"expected an English month name such as 'January', got {names[i]!r}",
-            file=raw.file, row=raw.row(i), column="Month",
-        )
+        bad_cells(raw, names, bad, "Month", "expected an English month name such as 'January'")
     year = parse_numbers(raw, "Year", integer=True, required=True)
     table = pd.DataFrame(
         {

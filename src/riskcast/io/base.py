@@ -50,8 +50,22 @@ class ReadReport:
 
 @dataclass
 class ReadResult:
+    """A canonical table, what reading it did, and where each of its rows came from."""
+
     table: pd.DataFrame
     report: ReadReport
+    #: the row number a person sees in the file for each row of ``table`` (None: not from a file)
+    rows: list[int] | None = None
+    #: canonical column -> the file's column it came from, where they differ
+    columns: dict[str, str] = field(default_factory=dict)
+
+    def row(self, position: int) -> int | None:
+        """The file row of the table's row at ``position``."""
+        return self.rows[position] if self.rows is not None else None
+
+    def column(self, name: str) -> str:
+        """The file's name for canonical column ``name``."""
+        return self.columns.get(name, name)
 
 
 def require_file(path: str | Path) -> Path:

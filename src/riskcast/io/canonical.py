@@ -42,6 +42,7 @@ def read_canonical(path: str | Path, *, table: str, sheet: str | None = None, **
     report.rows_read = len(raw.df)
     required = [n for n, c in schema.columns.items() if c.required]
     require_columns(raw.df, required, file=raw.file)
+    raw.collect()  # every bad cell of the file in one message
     out = pd.DataFrame(index=raw.df.index)
     for name in raw.df.columns:
         col = schema.columns.get(name)

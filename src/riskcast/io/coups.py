@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskcast.errors import InputError
-from riskcast.io._common import finish, month_start, parse_numbers, read_csv, text
+from riskcast.io._common import (
+    bad_cells,
+    finish,
+    month_start,
+    parse_numbers,
+    read_csv,
+    text,
+)
 from riskcast.io.base import ReadReport, ReadResult, require_columns, require_file
 from riskcast.schemas import SHOCKS
 
@@ -72,11 +78,7 @@ def read_powell_thyne(
     code = parse_numbers(raw, "coup", integer=True, required=True)
     bad = ~code.isin(list(_KINDS))
     if bad.any():
-        i = bad.idxmax()
-        raise InputError(
-            f"expected coup code 1 (failed) or 2 (successful), got {raw.df.at[i, 'coup']!r}",
-            file=raw.file, row=raw.row(i), column="coup",
-        )
+        bad_cells(raw, raw.df["coup"], bad, "coup", "expected coup code 1 (failed) or 2 (successful)")
     date = month_start(
         raw,
         parse_numbers(raw, "year", integer=True, required=True),

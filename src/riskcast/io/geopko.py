@@ -13,7 +13,15 @@ from pathlib import Path
 import pandas as pd
 
 from riskcast.errors import InputError
-from riskcast.io._common import Raw, finish, month_start, parse_numbers, read_any, text
+from riskcast.io._common import (
+    Raw,
+    bad_cells,
+    finish,
+    month_start,
+    parse_numbers,
+    read_any,
+    text,
+)
 from riskcast.io.base import ReadReport, ReadResult, require_columns
 from riskcast.schemas import PRESENCE
 
@@ -115,9 +123,7 @@ def _troops(raw: Raw, report: ReadReport) -> pd.Series:
         vals = pd.to_numeric(s.mask(unknown), errors="coerce").astype(float)
         bad = vals.isna() & ~unknown
         if bad.any():
-            i = bad.idxmax()
-            raise InputError(f"expected a troop number or 'unknown', got {t[i]!r}",
-                             file=raw.file, row=raw.row(i), column="no.troops")
+            bad_cells(raw, t, bad, "no.troops", "expected a troop number or 'unknown'")
     n = int(vals.isna().sum())
     if n:
         report.notes.append(f"{n} rows with troops not reported ('NA'/'unknown'/blank) kept with troops NaN")

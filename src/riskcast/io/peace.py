@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskcast.errors import InputError
-from riskcast.io._common import finish, parse_dates, parse_numbers, read_any, text
+from riskcast.io._common import (
+    bad_cells,
+    finish,
+    parse_dates,
+    parse_numbers,
+    read_any,
+    text,
+)
 from riskcast.io.base import ReadReport, ReadResult, require_columns
 from riskcast.schemas import SHOCKS
 
@@ -66,11 +72,8 @@ def read_ucdp_peace_agreements(
     as_num = pd.to_numeric(codes, errors="coerce")
     bad = codes.notna() & (as_num.isna() | (as_num % 1 != 0))
     if bad.any():
-        i = bad.idxmax()
-        raise InputError(
-            f"expected Gleditsch-Ward codes like '432' or '432, 439', got {raw.df.at[i, 'gwno']!r}",
-            file=raw.file, row=raw.row(i), column="gwno",
-        )
+        rows = bad.groupby(level=0).any()  # a cell holds several codes: one problem per cell
+        bad_cells(raw, raw.df["gwno"], rows, "gwno", "expected Gleditsch-Ward codes like '432' or '432, 439'")
     hits = as_num[as_num.isin(wanted)].astype(int)
     kept = hits.index.unique()
     report.drop("country (gwno) not selected", len(raw.df) - len(kept))

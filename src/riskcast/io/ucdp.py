@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from riskcast.errors import InputError
 from riskcast.io._common import (
     Raw,
+    bad_cells,
     check_unique,
     finish,
     parse_dates,
@@ -50,11 +50,7 @@ def _coded(raw: Raw, column: str, codes: dict[int, object]) -> pd.Series:
     out = vals.map(codes)
     bad = vals.notna() & out.isna()
     if bad.any():
-        i = bad.idxmax()
-        raise InputError(
-            f"expected one of the codebook codes {sorted(codes)}, got {raw.df.at[i, column]!r}",
-            file=raw.file, row=raw.row(i), column=column,
-        )
+        bad_cells(raw, raw.df[column], bad, column, f"expected one of the codebook codes {sorted(codes)}")
     return out
 
 
@@ -84,6 +80,7 @@ def ged_events(raw: Raw, report: ReadReport) -> ReadResult:
     """
     report.rows_read = len(raw.df)
     require_columns(raw.df, _COLUMNS, file=raw.file)
+    raw.collect()  # every bad cell of the file in one message
     df = raw.df
     ids = text(df["id"])
     require_values(raw, "id", ids)

@@ -1,18 +1,43 @@
 """Stage 1: read every configured input, assign events to units, report what was kept and why."""
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import shapely
 
+from riskcast import facts, synth
 from riskcast.config import Config, InputSpec
-from riskcast.errors import InputError
+from riskcast.errors import ConfigError, InputError
+from riskcast.features.presence import check_presence_overlaps
 from riskcast.io.base import ReadReport, ReadResult
+from riskcast.io.bounds import check_at_most
+from riskcast.io.canonical import read_canonical
+from riskcast.io.merge import merge_events
+from riskcast.io.registry import read_input
+from riskcast.io.vintages import resolve_vintage
+from riskcast.panel import to_month
+from riskcast.paths import facts_file
+from riskcast.regions import (
+    Gazetteer,
+    assign_units,
+    check_unassigned,
+    load_boundaries,
+    priogrid_gazetteer,
+    priogrid_gid,
+)
+from riskcast.schemas import COUNTS, EVENTS, PRESENCE, SHOCKS, empty
 from riskcast.tracking.runs import file_sha256
 
-__all__ = ["Ingested", "ingest", "load_units"]
+__all__ = ["Ingested", "ingest", "load_units", "input_record", "check_built_from"]
+
+#: The curated tables each kind of ``format = "curated"`` input reads.
+_CURATED = {"shocks": "shocks_sahel.csv", "presence": "presence_sahel.csv"}
 
 
 @dataclass
@@ -38,12 +63,6 @@ def _priogrid_units(cfg: Config) -> pd.DataFrame:
     The cell set is fixed by geography, never by where events happened: a unit set drawn from
     the events would tell the model which cells will see violence.
     """
-    import numpy as np
-    import shapely
-
-    from riskcast.errors import ConfigError
-    from riskcast.regions import load_boundaries, priogrid_gazetteer
-
     half = 0.25
     if cfg.regions.bbox is not None:
         lon0, lat0, lon1, lat1 = cfg.regions.bbox
@@ -59,8 +78,6 @@ def _priogrid_units(cfg: Config) -> pd.DataFrame:
     if cfg.regions.bbox is None:
         union = shapely.union_all([g for _, g in shapes])
         inside &= shapely.contains_xy(union, glon, glat)
-    from riskcast.regions import priogrid_gid
-
     gids = priogrid_gid(glat[inside], glon[inside])
     return priogrid_gazetteer(gids, country="/".join(cfg.countries))
 
@@ -76,11 +93,6 @@ def _check_neighbours(units: pd.DataFrame, file: str) -> None:
 
 def load_units(cfg: Config) -> pd.DataFrame:
     """The spatial units of the run: the configured gazetteer, else riskcast's curated one."""
-    from riskcast import facts
-    from riskcast.io.canonical import read_canonical
-
-    from riskcast.paths import facts_file
-
     if cfg.regions.gazetteer is not None:
         units = read_canonical(cfg.regions.gazetteer, table="regions").table
         _check_neighbours(units, str(cfg.regions.gazetteer))
@@ -106,36 +118,85 @@ def load_units(cfg: Config) -> pd.DataFrame:
 def _read(name: str, spec: InputSpec, cfg: Config) -> tuple[ReadResult, str]:
     """Read one input; returns the result and the sha256 of the bytes it came from."""
     if spec.format == "synthetic":
-        from riskcast import synth
-
         end = spec.options.get("end", "2024-12")
         df = synth.default_events(seed=cfg.seed, start=spec.options.get("start", "2012-01"), end=end, level=spec.options.get("level", "admin1"))
         report = ReadReport(file="<synthetic>", format="synthetic", table="events", rows_read=len(df), rows_kept=len(df))
         report.notes.append("SYNTHETIC events from riskcast.synth (seeded generator), not real events")
         buf = io.StringIO()
         df.to_csv(buf, index=False)
-        import hashlib
-
         return ReadResult(df, report), hashlib.sha256(buf.getvalue().encode()).hexdigest()
     if spec.format == "curated":
-        from riskcast import facts
-        from riskcast.paths import facts_file
-
-        loader = {"shocks": (facts.load_shocks, "shocks_sahel.csv"), "presence": (facts.load_presence, "presence_sahel.csv")}
+        loader = {"shocks": facts.load_shocks, "presence": facts.load_presence}
         if spec.kind not in loader:
             raise InputError(f"format 'curated' provides shocks and presence, not {spec.kind}", file=f"inputs.{name}")
-        fn, fname = loader[spec.kind]
-        df = fn()
+        fname = _CURATED[spec.kind]
+        df = loader[spec.kind]()
         report = ReadReport(file=str(facts_file(fname)), format="curated", table=spec.kind, rows_read=len(df), rows_kept=len(df))
         return ReadResult(df, report), file_sha256(facts_file(fname))
-    from riskcast.io.registry import read_input
-
     if spec.path is None:
         raise InputError(f"input {name!r} (format {spec.format}) needs a path", file="config", column=f"inputs.{name}.path")
     result = read_input(spec.kind, spec.format, spec.path, sheet=spec.sheet, options=dict(spec.options))
     if result.report.vintage is not None:  # a fetched vintage: its table's hash, checked against its manifest
         return result, result.report.vintage["sha256"]
     return result, file_sha256(spec.path)
+
+
+def input_record(spec: InputSpec, cfg: Config) -> dict:
+    """What an input was read as: its config entry (and the seed, for the generator), as JSON."""
+    rec = spec.model_dump(mode="json")
+    if spec.format == "synthetic":  # the generator's output is fixed by its options and the seed
+        rec["seed"] = cfg.seed
+    return json.loads(json.dumps(rec, sort_keys=True))
+
+
+def _current_digest(spec: InputSpec) -> str | None:
+    """The sha256 an input would be recorded with if it were read now (None: the generator,
+    whose output is fixed by its record)."""
+    if spec.format == "synthetic":
+        return None
+    if spec.format == "curated":
+        return file_sha256(facts_file(_CURATED[spec.kind])) if spec.kind in _CURATED else None
+    if spec.path is None:
+        return None
+    if spec.format == "vintage":
+        return resolve_vintage(spec.path).manifest["sha256"]
+    return file_sha256(spec.path)
+
+
+def check_built_from(cfg: Config, reports: dict, hashes: dict, units: pd.DataFrame, *, file: str) -> None:
+    """Refuse ingested tables that were not read from the inputs ``cfg`` names, as they are now.
+
+    A failed ``riskcast ingest`` leaves the previous tables in place, so without this check
+    ``riskcast features`` would build a panel from another file than the config names.
+
+    Raises:
+        InputError: naming each difference and the stage to run again.
+    """
+    diffs = [f"input {n!r} is in the config but was not ingested" for n in sorted(set(cfg.inputs) - set(reports))]
+    diffs += [f"input {n!r} was ingested but is not in the config" for n in sorted(set(reports) - set(cfg.inputs))]
+    for name in sorted(set(cfg.inputs) & set(reports)):
+        spec, before = cfg.inputs[name], reports[name].get("input")
+        now = input_record(spec, cfg)
+        if before is not None and before != now:
+            diffs += [f"{'seed' if k == 'seed' else f'inputs.{name}.{k}'} is {now.get(k)!r} in the config, "
+                      f"the tables were read with {before.get(k)!r}"
+                      for k in sorted(set(now) | set(before)) if now.get(k) != before.get(k)]
+            continue
+        if spec.format not in ("synthetic", "curated", "vintage") and spec.path is not None and not Path(spec.path).is_file():
+            diffs.append(f"inputs.{name}.path {str(spec.path)!r} is not found")
+            continue
+        digest = _current_digest(spec)
+        if digest is not None and hashes.get(name) not in (None, digest):
+            diffs.append(f"inputs.{name} ({spec.path or spec.format}) changed since it was ingested "
+                         f"(sha256 {str(hashes[name])[:12]} then, {digest[:12]} now)")
+    expected = load_units(cfg)
+    if sorted(expected["unit_id"]) != sorted(units["unit_id"]):
+        diffs.append(f"the config's units ({cfg.unit}, {', '.join(cfg.countries)}: {len(expected)}) are not those "
+                     f"the tables were assigned to ({len(units)})")
+    if diffs:
+        raise InputError(f"the tables here were not ingested from the inputs this config names, as they are now ({'; '.join(diffs)}): "
+                         "run `riskcast ingest` with this config first (a failed ingest leaves the previous tables in place)",
+                         file=file)
 
 
 def _select_countries(df: pd.DataFrame, report: ReadReport, countries: tuple[str, ...], column: str = "country") -> pd.DataFrame:
@@ -150,33 +211,33 @@ def ingest(cfg: Config, pins: dict[str, Path] | None = None) -> Ingested:
     ``pins`` maps an input of format ``vintage`` to the exact vintage folder to read (the
     monthly job pins the vintages its fetch step just wrote).
     """
-    from riskcast.io.merge import merge_events
-    from riskcast.regions import Gazetteer, assign_units, check_unassigned, load_boundaries
-    from riskcast.schemas import COUNTS, PRESENCE, SHOCKS, empty
 
     units = load_units(cfg)
     results: dict[str, list[tuple[str, ReadResult]]] = {"events": [], "counts": [], "presence": [], "shocks": []}
     hashes: dict[str, str] = {}
+    records: dict[str, dict] = {}
     for name, spec in sorted(cfg.inputs.items()):
         if pins and name in pins:
             spec = spec.model_copy(update={"path": Path(pins[name])})
         result, digest = _read(name, spec, cfg)
+        if spec.kind == "events":
+            check_at_most(result, "fatalities", cfg.ingest.max_fatalities_per_event, setting="ingest.max_fatalities_per_event")
         results[spec.kind].append((name, result))
         hashes[name] = digest
+        records[name] = input_record(cfg.inputs[name], cfg)  # as configured, not as pinned
 
     reports = {name: r.report for kind in results for name, r in results[kind]}
     # Country filter before merging, so that the counts of what was dropped stay per input.
     for kind in ("events", "counts"):
         for name, r in results[kind]:
             r.table = _select_countries(r.table, r.report, cfg.countries)
+    _require_some_events(results, cfg)
     if results["events"]:
         events, dups = merge_events([r for _, r in results["events"]])
         for name, r in results["events"]:
             n = dups.get(r.report.file, 0)
             r.report.drop("duplicate of an event already read from an earlier input", n)
     else:
-        from riskcast.schemas import EVENTS
-
         events = empty(EVENTS)
 
     gaz = Gazetteer(units)
@@ -203,8 +264,6 @@ def ingest(cfg: Config, pins: dict[str, Path] | None = None) -> Ingested:
         return pd.concat(parts, ignore_index=True) if parts else empty(schema)
 
     _drop_duplicate_shocks(results["shocks"])
-    from riskcast.features.presence import check_presence_overlaps
-
     for name, r in results["presence"]:  # per input, so that the error names the right file
         check_presence_overlaps(r.table, file=r.report.file)
     for kind in ("events", "counts", "presence", "shocks"):
@@ -217,12 +276,23 @@ def ingest(cfg: Config, pins: dict[str, Path] | None = None) -> Ingested:
         presence=_concat("presence", PRESENCE),
         shocks=_concat("shocks", SHOCKS),
         units=units,
-        reports={name: rep.to_dict() for name, rep in reports.items()},
+        # each input's report records what it was read from, so later stages can tell stale tables
+        reports={name: {**rep.to_dict(), "input": records[name]} for name, rep in reports.items()},
         hashes=hashes,
         assignment=assign_report.to_dict(),
         warnings=warnings,
         vintages={name: dict(rep.vintage) for name, rep in sorted(reports.items()) if rep.vintage},
     )
+
+
+def _require_some_events(results: dict[str, list[tuple[str, ReadResult]]], cfg: Config) -> None:
+    """Refuse a run left with no events and no counts: every later stage would have nothing to learn from."""
+    sources = results["events"] + results["counts"]
+    if any(len(r.table) for _, r in sources):
+        return
+    said = "; ".join(f"inputs.{name}: {r.report.rows_read} rows read, none in these countries" for name, r in sources)
+    raise InputError(f"no events or counts for the run's countries ({', '.join(cfg.countries)}) in any input ({said})",
+                     file=", ".join(r.report.file for _, r in sources))
 
 
 def _drop_duplicate_shocks(results: list[tuple[str, ReadResult]]) -> None:
@@ -242,8 +312,6 @@ def _overlap_warnings(events: pd.DataFrame, counts: pd.DataFrame) -> list[str]:
     """Events and aggregated counts for the same unit-month are both summed: say so."""
     if events.empty or counts.empty:
         return []
-    from riskcast.panel import to_month
-
     ev = set(zip(events["unit_id"], to_month(events["date"])))
     ct = counts[counts["events"] > 0]
     both = sum(1 for key in zip(ct["unit_id"], pd.to_datetime(ct["month"])) if key in ev)
