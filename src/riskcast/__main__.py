@@ -1,0 +1,4 @@
+"""``python -m riskcast ...``: the same command line as the ``riskcast`` script."""
+from riskcast.cli import main
+
+main()
