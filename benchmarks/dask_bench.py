@@ -10,9 +10,9 @@ Cases, each in a fresh subprocess (memory numbers do not mix):
 
 * ``africa / local``: 103 x 103 = 10,609 cells x 420 months (1990-01..2024-12), this process:
   ``compute_features`` and plain ``lightgbm.LGBMClassifier`` (every CPU; ``--local-threads``).
-* ``africa / dask`` and ``global / dask``: ``riskcast.compute.dask_client`` (a LocalCluster of
+* ``africa / dask`` and ``global / dask``: ``riskcast.scale.dask_features.dask_client`` (a LocalCluster of
   worker processes, 1 thread each, a memory limit per worker), ``compute_features_partitioned``
-  writing one parquet file per spatial block, then ``riskcast.dask_models.fit_lgbm_dask``
+  writing one parquet file per spatial block, then ``riskcast.scale.dask_models.fit_lgbm_dask``
   (``lightgbm.dask``, data-parallel; plain ``DaskLGBMClassifier`` where that module is missing)
   on the blocks read back.
   Global: 255 x 255 = 65,025 cells, about PRIO-GRID's count of land cells; land is approximated by
@@ -71,7 +71,7 @@ cloudpickle.register_pickle_by_value(features_bench)  # workers run _reset_peak 
 SIZES = {"africa": 10_700, "global": 65_025}
 TARGET_RATIO = 1.5  # africa: dask wall no more than 1.5x the local wall
 # Bagging and feature subsampling keep 100 rounds on ~26 M rows affordable on one thread per worker;
-# row-wise histograms and deterministic mode are what riskcast.dask_models sets, used on both paths.
+# row-wise histograms and deterministic mode are what riskcast.scale.dask_models sets, used on both paths.
 LGBM = dict(objective="binary", learning_rate=0.1, num_leaves=31, min_child_samples=200, subsample=0.5,
             subsample_freq=1, colsample_bytree=0.5, force_row_wise=True, deterministic=True, verbose=-1)
 GB = 1024**3
@@ -290,18 +290,18 @@ def _block_rows(path: str, keep_columns: list[str], horizon: int, threshold: int
 
 
 def _fit_dask(client, X, y, args):
-    """``riskcast.dask_models.fit_lgbm_dask`` when it exists, else ``lightgbm.dask`` directly."""
+    """``riskcast.scale.dask_models.fit_lgbm_dask`` when it exists, else ``lightgbm.dask`` directly."""
     import warnings
 
     warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")  # threads come from the workers
     params = dict(LGBM, n_estimators=args.rounds)
     try:
-        from riskcast.dask_models import fit_lgbm_dask
+        from riskcast.scale.dask_models import fit_lgbm_dask
     except ImportError:
         from lightgbm.dask import DaskLGBMClassifier
 
         return DaskLGBMClassifier(client=client, random_state=args.seed, **params).fit(X, y), "lightgbm.dask"
-    return fit_lgbm_dask(client, X, y, params=params, seed=args.seed), "riskcast.dask_models.fit_lgbm_dask"
+    return fit_lgbm_dask(client, X, y, params=params, seed=args.seed), "riskcast.scale.dask_models.fit_lgbm_dask"
 
 
 def _block_train_rows(path: str, keep_columns: list[str], horizon: int, threshold: int, first, last):
@@ -333,14 +333,14 @@ def _train_counts(client, files, columns, args, threshold, first, last) -> tuple
 def _fit_blocks(client, files, columns, args, threshold, first, last):
     import functools
 
-    from riskcast.dask_blocks import fit_lgbm_blocks
+    from riskcast.scale.dask_blocks import fit_lgbm_blocks
 
     load = functools.partial(_block_train_rows, keep_columns=columns, horizon=args.horizon, threshold=threshold,
                              first=first, last=last)
     sizes = [Path(f).stat().st_size for f in files]
     params = dict(LGBM, n_estimators=args.rounds)
     return fit_lgbm_blocks(client, files, load, params=params, seed=args.seed, sizes=sizes), \
-        "riskcast.dask_blocks.fit_lgbm_blocks"
+        "riskcast.scale.dask_blocks.fit_lgbm_blocks"
 
 
 def _booster_proba(part, booster):
@@ -375,7 +375,7 @@ def run_dask(holder: list, features, args, times, mem_driver, out_dir: Path) -> 
     import pandas as pd
     import pyarrow.parquet as pq
 
-    from riskcast.compute import compute_features_partitioned, dask_client
+    from riskcast.scale.dask_features import compute_features_partitioned, dask_client
     from riskcast.config import ComputeSpec
 
     catcher = LogCatcher()
@@ -649,7 +649,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=100, help="LightGBM boosting rounds")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--trainer", choices=["lightgbm.dask", "blocks"], default="blocks",
-                    help="Dask training: riskcast.dask_blocks.fit_lgbm_blocks (default: from the block files, one "
+                    help="Dask training: riskcast.scale.dask_blocks.fit_lgbm_blocks (default: from the block files, one "
                          "block in memory at a time) or lightgbm.dask on persisted partitions")
     ap.add_argument("--local-threads", type=int, default=0, help="LightGBM threads on the local path (0: every CPU)")
     ap.add_argument("--tmp", help="directory for the block files (default: the system's temp directory)")

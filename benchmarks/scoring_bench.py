@@ -4,7 +4,7 @@
     python benchmarks/scoring_bench.py                        # 10,000 cells x 96 months
     python benchmarks/scoring_bench.py --cells 2500 --months 60
 
-The path timed is ``riskcast score``'s (``riskcast.jobs.train.stage_score``) without the CLI:
+The path timed is ``riskcast score``'s (``riskcast.jobs.score.stage_score``) without the CLI:
 
 1. a synthetic PRIO-GRID panel (``benchmarks/synthetic.py``) goes through the pipeline's feature
    stage ``riskcast.jobs.stages.build_feature_panel`` (default feature set, horizons 1/3/6/12);

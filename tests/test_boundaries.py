@@ -14,10 +14,15 @@ FORBIDDEN = {
     "features": ["models", "evaluation", "tracking", "reporting", "jobs", "cli", "io"],
     "models": ["features", "evaluation", "tracking", "reporting", "jobs", "cli", "io", "panel"],
     "evaluation": ["tracking", "reporting", "jobs", "cli", "io"],
-    "reporting": ["models", "evaluation", "tracking", "jobs", "cli", "io"],
+    "reporting": ["models", "evaluation", "tracking", "jobs", "cli", "io", "config"],  # the report takes ReportSettings, not the config
     "regions": ["features", "models", "evaluation", "tracking", "reporting", "jobs", "cli"],
     "panel": ["features", "models", "evaluation", "tracking", "reporting", "jobs", "cli"],
     "fetch": ["features", "models", "evaluation", "tracking", "reporting", "jobs", "cli", "panel"],
+    "tracking": ["features", "evaluation", "reporting", "jobs", "cli", "io", "panel"],
+    # where the work runs: below the stages, beside the models and the evaluation it runs
+    "scale": ["jobs", "cli", "reporting"],
+    # the output-folder contract sits below every stage and the report
+    "outputs": ["io", "features", "models", "evaluation", "tracking", "reporting", "jobs", "cli", "panel", "regions"],
 }
 
 

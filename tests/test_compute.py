@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from riskcast import compute
-from riskcast.compute import PartitionError, halo, spatial_blocks, spatial_reach
+from riskcast.scale import dask_features as compute
+from riskcast.scale.dask_features import PartitionError, halo, spatial_blocks, spatial_reach
 from riskcast.features.spatial import CountryTotal, NearestEventDistance, SpatialLag
 
 PG = ["unit=priogrid", "regions.bbox=[-6.0, 12.0, 4.5, 20.0]", "regions.max_unassigned_share=0.9"]

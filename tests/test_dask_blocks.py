@@ -1,4 +1,4 @@
-"""LightGBM trained from block files on a Dask cluster (riskcast.dask_blocks.fit_lgbm_blocks).
+"""LightGBM trained from block files on a Dask cluster (riskcast.scale.dask_blocks.fit_lgbm_blocks).
 
 On one worker the booster is ``lightgbm.train`` on the concatenated rows, bit for bit (the
 Dataset from one ``lightgbm.Sequence`` per block samples and bins exactly as from the matrix);
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from riskcast.dask_blocks import fit_lgbm_blocks
+from riskcast.scale.dask_blocks import fit_lgbm_blocks
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers need not import the tests
 

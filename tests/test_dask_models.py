@@ -1,4 +1,4 @@
-"""Training, backtesting and scoring on a Dask cluster against the local path (riskcast.dask_models).
+"""Training, backtesting and scoring on a Dask cluster against the local path (riskcast.scale.dask_models).
 
 What is equal, and how:
 * LightGBM on one partition (``one_machine=True``): the local fit, bit for bit; spread over two
@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from riskcast.dask_models import backtest_on_dask, fit_lgbm_dask, fit_lgbm_hurdle_dask, score_partitions
+from riskcast.scale.dask_models import backtest_on_dask, fit_lgbm_dask, fit_lgbm_hurdle_dask, score_partitions
 from riskcast.evaluation.backtest import run_backtest
 from riskcast.models import Climatology, LGBMHurdle, LogisticCount
 from riskcast.scoring import _predict
@@ -171,7 +171,7 @@ def test_backtest_on_dask_is_byte_identical_to_the_local_run(client, panel):
 # --- scoring ------------------------------------------------------------------------------------
 
 def _worker_loads() -> int:
-    from riskcast.dask_models import _load_cached
+    from riskcast.tracking.artifacts import _load_cached
 
     return _load_cached.cache_info().misses
 

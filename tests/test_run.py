@@ -112,6 +112,7 @@ def test_strings_from_data_are_escaped_in_the_report(demo_out, tmp_path):
     import shutil
 
     from riskcast.reporting.report import render_report
+    from riskcast.reporting.settings import ReportSettings
 
     out = tmp_path / "copy"
     shutil.copytree(demo_out, out)
@@ -122,7 +123,7 @@ def test_strings_from_data_are_escaped_in_the_report(demo_out, tmp_path):
     events = pd.read_parquet(out / "tables" / "events.parquet")
     events["source_dataset"] = hostile + " synthetic"
     events.to_parquet(out / "tables" / "events.parquet")
-    html = render_report(default_config(), out)
+    html = render_report(ReportSettings.from_config(default_config()), out)
     assert "<script>" not in html and "&lt;script&gt;" in html
 
 
@@ -200,15 +201,16 @@ def test_report_shows_the_change_since_the_previous_report(demo_out, tmp_path):
     import shutil
 
     from riskcast.reporting.report import render_report
+    from riskcast.reporting.settings import ReportSettings
 
     out = tmp_path / "copy"
     shutil.copytree(demo_out, out)
     scores = pd.read_csv(out / "scores.csv")
     assert (out / "scores_history" / f"scores_{scores['as_of'].iloc[0]}.csv").is_file()
-    html = render_report(default_config(), out)
+    html = render_report(ReportSettings.from_config(default_config()), out)
     assert "Change since last report" in html and "<td>new</td>" in html  # no earlier month yet
     earlier = scores.assign(as_of="2024-11", p=0.0)
     earlier.to_csv(out / "scores_history" / "scores_2024-11.csv", index=False)
-    html = render_report(default_config(), out)
+    html = render_report(ReportSettings.from_config(default_config()), out)
     top = scores[scores["horizon"] == 1].sort_values("p", ascending=False).iloc[0]
     assert f"<td>{top['p']:+.2f}</td>" in html and "<td>new</td>" not in html

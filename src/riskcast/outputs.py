@@ -1,4 +1,7 @@
-"""The output folder of a run: its file names and the atomic writers every stage uses."""
+"""The output folder of a run: its file names and the atomic writers.
+
+This is the contract every stage and the report read and write through; it sits below them all.
+"""
 from __future__ import annotations
 
 import json

@@ -32,7 +32,7 @@ class ScoreKey:
     Attributes:
         model_name: registered model name.
         model_version: registry version (or ``run:<id>``), as a string.
-        data_hash: hash of the run's inputs (``riskcast.jobs.train.data_hash``).
+        data_hash: hash of the run's inputs (``riskcast.tracking.train_runs.data_hash``).
         as_of: origin month, ``YYYY-MM``.
         features_hash: hash of the scored rows' ids and feature values (:func:`frame_hash`),
             so an edited panel for the same month is not served old scores.

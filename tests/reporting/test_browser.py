@@ -102,6 +102,7 @@ def test_the_probes_do_catch_errors_and_requests(browser, tmp_path):
 def test_hostile_unit_name_is_shown_not_run(browser, report_dir, tmp_path):
     from riskcast.config import default_config
     from riskcast.reporting.report import render_report
+    from riskcast.reporting.settings import ReportSettings
 
     out = tmp_path / "hostile"
     shutil.copytree(report_dir, out)
@@ -109,7 +110,7 @@ def test_hostile_unit_name_is_shown_not_run(browser, report_dir, tmp_path):
     scores["unit_name"] = HOSTILE
     scores.to_csv(out / "scores.csv", index=False)
     cfg = default_config(overrides=OVERRIDES)  # the config of the quick run: same horizons
-    (out / "report.html").write_text(render_report(cfg, out), encoding="utf-8")
+    (out / "report.html").write_text(render_report(ReportSettings.from_config(cfg), out), encoding="utf-8")
 
     seen = open_page(browser, out / "report.html", probe="typeof window.__pwned")
     assert seen["probe"] == "undefined"

@@ -10,7 +10,8 @@ import pytest
 
 from riskcast.tracking.bundle import ForecastBundle, top_contributions
 from riskcast.tracking.registry import promote_if_better, version_record
-from riskcast.tracking.runs import OFFLINE_ENV, load_registered, log_bundle, model_uri
+from riskcast.tracking.offline import OFFLINE_ENV
+from riskcast.tracking.runs import load_registered, log_bundle, model_uri
 from tests.tracking._models import FEATURES, BareModel
 
 NAME = "riskcast-bundle-test"

@@ -50,7 +50,7 @@ def _explain(code: int, out: str, err: str, server: TrackingServer) -> str:
 def _client(server: str):
     from mlflow import MlflowClient
 
-    from riskcast.tracking.runs import disable_network
+    from riskcast.tracking.offline import disable_network
 
     disable_network()
     return MlflowClient(tracking_uri=server, registry_uri=server)

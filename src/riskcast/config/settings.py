@@ -15,11 +15,13 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from riskcast.config._load import first_error, read_toml
 from riskcast.errors import ConfigError
 
 __all__ = [
     "Config",
     "InputSpec",
+    "IngestSpec",
     "TargetSpec",
     "BacktestSpec",
     "load_config",
@@ -84,6 +86,21 @@ class TargetSpec(_Frozen):
         if dup:
             raise ValueError(f"intensity target names must be unique and not 'any' or 'count': {dup}")
         return v
+
+
+class IngestSpec(_Frozen):
+    """Plausibility bounds every input is held to when it is read."""
+
+    # Real single events stay far below this: the deadliest in the Sahel exports riskcast reads
+    # (ACLED Mali, Burkina Faso, Niger, 1997-2020) record 88-230 deaths, and the mass killings
+    # elsewhere that event datasets code as one event reach the thousands to tens of thousands
+    # (we could not verify a hard maximum, so the default leaves a wide margin). It still refuses
+    # the typos and sentinels (1e12) that would swamp the features; raise it for such data.
+    max_fatalities_per_event: int = Field(
+        100_000, ge=1,
+        description="refuse an events input holding an event with more deaths than this (a typo or a "
+                    "missing-value code, not a real event; raise it for data that codes a mass killing as one event)",
+    )
 
 
 class RegionSpec(_Frozen):
@@ -194,6 +211,7 @@ class Config(_Frozen):
     unit: Literal["admin1", "admin2", "priogrid"] = "admin1"
     countries: tuple[str, ...] = ("Mali",)
     inputs: dict[str, InputSpec]
+    ingest: IngestSpec = IngestSpec()
     target: TargetSpec = TargetSpec()
     regions: RegionSpec = RegionSpec()
     panel: PanelSpec = PanelSpec()
@@ -221,43 +239,65 @@ def _parse_value(text: str) -> Any:
         return text
 
 
-def _apply_override(data: dict, item: str, file: str) -> None:
+def _apply_override(data: dict, item: str) -> None:
     key, sep, text = item.partition("=")
     if not sep or not key.strip():
-        raise ConfigError(f"override {item!r} is not of the form dotted.key=value", file=file)
+        raise ConfigError("not of the form dotted.key=value", file=f"--set {item}")
     parts = key.strip().split(".")
     node = data
     for p in parts[:-1]:
         node = node.setdefault(p, {})
         if not isinstance(node, dict):
-            raise ConfigError("cannot set a key inside a value that is not a table", file=file, key=key)
+            raise ConfigError("cannot set a key inside a value that is not a table", file=f"--set {item}", key=key.strip())
     node[parts[-1]] = _parse_value(text.strip())
 
 
-def config_from_dict(data: dict, *, file: str = "<config>", overrides: list[str] = ()) -> Config:
-    data = json.loads(json.dumps(data, default=str))  # deep copy, plain types
-    for item in overrides:
-        _apply_override(data, item, "--set")
+def _validate(data: dict) -> tuple[Config | None, tuple[str, str, int] | None]:
+    """The config, or the first problem pydantic finds in ``data`` as (dotted key, message, count)."""
     try:
-        return Config.model_validate(data)
+        return Config.model_validate(data), None
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"])
-        msg = {"extra_forbidden": "unknown key"}.get(err["type"], err["msg"])
-        more = f" ({exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
-        raise ConfigError(f"{msg}{more}", file=file, key=key) from None
+        return None, first_error(exc)
+
+
+def _blame(key: str, overrides: list[str]) -> str | None:
+    """The ``--set`` that wrote ``key`` (or a key inside or around it); the last one wins, as it did."""
+    for item in reversed(overrides):
+        k = item.partition("=")[0].strip()
+        if k == key or key.startswith(k + ".") or k.startswith(key + "."):
+            return item
+    return None
+
+
+def config_from_dict(data: dict, *, file: str = "<config>", overrides: list[str] = ()) -> Config:
+    """Validate a config's data with its ``--set`` overrides applied.
+
+    An error is attributed to the ``--set`` that caused it (``--set backtest.horizons=[0], key
+    'backtest.horizons': ...``) unless the file alone has the same problem: a user looking for it
+    in the file would not find it.
+    """
+    data = json.loads(json.dumps(data, default=str))  # deep copy, plain types
+    overrides = list(overrides)
+    merged = json.loads(json.dumps(data))
+    for item in overrides:
+        _apply_override(merged, item)
+    cfg, found = _validate(merged)
+    if cfg is not None:
+        return cfg
+    key, msg, n = found
+    more = f" ({n - 1} more problem(s))" if n > 1 else ""
+    culprit = _blame(key, overrides) if overrides else None
+    if culprit is not None:
+        _, alone = _validate(data)
+        if alone is None or alone[0] != key:
+            raise ConfigError(f"{msg}{more}", file=f"--set {culprit}", key=key)
+    raise ConfigError(f"{msg}{more}", file=file, key=key)
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     """Read a TOML config, apply ``--set`` overrides, and validate it."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("config file not found", file=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
-    return config_from_dict(data, file=str(path), overrides=list(overrides))
+    return config_from_dict(read_toml(path, "config file"), file=str(path), overrides=list(overrides))
 
 
 def default_config(overrides: list[str] = ()) -> Config:

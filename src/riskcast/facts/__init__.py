@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from riskcast.paths import facts_file
@@ -111,7 +112,7 @@ def load_rainy_season() -> pd.DataFrame:
     return df.astype({"first_month": int, "last_month": int})
 
 
-def load_country_outlines(countries: Iterable[str] | None = None) -> dict[str, "np.ndarray"]:
+def load_country_outlines(countries: Iterable[str] | None = None) -> dict[str, np.ndarray]:
     """Coarse country outlines (Natural Earth 1:110m, public domain) for maps without a boundaries
     file: ``{country: array of (lon, lat) vertices, closed}``, for ``countries`` (all when None;
     countries without an outline are left out).

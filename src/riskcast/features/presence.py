@@ -19,7 +19,7 @@ import pandas as pd
 
 from riskcast.errors import InputError
 from riskcast.features import _places
-from riskcast.features.base import Feature, FeatureContext, FeatureError
+from riskcast.features.base import Feature, FeatureContext
 from riskcast.features.history import _positive, _whole, months_since
 from riskcast.regions import normalise_name
 

@@ -6,16 +6,15 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from riskcast.config import Config
+from riskcast.config import Config, FetchStep
 from riskcast.errors import ConfigError, FetchError
 from riskcast.fetch import SOURCES, FetchOutcome, FetchRequest, RetryPolicy, fetch_source, source_root
 from riskcast.io.vintages import CURRENT, list_vintages
 
-__all__ = ["run_fetch", "vintage_rows", "check_date", "closing_line", "FetchStep", "FetchSourceStep", "fetch_step"]
+__all__ = ["run_fetch", "vintage_rows", "check_date", "closing_line", "fetch_step"]
 
 
 def check_date(value: str | None, key: str) -> str | None:
@@ -68,37 +67,6 @@ def vintage_rows(data_dir: str | Path, source: str | None = None) -> list[dict]:
 
 
 # --- the monthly job's fetch step -------------------------------------------------------------
-
-class FetchSourceStep(BaseModel):
-    """One source the monthly job fetches before it ingests (``[fetch.sources.<source>]``)."""
-
-    model_config = ConfigDict(extra="forbid")
-    countries: list[str] | None = Field(None, description="default: the run config's countries")
-    since: str | None = Field(None, description="first event date, YYYY-MM-DD")
-    until: str | None = Field(None, description="last event date, YYYY-MM-DD")
-    versions: list[str] = Field(default_factory=list, description="UCDP GED releases (25.1, 25.0.3, ...)")
-    base_url: str | None = Field(None, description="replace the source's scheme and host (paths kept)")
-    min_rows_ratio: float = Field(0.9, ge=0, le=1, description="refuse a table below this share of the current vintage")
-    daily_quota: int = Field(5000, ge=1, description="UCDP requests a day, errors included")
-
-
-class FetchStep(BaseModel):
-    """``[fetch]`` of a pipeline spec: what to fetch, where the vintages live, how hard to try."""
-
-    model_config = ConfigDict(extra="forbid")
-    data_dir: str = Field("../data", description="the data folder, relative to the spec's folder unless absolute")
-    sources: dict[str, FetchSourceStep] = Field(default_factory=dict)
-    retries: int = Field(6, ge=1, description="tries per request")
-    timeout: float = Field(60.0, gt=0, description="seconds per request")
-
-    @field_validator("sources")
-    @classmethod
-    def _known(cls, v: dict[str, FetchSourceStep]) -> dict[str, FetchSourceStep]:
-        unknown = sorted(set(v) - set(SOURCES))
-        if unknown:
-            raise ValueError(f"unknown source(s) {unknown}: known are {sorted(SOURCES)}")
-        return v
-
 
 def _reads(spec_path: Path | None, root: Path) -> bool:
     """Does an input path name this source's folder (``DATA_DIR/<source>`` or its ``current``)?"""

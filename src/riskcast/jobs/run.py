@@ -12,13 +12,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskcast.atomic import atomic_path, write_text
+from riskcast.atomic import write_text
 from riskcast.config import Config, config_hash
-from riskcast.jobs.ingest import Ingested, ingest
+from riskcast.jobs.ingest import Ingested, check_built_from, ingest
 from riskcast.jobs.intensity import backtest_intensity, target_descriptions
 from riskcast.jobs import stages
-from riskcast.jobs.outputs import RunOutputs, month_str, panel_of, update_run_json, write_df
-from riskcast.jobs.train import stage_score, stage_train
+from riskcast.outputs import RunOutputs, month_str, panel_of, update_run_json, write_df
+from riskcast.jobs.score import stage_score
+from riskcast.jobs.train import stage_train
+from riskcast.tracking.train_runs import log_backtest_run
+from riskcast.reporting.report import render_report
+from riskcast.reporting.settings import ReportSettings
 
 __all__ = ["run_all", "stage_ingest", "stage_features", "stage_backtest", "stage_train", "stage_score", "stage_report", "RunOutputs"]
 
@@ -41,18 +45,21 @@ def stage_ingest(cfg: Config, out: Path) -> Ingested:
     return data
 
 
-def load_ingested(out: Path) -> Ingested:
+def load_ingested(out: Path, cfg: Config) -> Ingested:
+    """The tables ``riskcast ingest`` wrote in ``out``, refused unless they were read from the
+    inputs ``cfg`` names, as those are now (a failed ingest leaves the previous tables behind)."""
     o = RunOutputs(out)
     o.require(o.ingest, "ingest")
     summary = json.loads(o.ingest.read_text())
     tables = {name: pd.read_parquet(o.tables / f"{name}.parquet") for name in _TABLES}
+    check_built_from(cfg, summary["inputs"], summary["data_hashes"], tables["units"], file=str(o.ingest))
     return Ingested(**tables, reports=summary["inputs"], hashes=summary["data_hashes"], assignment=summary["region_assignment"],
                     warnings=summary.get("warnings", []), vintages=summary.get("data_vintages", {}))
 
 
 def stage_features(cfg: Config, out: Path, data: Ingested | None = None) -> pd.DataFrame:
     o = RunOutputs(out)
-    data = data or load_ingested(out)
+    data = data or load_ingested(out, cfg)
     panel = stages.build_feature_panel(cfg, data)
     _write_df(panel, o.features)
     outside = stages.events_outside_panel(cfg, data, panel)
@@ -104,7 +111,6 @@ def stage_backtest(cfg: Config, out: Path, panel: pd.DataFrame | None = None) ->
                                   "baselines": stages.baseline_names(cfg)},
                      targets=target_descriptions(cfg),
                      ablation_model=cfg.backtest.ablation_model if cfg.backtest.ablation else None)
-    from riskcast.jobs.train import log_backtest_run
 
     _update_run_json(o, backtest_run_id=log_backtest_run(cfg, out))
     return preds, tables["metrics"]
@@ -117,12 +123,11 @@ def _origin_span(preds: pd.DataFrame) -> dict[str, list[str]]:
 
 
 def stage_report(cfg: Config, out: Path) -> Path:
-    from riskcast.reporting.report import render_report
-
+    # the PDF renderer (WeasyPrint and its system libraries) loads only when a PDF is asked for
     from riskcast.reporting.pdf import render_pdf
 
     o = RunOutputs(out)
-    html = render_report(cfg, out)
+    html = render_report(ReportSettings.from_config(cfg), out)
     write_text(o.report, html)
     if cfg.report.pdf:
         render_pdf(html, o.dir / "report.pdf")  # the same content, offline (data: URIs only)

@@ -11,16 +11,15 @@ import numpy as np
 import pandas as pd
 
 from riskcast.config import Config
-from riskcast.evaluation.backtest import run_backtest
 from riskcast.evaluation.metrics import score_predictions
-from riskcast.features import Events, Indicator, Rolling, compute_features
+from riskcast.features import Events, Indicator, Rolling
 from riskcast.features.context import build_context, load_actor_groups
 from riskcast.features.spec import FeatureSet, load_feature_set
 from riskcast.features.targets import baseline_features_of, count_column, indicator_of, quantity_of, shift_ahead, target_column
 from riskcast.jobs.ingest import Ingested
 from riskcast.errors import ConfigError
-from riskcast.evaluation.backtest import fit_model
 from riskcast.panel import build_panel, month_range
+from riskcast.scale import backend_for
 
 __all__ = ["baseline_names", "build_feature_panel", "events_outside_panel", "backtest", "fit_final", "feature_columns", "feature_sets",
            "model_columns", "models_for", "feature_definitions", "intensity_names"]
@@ -129,13 +128,7 @@ def build_feature_panel(cfg: Config, data: Ingested) -> pd.DataFrame:
         events=data.events, presence=data.presence, shocks=data.shocks, target=cfg.target,
         actor_groups=load_actor_groups(cfg.features.actor_groups),
     )
-    if cfg.compute.backend == "dask":  # spatial blocks with halos on a cluster; the same numbers
-        from riskcast.compute import compute_features_partitioned, dask_client
-
-        with dask_client(cfg.compute) as client:
-            feats = compute_features_partitioned(_feature_list(cfg), ctx, client, cfg.compute.block_units)
-    else:
-        feats = compute_features(_feature_list(cfg), ctx)
+    feats = backend_for(cfg.compute).features(_feature_list(cfg), ctx)
     # Presence rows and shocks that could not be placed on the grid are counted, never silent.
     unplaced = {kind: dict(getattr(ctx, kind).attrs.get("unplaced", {})) for kind in ("presence", "shocks")
                 if getattr(ctx, kind) is not None}
@@ -196,14 +189,7 @@ def backtest(cfg: Config, panel: pd.DataFrame, progress: Callable[[int], None] |
     b = cfg.backtest
     common = dict(min_train_months=b.min_train_months, eval_months=b.eval_months, window=b.window,
                   sliding_months=b.sliding_months, eval_start=b.eval_start, progress=progress, target=target)
-    if cfg.compute.backend == "dask":  # every (horizon, model) task on the cluster; the same predictions
-        from riskcast.compute import dask_client
-        from riskcast.dask_models import backtest_on_dask
-
-        with dask_client(cfg.compute) as client:
-            preds = backtest_on_dask(client, panel, feature_columns(panel), models_for(cfg, target), b.horizons, **common)
-    else:
-        preds = run_backtest(panel, feature_columns(panel), models_for(cfg, target), b.horizons, n_jobs=b.n_jobs, **common)
+    preds = backend_for(cfg.compute, b.n_jobs).backtest(panel, feature_columns(panel), models_for(cfg, target), b.horizons, **common)
     return preds, score_predictions(preds)
 
 
@@ -215,41 +201,15 @@ def baseline_names(cfg: Config) -> list[str]:
 
 def fit_final(cfg: Config, panel: pd.DataFrame, model_name: str | None = None, target: str = "any") -> tuple[dict[int, object], dict]:
     """Fit the champion candidate on every row whose target is known, one fit per horizon."""
-    from threadpoolctl import threadpool_limits
-
-    from riskcast.models.gbm import LGBMHurdle
-
     base = models_for(cfg, target)[model_name or cfg.model.champion]
     cols = feature_columns(panel)
+    backend = backend_for(cfg.compute)
     fitted, windows = {}, {}
-    on_dask = cfg.compute.backend == "dask" and type(base) is LGBMHurdle and target == "any"
     for h in cfg.backtest.horizons:
         y = panel[target_column(target, h)].to_numpy(dtype=float)
         known = ~np.isnan(y)
         rows = panel[known]
-        if on_dask:
-            fitted[h] = _fit_lgbm_on_dask(cfg, base, rows, cols, h)
-        else:
-            with threadpool_limits(limits=1):  # small fits: see evaluation/backtest.py
-                fitted[h] = fit_model(base, rows[cols], y[known], rows[count_column(target, h)].to_numpy(dtype=float), rows["month"], h)
+        fitted[h] = backend.fit(base, rows[cols], y[known], rows[count_column(target, h)].to_numpy(dtype=float), rows["month"], h,
+                                target=target)
         windows[h] = (f"{rows['month'].min():%Y-%m}", f"{rows['month'].max():%Y-%m}")
     return fitted, windows
-
-
-def _fit_lgbm_on_dask(cfg: Config, base, rows: pd.DataFrame, cols: list[str], h: int):
-    """A LightGBM hurdle fitted by ``lightgbm.dask`` on the cluster, in one partition.
-
-    One partition keeps the registered model bit for bit the local one (LightGBM spread over
-    workers bins and samples per worker, and its worker order is not fixed from run to run).
-    """
-    import dask.dataframe as dd
-    from sklearn.base import clone
-
-    from riskcast.compute import dask_client
-    from riskcast.dask_models import fit_lgbm_hurdle_dask
-
-    frame = rows[cols].assign(_y=rows[f"target_any_h{h}"].to_numpy(dtype=float),
-                              _count=rows[f"target_count_h{h}"].to_numpy(dtype=float)).reset_index(drop=True)
-    ddf = dd.from_pandas(frame, npartitions=1, sort=False)
-    with dask_client(cfg.compute) as client:
-        return fit_lgbm_hurdle_dask(client, ddf[cols], ddf["_y"], ddf["_count"], model=clone(base), one_machine=True)

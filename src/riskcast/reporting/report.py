@@ -12,7 +12,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from riskcast.reporting.intensity import headline, intensity_backtest_rows
-from riskcast.config import Config
+from riskcast.reporting.settings import ReportSettings
 from riskcast.paths import project_file
 
 __all__ = ["render_report"]
@@ -67,15 +67,7 @@ def _previous_scores(out: Path, scores: pd.DataFrame, horizon: int) -> pd.Series
     return prev[prev["horizon"] == horizon].set_index("unit_id")["p"]
 
 
-def _unit_word(cfg: Config) -> str:
-    if cfg.unit == "priogrid":
-        return "cell"
-    if cfg.unit == "admin1":
-        return "region"
-    return {("Mali",): "cercle", ("Burkina Faso",): "province"}.get(tuple(cfg.countries), "district")
-
-
-def _drivers(cfg: Config, run: dict, scores: pd.DataFrame, out: Path) -> list[dict]:
+def _drivers(settings: ReportSettings, run: dict, scores: pd.DataFrame, out: Path) -> list[dict]:
     """Top units' drivers in plain words (empty when the scores carry no contributions)."""
     from riskcast.reporting.drivers import drivers_table
 
@@ -85,8 +77,8 @@ def _drivers(cfg: Config, run: dict, scores: pd.DataFrame, out: Path) -> list[di
     panel = pd.read_parquet(out / "features.parquet")
     panel = panel[[c for c in cols if c in panel.columns]]
     definitions = run.get("feature_definitions", {})
-    table = drivers_table(scores, panel, definitions, None, horizon=min(cfg.backtest.horizons),
-                          top_n=cfg.report.top_n, unit_word=_unit_word(cfg))
+    table = drivers_table(scores, panel, definitions, None, horizon=settings.first_horizon,
+                          top_n=settings.top_n, unit_word=settings.unit_word)
     records = table[["unit_id", "unit_name", "p", "drivers", "as_of"]].to_dict("records")
     changes_file = out / "changes.csv"
     if changes_file.exists():
@@ -105,11 +97,12 @@ def _drivers(cfg: Config, run: dict, scores: pd.DataFrame, out: Path) -> list[di
             before = rows.loc[(r["unit_id"], now_p - 1)].to_dict() if (r["unit_id"], now_p - 1) in rows.index else {}
             text = c["changes"] if isinstance(c["changes"], str) else ""
             r["change"] = {"p_before": float(c["p_before"]), "p_now": float(c["p_now"]),
-                           "moves": explain_change_row(text, now, before, definitions, _unit_word(cfg), index)}
+                           "moves": explain_change_row(text, now, before, definitions, settings.unit_word, index)}
     return records
 
 
-def render_report(cfg: Config, out: Path) -> str:
+def render_report(settings: ReportSettings, out: Path) -> str:
+    """The report's HTML from the run's output folder ``out``."""
     out = Path(out)
     run = json.loads((out / "run.json").read_text())
     scores = pd.read_csv(out / "scores.csv")
@@ -121,7 +114,7 @@ def render_report(cfg: Config, out: Path) -> str:
                                                    if c in pq.read_schema(events_file).names])
     panel = pd.read_parquet(out / "features.parquet", columns=["unit_id", "month", "n_target"])
 
-    missing = sorted(set(cfg.backtest.horizons) - set(scores["horizon"].astype(int)))
+    missing = sorted(set(settings.horizons) - set(scores["horizon"].astype(int)))
     if missing:
         from riskcast.errors import ConfigError
 
@@ -129,8 +122,8 @@ def render_report(cfg: Config, out: Path) -> str:
                           "report with the config the run used, or rerun `riskcast score` with this one")
     wide = scores.pivot_table(index=["unit_id", "unit_name", "country"], columns="horizon", values=["p", "expected_count"], aggfunc="first")
     # the tier comes with the scores (riskcast.scoring, cut points from scoring.tiers)
-    tiers = scores[scores["horizon"] == min(cfg.backtest.horizons)].set_index("unit_id")["tier"]
-    h0 = min(cfg.backtest.horizons)
+    tiers = scores[scores["horizon"] == settings.first_horizon].set_index("unit_id")["tier"]
+    h0 = settings.first_horizon
     wide = wide.sort_values(("p", h0), ascending=False)
     recent = panel[panel["month"] > panel["month"].max() - pd.DateOffset(months=12)].groupby("unit_id")["n_target"].sum()
     previous = _previous_scores(out, scores, h0)
@@ -138,7 +131,7 @@ def render_report(cfg: Config, out: Path) -> str:
     for (uid, name, country), r in wide.iterrows():
         units.append({
             "unit_id": uid, "name": name, "country": country,
-            "p": [f"{r[('p', h)]:.2f}" for h in cfg.backtest.horizons],
+            "p": [f"{r[('p', h)]:.2f}" for h in settings.horizons],
             "count": "n/a" if pd.isna(r[("expected_count", h0)]) else f"{r[('expected_count', h0)]:.1f}",
             "tier": str(tiers.get(uid, "")), "last12": int(recent.get(uid, 0)),
             "change": "new" if uid not in previous.index else f"{r[('p', h0)] - previous[uid]:+.2f}",
@@ -153,23 +146,23 @@ def render_report(cfg: Config, out: Path) -> str:
     silent_units = sorted(u["name"] for u in units if totals.get(u["unit_id"], 0) == 0)
     windows = sorted(run.get("training_windows", {}).items(), key=lambda kv: int(kv[0]))
 
-    drivers = _drivers(cfg, run, scores, out)
+    drivers = _drivers(settings, run, scores, out)
     from riskcast.reporting.sections import visual_sections
 
-    visuals = visual_sections(cfg, run, out, scores, panel)
+    visuals = visual_sections(settings, run, out, scores, panel)
     q = scores[scores["horizon"] == h0].set_index("unit_id")
     for u in units:
         u["spark"] = visuals["sparklines"].get(u["unit_id"], "")
         lo, hi = q["q10"].get(u["unit_id"]), q["q90"].get(u["unit_id"])
         u["range"] = "" if lo is None or pd.isna(lo) or pd.isna(hi) else f"{lo:.0f}-{hi:.0f}"
     model_info = json.loads((out / "model.json").read_text()) if (out / "model.json").is_file() else {}
-    head = headline(out, scores, h0, cfg.report.top_n, run.get("targets", {}))
+    head = headline(out, scores, h0, settings.top_n, run.get("targets", {}))
     intensity_rows = intensity_backtest_rows(out, model_info.get("intensity_models", {}),
                                              run.get("backtest", {}).get("baselines", ["climatology"]))
     env = Environment(loader=FileSystemLoader(project_file("reports")), autoescape=select_autoescape(["html", "j2"], default=True))
     return env.get_template("report.html.j2").render(
-        title=cfg.report.title, run=run, cfg=cfg, as_of=run.get("as_of"), horizons=cfg.backtest.horizons,
-        units=units, top=units[: cfg.report.top_n], coverage=coverage, synthetic=synthetic,
+        title=settings.title, run=run, settings=settings, as_of=run.get("as_of"), horizons=settings.horizons,
+        units=units, top=units[: settings.top_n], coverage=coverage, synthetic=synthetic,
         models=models, metric_rows=metric_rows, inputs=run.get("inputs", {}),
         assignment=run.get("region_assignment", {}), silent_units=silent_units, windows=windows,
         warnings=run.get("warnings", []), comparison=_set_comparison(metrics), drift=run.get("drift"),

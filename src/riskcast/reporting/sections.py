@@ -9,31 +9,31 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskcast.config import Config
 from riskcast.facts import load_country_outlines
 from riskcast.reporting.context import context_timeline, timeline_svg
+from riskcast.reporting.settings import ReportSettings
 from riskcast.reporting.visuals import reliability_png_uri, risk_map, sparkline_svg, track_record
 
 __all__ = ["visual_sections"]
 
 
-def visual_sections(cfg: Config, run: dict, out: Path, scores: pd.DataFrame, panel: pd.DataFrame) -> dict:
+def visual_sections(settings: ReportSettings, run: dict, out: Path, scores: pd.DataFrame, panel: pd.DataFrame) -> dict:
     """Inline figures and tables for the template (keys: map, sparklines, timeline, track, reliability)."""
     figures = out / "figures"
-    h0 = min(cfg.backtest.horizons)
+    h0 = settings.first_horizon
     as_of = pd.Timestamp(str(scores["as_of"].iloc[0]))
     units = pd.read_parquet(out / "tables" / "units.parquet")
     p = scores[scores["horizon"] == h0].set_index("unit_id")["p"]
-    boundaries = cfg.regions.boundaries if cfg.regions.boundaries and Path(cfg.regions.boundaries).exists() else None
+    boundaries = settings.boundaries if settings.boundaries and Path(settings.boundaries).exists() else None
     outlines = load_country_outlines(sorted(set(units["country"].dropna().astype(str)))) if "country" in units else {}
     sections = {"map": risk_map(units, p, figures / "risk_map.png", boundaries=boundaries,
-                                name_property=cfg.regions.name_property, outlines=outlines)}
+                                name_property=settings.name_property, outlines=outlines)}
     last24 = panel[panel["month"] > panel["month"].max() - pd.DateOffset(months=24)].sort_values("month")
     sections["sparklines"] = {uid: sparkline_svg(g["n_target"].to_numpy(dtype=float)) for uid, g in last24.groupby("unit_id")}
     tables = out / "tables"
     shocks = pd.read_parquet(tables / "shocks.parquet") if (tables / "shocks.parquet").exists() else None
     presence = pd.read_parquet(tables / "presence.parquet") if (tables / "presence.parquet").exists() else None
-    timeline = context_timeline(shocks, presence, as_of, months=12, countries=list(cfg.countries))
+    timeline = context_timeline(shocks, presence, as_of, months=12, countries=list(settings.countries))
     sections["timeline_svg"] = timeline_svg(timeline, as_of, months=12)
     sections["timeline"] = timeline.assign(date=pd.to_datetime(timeline["date"]).dt.strftime("%Y-%m-%d")).to_dict("records")
     model = run.get("model") or _registered_model_name(out)
@@ -46,7 +46,7 @@ def visual_sections(cfg: Config, run: dict, out: Path, scores: pd.DataFrame, pan
             t = track_record(preds, as_of_months=6, horizon=h0, model=model)
             t["target_month"] = t["target_month"].dt.strftime("%Y-%m")
             sections["track"] = t.to_dict("records")
-            sections["track_units"], sections["track_months"] = _per_unit(preds, model, h0, p.sort_values(ascending=False).index[: cfg.report.top_n])
+            sections["track_units"], sections["track_months"] = _per_unit(preds, model, h0, p.sort_values(ascending=False).index[: settings.top_n])
     if model and rel_path.exists():
         rel = pd.read_csv(rel_path)
         if model in set(rel["model"]):

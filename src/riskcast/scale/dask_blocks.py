@@ -1,7 +1,7 @@
 """LightGBM trained on a Dask cluster straight from block files: for panels whose training
 matrix does not fit the workers' memory three times over.
 
-``lightgbm.dask`` (:func:`riskcast.dask_models.fit_lgbm_dask`) needs a worker's rows in memory
+``lightgbm.dask`` (:func:`riskcast.scale.dask_models.fit_lgbm_dask`) needs a worker's rows in memory
 about three times: the partitions it holds, their concatenation (``_train_part`` concatenates
 them before building its Dataset) and LightGBM's binned Dataset with its training buffers. On a
 global PRIO-GRID panel (26 M training rows x 62 float32 features, 3 GiB per worker on two) that is

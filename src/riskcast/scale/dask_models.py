@@ -23,15 +23,15 @@ system or an object store they can reach) and load it once per worker process. N
 """
 from __future__ import annotations
 
-import threading
 import warnings
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from riskcast.scale.dask_features import dask_client
+from riskcast.tracking.artifacts import load_pyfunc_once, resolve_model_location
 from riskcast.models._dist import SIZE_MAX, fit_input, fit_nb_size
 from riskcast.models.gbm import LGBMHurdle
 
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     import dask.dataframe as dd
     import lightgbm as lgb
 
-__all__ = ["fit_lgbm_dask", "fit_lgbm_hurdle_dask", "backtest_on_dask", "score_partitions", "resolve_model_location"]
+__all__ = ["fit_lgbm_dask", "fit_lgbm_hurdle_dask", "backtest_on_dask", "score_partitions", "DaskScorer"]
 
 # lightgbm.dask gives each worker its own thread count; these would only be overridden.
 _THREAD_PARAMS = ("n_jobs", "num_threads", "nthread", "nthreads", "num_thread")
@@ -96,7 +96,7 @@ def fit_lgbm_dask(client, X: dd.DataFrame, y: dd.Series, *, params: dict, seed: 
     """Train a LightGBM classifier on a Dask cluster; return the local ``LGBMClassifier``.
 
     Args:
-        client: a ``distributed.Client`` (e.g. from :func:`riskcast.compute.dask_client`).
+        client: a ``distributed.Client`` (e.g. from :func:`riskcast.scale.dask_features.dask_client`).
         X: the features, partitioned like ``y`` (same partitions, rows aligned); persist both
             first when they are costly to compute (partition sizes are read before training).
         y: the 0/1 target.
@@ -256,70 +256,13 @@ def backtest_on_dask(client, panel: pd.DataFrame, feature_cols: list[str], model
 
 # --- scoring ----------------------------------------------------------------------------------
 
-def resolve_model_location(uri: str) -> str:
-    """The artifact location of a registered bundle, read from MLflow on the driver.
-
-    Args:
-        uri: ``models:/<name>/<version>``, ``models:/<name>@<alias>`` (the alias is read now,
-            once) or ``runs:/<run_id>/<path>``, in the current tracking and registry store.
-
-    Returns:
-        The location workers load from (``file:///...``, ``s3://...``).
-
-    Raises:
-        ValueError: any other URI; a bare path is refused, as bundles come from the registry
-            only (see :func:`riskcast.tracking.runs.model_uri`).
-    """
-    from riskcast.tracking.runs import disable_network
-
-    disable_network()
-    import mlflow
-
-    client = mlflow.MlflowClient()
-    if uri.startswith("models:/"):
-        rest = uri[len("models:/"):].strip("/")
-        if "@" in rest:
-            name, alias = rest.split("@", 1)
-            return client.get_model_version_download_uri(name, client.get_model_version_by_alias(name, alias).version)
-        if "/" in rest:
-            return client.get_model_version_download_uri(*rest.rsplit("/", 1))
-        raise ValueError(f"not a registered model URI (models:/<name>/<version> or models:/<name>@<alias>): {uri!r}")
-    if uri.startswith("runs:/"):
-        info = mlflow.models.get_model_info(uri)
-        if getattr(info, "model_id", None):  # MLflow 3: a logged model of the run
-            return client.get_logged_model(info.model_id).artifact_location
-        run_id, _, path = uri[len("runs:/"):].partition("/")
-        return f"{client.get_run(run_id).info.artifact_uri.rstrip('/')}/{path}"
-    raise ValueError(f"not a models:/ or runs:/ URI: {uri!r} (bundles load from the registry only, never from a path)")
-
-
-_LOAD_LOCK = threading.Lock()
-
-
-@lru_cache(maxsize=4)
-def _load_cached(location: str):
-    from riskcast.tracking.runs import disable_network
-
-    disable_network()
-    import mlflow.pyfunc
-
-    return mlflow.pyfunc.load_model(location)
-
-
-def _load_once(location: str):
-    """The pyfunc at ``location``, loaded once per process; the lock keeps a worker's threads
-    from loading it side by side."""
-    with _LOAD_LOCK:
-        return _load_cached(location)
-
-
 def _score_partition(part: pd.DataFrame, source, top_k: int, dtypes: dict) -> pd.DataFrame:
     """The wide scores of one partition on its own index (``source``: a location or a bundle)."""
     from riskcast.scoring import _predict
 
     if len(part) == 0:  # a model may refuse zero rows: the schema's empty frame
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()}, index=part.index)
-    model = _load_once(source) if isinstance(source, str) else source
+    model = load_pyfunc_once(source) if isinstance(source, str) else source
     return _predict(model, part, top_k).set_axis(part.index)  # the pyfunc path returns a fresh index
 
 
@@ -328,7 +271,7 @@ def score_partitions(model, ddf: dd.DataFrame, *, top_k: int = 3) -> dd.DataFram
 
     Args:
         model: a ``models:/`` or ``runs:/`` URI (resolved on the driver by
-            :func:`resolve_model_location`; each worker loads the artifact once and keeps it),
+            :func:`riskcast.tracking.artifacts.resolve_model_location`; each worker loads the artifact once and keeps it),
             or a :class:`~riskcast.tracking.bundle.ForecastBundle` or loaded pyfunc (sent to
             the cluster once, as one graph key).
         ddf: the rows to score: the bundle's feature columns, ids may ride along.
@@ -349,7 +292,7 @@ def score_partitions(model, ddf: dd.DataFrame, *, top_k: int = 3) -> dd.DataFram
 
     if isinstance(model, str):
         source = resolve_model_location(model)
-        local = _load_once(source)  # on the driver too: fails fast, and gives the output schema
+        local = load_pyfunc_once(source)  # on the driver too: fails fast, and gives the output schema
     else:
         # A loaded pyfunc travels as its bundle: both give the same output (the registry round-trip test).
         local = model.unwrap_python_model() if hasattr(model, "unwrap_python_model") else model
@@ -361,3 +304,25 @@ def score_partitions(model, ddf: dd.DataFrame, *, top_k: int = 3) -> dd.DataFram
     meta = _predict(local, meta_nonempty(ddf._meta).iloc[:2], top_k).iloc[:0]
     # The schema travels as a dict: a pandas frame among the arguments would become a collection.
     return ddf.map_partitions(_score_partition, source, int(top_k), meta.dtypes.to_dict(), meta=meta)
+
+
+class DaskScorer:
+    """The registered model mapped over partitions of the month's rows on the Dask cluster.
+
+    Scored lazily on first use; ``forecast`` then hands back the rows asked for, so
+    :func:`riskcast.scoring.score_month` turns them into the score table as for a local model.
+    Workers only read the model's artifact; the driver resolves the URI (and does any logging).
+    """
+
+    def __init__(self, compute, uri: str, rows: pd.DataFrame, top_k: int) -> None:
+        self.compute, self.uri, self.rows, self.top_k, self._pred = compute, uri, rows, top_k, None
+
+    def forecast(self, X: pd.DataFrame, top_k: int) -> pd.DataFrame:  # noqa: ARG002 - the top_k given at construction applies
+        if self._pred is None:
+            import dask.dataframe as dd  # dask is an optional extra: imported only when the Dask backend scores
+
+            with dask_client(self.compute) as client:
+                n = max(1, 2 * len(client.scheduler_info().get("workers", {})))
+                ddf = dd.from_pandas(self.rows.reset_index(drop=True), npartitions=n, sort=False)
+                self._pred = score_partitions(self.uri, ddf, top_k=self.top_k).compute().sort_index()
+        return self._pred.loc[X.index]

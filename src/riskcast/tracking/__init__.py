@@ -5,7 +5,7 @@ imported by a submodule), so riskcast never makes a network call it was not told
 """
 from __future__ import annotations
 
-from riskcast.tracking.runs import disable_network
+from riskcast.tracking.offline import disable_network
 
 __all__: list[str] = []
 

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from riskcast.tracking.runs import disable_network
+from riskcast.tracking.offline import disable_network
 
 __all__ = [
     "PromotionDecision",
@@ -28,6 +28,7 @@ __all__ = [
     "TAG_PROMOTION_REASON",
     "TAG_MODEL",
     "apply_promotion",
+    "alias_version",
 ]
 
 CHAMPION = "champion"
@@ -89,6 +90,15 @@ def version_record(client_or_uri, name: str, version: str | int) -> tuple[str | 
     tags = get_client(client_or_uri).get_model_version(name, str(version)).tags
     metrics = {k[len(TAG_METRIC):]: float(v) for k, v in tags.items() if k.startswith(TAG_METRIC)}
     return tags.get(TAG_WINDOW), metrics
+
+
+def alias_version(name: str, alias: str = "champion", client_or_uri=None) -> str | None:
+    """The version ``alias`` points at in the registry (the active one unless given); None when unset."""
+    if client_or_uri is None:
+        from mlflow import MlflowClient
+
+        client_or_uri = MlflowClient()
+    return _current(get_client(client_or_uri), name, alias)
 
 
 def _current(client, name: str, alias: str) -> str | None:

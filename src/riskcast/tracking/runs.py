@@ -9,52 +9,22 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from riskcast.tracking.offline import disable_network
+from riskcast.tracking.registry import set_version_tags
+
 __all__ = ["tracking_uri", "setup_mlflow", "file_sha256", "log_bundle", "load_registered", "model_uri",
-           "disable_network", "OFFLINE_ENV", "BUNDLE_ARTIFACT"]
+           "BUNDLE_ARTIFACT"]
 
 #: Artifact path of the bundle inside its run (``runs:/<run_id>/forecast_bundle``).
 BUNDLE_ARTIFACT = "forecast_bundle"
 
-#: Environment MLflow 3.x reads; each is only a default, so a user who sets one wins.
-OFFLINE_ENV = {
-    # mlflow.telemetry: no usage records and no config fetch from mlflow.org.
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    # The cross-tool opt-out, also honoured by MLflow's telemetry check.
-    "DO_NOT_TRACK": "true",
-    # Not network, but progress bars would fill job logs.
-    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-    # mlflow.agent.hint prints advice on import when it detects a coding agent.
-    "MLFLOW_DISABLE_AGENT_HINT": "true",
-}
-
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]*$")
 _ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
-
-
-def disable_network() -> None:
-    """Set :data:`OFFLINE_ENV` defaults; if mlflow is already imported, stop its telemetry client.
-
-    MLflow creates its telemetry client on import, so the variables must be set first; the
-    package ``riskcast.tracking`` calls this in its ``__init__``. When something imported
-    mlflow earlier, the client is terminated and re-created under the new environment
-    (which, with telemetry disabled, sets it to None).
-    """
-    for key, value in OFFLINE_ENV.items():
-        os.environ.setdefault(key, value)
-    if "mlflow.telemetry" in sys.modules:
-        from mlflow.telemetry.client import get_telemetry_client, set_telemetry_client
-
-        client = get_telemetry_client()
-        if client is not None:
-            client.flush(terminate=True)
-        set_telemetry_client()
 
 
 def tracking_uri(configured: str | None, out: Path) -> str:
@@ -120,7 +90,6 @@ def log_bundle(bundle, registered_name: str, input_example=None, *, window: str 
     disable_network()
     import mlflow
 
-    from riskcast.tracking.registry import set_version_tags
 
     if input_example is None:
         raise ValueError("log_bundle needs an input_example (rows of the feature columns) to infer the signature")

@@ -40,7 +40,7 @@ from riskcast.jobs.retrain.context import (
     OWNER_NAME,
 )
 from riskcast.jobs.retrain.job import retrain
-from riskcast.jobs.retrain.spec import RetrainSpec, load_spec
+from riskcast.config import RetrainSpec, load_spec
 
 __all__ = [
     "retrain",

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskcast.config import Config
-from riskcast.jobs.retrain.spec import RetrainSpec
+from riskcast.config import Config, RetrainSpec
 
 __all__ = ["EXIT_PROMOTED", "EXIT_KEPT", "EXIT_UNCHANGED", "EXIT_VALIDATION", "EXIT_INTERNAL", "EXIT_LOCKED", "EXIT_FETCH",
            "EXIT_CODES", "PAUSE_ENV", "LOCK_NAME", "OWNER_NAME", "STEPS", "Ctx", "Signals", "ValidationFailed", "FetchFailed",

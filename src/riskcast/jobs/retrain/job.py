@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 from filelock import Timeout
 
-from riskcast.config import config_hash, load_config
+from riskcast.config import config_hash, load_config, load_spec
 from riskcast.errors import ConfigError, InputError
 from riskcast.fetch.errors import CredentialsError, FetchError
 from riskcast.jobs.fetch import fetch_step
@@ -35,7 +35,6 @@ from riskcast.jobs.retrain.context import (
 )
 from riskcast.jobs.retrain.lock import clear_stale, holder, locked
 from riskcast.jobs.retrain.month import month_key, run_month, with_sections
-from riskcast.jobs.retrain.spec import load_spec
 from riskcast.jobs.retrain.steps import last_success, step, write_summary
 from riskcast.tracking.job_runs import failed_parent_run
 from riskcast.tracking.runs import setup_mlflow
