@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= out/demo
 
-.PHONY: setup demo test bench skill year clean
+.PHONY: setup demo test lint bench skill year clean
 
 $(BIN)/riskcast: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,11 @@ setup: $(BIN)/riskcast
 demo: setup
 	$(BIN)/riskcast demo --out $(OUT)
 
-test: setup
+# ruff: pyflakes, import order and pycodestyle's errors (pyproject.toml [tool.ruff]); CI runs it with the tests
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+
+test: setup lint
 	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 bench: setup

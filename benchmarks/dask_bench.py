@@ -261,7 +261,8 @@ def run_local(ctx, features, args, times, mem) -> dict:
         target[:, :n_m - args.horizon] = nt[:, args.horizon:] >= ctx.target.threshold  # as build_panel
         month = np.tile(np.arange(n_m), n_u)
         train, test = (month >= first) & (month <= last), month == o
-        return table.loc[train], target.ravel()[train], table.loc[test], target.ravel()[test]
+        # `table` is the enclosing function's (deleted after this closure ran, to free its memory)
+        return table.loc[train], target.ravel()[train], table.loc[test], target.ravel()[test]  # noqa: F821
 
     X, y, X_test, y_test = _timed(times, mem, "prepare", prepare)
     del table
@@ -375,8 +376,8 @@ def run_dask(holder: list, features, args, times, mem_driver, out_dir: Path) -> 
     import pandas as pd
     import pyarrow.parquet as pq
 
-    from riskcast.scale.dask_features import compute_features_partitioned, dask_client
     from riskcast.config import ComputeSpec
+    from riskcast.scale.dask_features import compute_features_partitioned, dask_client
 
     catcher = LogCatcher()
     logging.getLogger("distributed").addHandler(catcher)

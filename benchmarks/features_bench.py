@@ -252,7 +252,6 @@ def _sample(inp: dict, ctx, k: int) -> list[int]:
 
 def run_reference(inp: dict, features, k: int) -> dict:
     import numpy as np
-
     from reference import Reference
 
     ctx = make_context(inp)

@@ -62,8 +62,10 @@ def main(argv: list[str] | None = None) -> int:
                  + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ".", "",
                  "| as of | status | exit | challenger | Brier | champion before | its Brier, same window | window | reason |",
                  "|---|---|---:|---|---:|---|---:|---|---|"]
+        def f(x) -> str:
+            return "" if x is None or pd.isna(x) else f"{x:.5f}"
+
         for r in table.itertuples(index=False):
-            f = (lambda x: "" if x is None or pd.isna(x) else f"{x:.5f}")
             lines.append(f"| {r.as_of} | {r.status} | {r.exit} | {r.challenger} | {f(r.brier_challenger)} | {r.champion_before} | "
                          f"{f(r.brier_champion)} | {r.window} | {str(r.reason).replace('|', '/')} |")
         (ROOT / "reports" / "simulated_year.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -102,7 +102,7 @@ sheet = "Daten"
 
 
 def test_unresolvable_regions_above_the_limit_fail_with_the_list(tmp_path):
-    events = bad_csv(tmp_path, lambda ls: ls[:2] + [l.replace(",Mopti,", ",Atlantis,") for l in ls[2:]])
+    events = bad_csv(tmp_path, lambda ls: ls[:2] + [line.replace(",Mopti,", ",Atlantis,") for line in ls[2:]])
     r = cli("run", str(config(tmp_path, events)), "--out", str(tmp_path / "out"))
     assert r.returncode == 2
     msg = " ".join(r.stderr.split())

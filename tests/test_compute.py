@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from riskcast.features.spatial import CountryTotal, NearestEventDistance, SpatialLag
 from riskcast.scale import dask_features as compute
 from riskcast.scale.dask_features import PartitionError, halo, spatial_blocks, spatial_reach
-from riskcast.features.spatial import CountryTotal, NearestEventDistance, SpatialLag
 
 PG = ["unit=priogrid", "regions.bbox=[-6.0, 12.0, 4.5, 20.0]", "regions.max_unassigned_share=0.9"]
 EXACT_FAMILIES = ("rolling", "lag", "decay", "time_since", "onset", "change", "events", "present", "troops",
@@ -26,9 +26,9 @@ EXACT_FAMILIES = ("rolling", "lag", "decay", "time_since", "onset", "change", "e
 @pytest.fixture(scope="module")
 def grid():
     from riskcast.config import default_config
+    from riskcast.features.context import build_context, load_actor_groups
     from riskcast.jobs.ingest import ingest
     from riskcast.jobs.stages import _feature_list
-    from riskcast.features.context import build_context, load_actor_groups
     from riskcast.panel import build_panel, month_range
     from riskcast.regions import Gazetteer
 

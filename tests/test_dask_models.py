@@ -20,9 +20,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from riskcast.scale.dask_models import backtest_on_dask, fit_lgbm_dask, fit_lgbm_hurdle_dask, score_partitions
 from riskcast.evaluation.backtest import run_backtest
 from riskcast.models import Climatology, LGBMHurdle, LogisticCount
+from riskcast.scale.dask_models import backtest_on_dask, fit_lgbm_dask, fit_lgbm_hurdle_dask, score_partitions
 from riskcast.scoring import _predict
 from riskcast.tracking.bundle import ForecastBundle
 

@@ -6,10 +6,9 @@ import pandas as pd
 import pytest
 
 from riskcast.config import default_config
-from riskcast.jobs.ingest import ingest
-from riskcast.jobs.stages import build_feature_panel, feature_columns
 from riskcast.evaluation.backtest import fit_model, predict_frame
-from riskcast.jobs.stages import models_for
+from riskcast.jobs.ingest import ingest
+from riskcast.jobs.stages import build_feature_panel, feature_columns, models_for
 
 
 @pytest.fixture(scope="module")

@@ -126,7 +126,8 @@ def retrain(
     data); 20 input refused by validation; 30 the spec's fetch step failed; 75 another run holds
     the lock; 70 internal error or terminated; 2 bad spec, config or option. A summary is written to STATE/summary.json.
     """
-    from riskcast.jobs.retrain import EXIT_INTERNAL, retrain as run_retrain
+    from riskcast.jobs.retrain import EXIT_INTERNAL
+    from riskcast.jobs.retrain import retrain as run_retrain
 
     def go():
         ui.sync_mlflow()

@@ -5,7 +5,12 @@ import pandas as pd
 import pytest
 import scoringrules as sr
 
-from riskcast.evaluation.metrics import (METRICS, expected_calibration_error, reliability_table, score_predictions)
+from riskcast.evaluation.metrics import (
+    METRICS,
+    expected_calibration_error,
+    reliability_table,
+    score_predictions,
+)
 
 
 def _preds(y, p_model, p_clim, **extra):

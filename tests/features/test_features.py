@@ -14,8 +14,18 @@ import pandas as pd
 import pytest
 
 from riskcast.features import FeatureContext, FeatureError
-from riskcast.features.history import (AllEvents, Change, Decay, Events, Fatalities, Indicator, Lag, Onset, Rolling,
-                                       TimeSince)
+from riskcast.features.history import (
+    AllEvents,
+    Change,
+    Decay,
+    Events,
+    Fatalities,
+    Indicator,
+    Lag,
+    Onset,
+    Rolling,
+    TimeSince,
+)
 from riskcast.features.spatial import CountryTotal, NearestEventDistance, SpatialLag
 from riskcast.features.spec import describe_registry, load_feature_set, registry
 from tests.conftest import random_context

@@ -4,14 +4,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.sparse as sp
 
 from riskcast.errors import InputError
 from riskcast.facts import load_regions
 from riskcast.features import Change, FeatureContext, SpatialLag
 from riskcast.features.context import build_context
-from riskcast.features.presence import (Bases, MonthsSinceArrival, MonthsSinceDeparture, Present, Troops, Withdrawal,
-                                        place_presence)
+from riskcast.features.presence import (
+    Bases,
+    MonthsSinceArrival,
+    MonthsSinceDeparture,
+    Present,
+    Troops,
+    Withdrawal,
+    place_presence,
+)
 from riskcast.regions import Gazetteer, normalise_name
 
 MONTHS = pd.date_range("2014-01", "2017-12", freq="MS")

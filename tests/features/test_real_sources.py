@@ -13,7 +13,6 @@ from riskcast.jobs.ingest import ingest
 from riskcast.jobs.stages import build_feature_panel
 from riskcast.paths import project_file
 
-
 EXTRA_SET = """
 name = "default_plus_checks"
 include = ["default"]

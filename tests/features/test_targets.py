@@ -2,14 +2,20 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from riskcast.config import IntensitySpec, TargetSpec, default_config
 from riskcast.errors import ConfigError
 from riskcast.features.base import FeatureContext
 from riskcast.features.history import Escalation, Events
-from riskcast.features.targets import baseline_features_of, count_column, describe_target, indicator_of, shift_ahead, target_column
+from riskcast.features.targets import (
+    baseline_features_of,
+    count_column,
+    describe_target,
+    indicator_of,
+    shift_ahead,
+    target_column,
+)
 from riskcast.jobs.ingest import ingest
 from riskcast.jobs.stages import build_feature_panel, feature_columns, models_for
 

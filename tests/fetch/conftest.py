@@ -7,7 +7,16 @@ import pytest
 
 from riskcast import synth
 from riskcast.fetch import RetryPolicy
-from tests.fetch._fakes import EMAIL, PASSWORD, UCDP_TOKEN, FakeAcled, FakeCoups, FakeUcdp, acled_rows, ged_rows
+from tests.fetch._fakes import (
+    EMAIL,
+    PASSWORD,
+    UCDP_TOKEN,
+    FakeAcled,
+    FakeCoups,
+    FakeUcdp,
+    acled_rows,
+    ged_rows,
+)
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,6 @@ def test_default_set_builds_every_model():
     if missing:
         pytest.skip(f"model modules not importable yet: {missing}")
     from riskcast.models.ensemble import Ensemble
-
     from riskcast.models.tuning import Tuned
 
     models = load("default", climatology_window=12)

@@ -11,9 +11,29 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from riskcast.features import (Decay, Events, Interaction, Lag, MonthOfYear, MonthsSinceShock, PostShock, Present,
-                               RainySeason, Rolling, ShockDecay, SpatialLag, TimeSince, Withdrawal, Fatalities,
-                               CountryTotal, Indicator, Onset, Change, Troops, ShockCount)
+from riskcast.features import (
+    Change,
+    CountryTotal,
+    Decay,
+    Events,
+    Fatalities,
+    Indicator,
+    Interaction,
+    Lag,
+    MonthOfYear,
+    MonthsSinceShock,
+    Onset,
+    PostShock,
+    Present,
+    RainySeason,
+    Rolling,
+    ShockCount,
+    ShockDecay,
+    SpatialLag,
+    TimeSince,
+    Troops,
+    Withdrawal,
+)
 from riskcast.reporting.drivers import Driver, drivers_table, explain, feature_index, parse_top_features
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from riskcast.tracking.bundle import ForecastBundle, top_contributions
-from riskcast.tracking.registry import promote_if_better, version_record
 from riskcast.tracking.offline import OFFLINE_ENV
+from riskcast.tracking.registry import promote_if_better, version_record
 from riskcast.tracking.runs import load_registered, log_bundle, model_uri
 from tests.tracking._models import FEATURES, BareModel
 

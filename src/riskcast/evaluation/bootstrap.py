@@ -25,8 +25,15 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from riskcast.evaluation.metrics import (METRICS, RANK_METRICS, TERMS, additive_values, prepare, score_predictions,
-                                        weighted_rank_scores)
+from riskcast.evaluation.metrics import (
+    METRICS,
+    RANK_METRICS,
+    TERMS,
+    additive_values,
+    prepare,
+    score_predictions,
+    weighted_rank_scores,
+)
 
 __all__ = ["bootstrap_scores", "paired_brier_difference", "month_resamples"]
 

@@ -26,7 +26,12 @@ import numpy as np
 import pandas as pd
 import scoringrules as sr
 
-from riskcast.evaluation.calibration_metrics import ECE_BINS, bin_index, expected_calibration_error, reliability_table
+from riskcast.evaluation.calibration_metrics import (
+    ECE_BINS,
+    bin_index,
+    expected_calibration_error,
+    reliability_table,
+)
 
 __all__ = [
     "score_predictions", "METRICS", "QUANTILE_LEVELS", "QUANTILE_COLUMNS",

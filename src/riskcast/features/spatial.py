@@ -36,8 +36,8 @@ def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
 
 def _unit_vectors(lat, lon) -> np.ndarray:
     """Points on the unit sphere, n x 3: Euclidean (chord) distance there is monotone in arc length."""
-    p, l = np.radians(np.asarray(lat, dtype=float)), np.radians(np.asarray(lon, dtype=float))
-    return np.column_stack([np.cos(p) * np.cos(l), np.cos(p) * np.sin(l), np.sin(p)])
+    phi, lam = np.radians(np.asarray(lat, dtype=float)), np.radians(np.asarray(lon, dtype=float))
+    return np.column_stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)])
 
 
 def hop_matrix(w: sp.spmatrix, order: int) -> sp.csr_matrix:

@@ -27,7 +27,15 @@ from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
 from riskcast.fetch.errors import CredentialsError, FetchError
-from riskcast.fetch.http import HttpStatus, Redactor, RetryPolicy, get_json, join_url, retry_after_seconds, retrying
+from riskcast.fetch.http import (
+    HttpStatus,
+    Redactor,
+    RetryPolicy,
+    get_json,
+    join_url,
+    retry_after_seconds,
+    retrying,
+)
 from riskcast.fetch.rows import rows_to_raw
 from riskcast.fetch.update import Fetched
 from riskcast.io.acled import acled_events

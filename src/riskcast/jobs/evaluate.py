@@ -3,7 +3,6 @@ reliability, the ablation by feature family, figures; and the backtest's MLflow 
 """
 from __future__ import annotations
 
-
 import pandas as pd
 from sklearn.base import clone
 

@@ -14,15 +14,15 @@ import pandas as pd
 
 from riskcast.atomic import write_text
 from riskcast.config import Config, config_hash
+from riskcast.jobs import stages
 from riskcast.jobs.ingest import Ingested, check_built_from, ingest
 from riskcast.jobs.intensity import backtest_intensity, target_descriptions
-from riskcast.jobs import stages
-from riskcast.outputs import RunOutputs, month_str, panel_of, update_run_json, write_df
 from riskcast.jobs.score import stage_score
 from riskcast.jobs.train import stage_train
-from riskcast.tracking.train_runs import log_backtest_run
+from riskcast.outputs import RunOutputs, month_str, panel_of, update_run_json, write_df
 from riskcast.reporting.report import render_report
 from riskcast.reporting.settings import ReportSettings
+from riskcast.tracking.train_runs import log_backtest_run
 
 __all__ = ["run_all", "stage_ingest", "stage_features", "stage_backtest", "stage_train", "stage_score", "stage_report", "RunOutputs"]
 

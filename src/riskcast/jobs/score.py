@@ -13,9 +13,9 @@ import pandas as pd
 
 from riskcast.atomic import atomic_path
 from riskcast.config import Config
-from riskcast.scale import backend_for
 from riskcast.jobs.intensity import intensity_scores
 from riskcast.outputs import RunOutputs, panel_of, update_run_json
+from riskcast.scale import backend_for
 from riskcast.scoring import explain_change, score_month, write_scores
 from riskcast.scoring_cache import CACHE_DIRNAME, cached_score, score_key
 from riskcast.tracking.registry import alias_version

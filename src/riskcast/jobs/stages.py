@@ -11,13 +11,20 @@ import numpy as np
 import pandas as pd
 
 from riskcast.config import Config
+from riskcast.errors import ConfigError
 from riskcast.evaluation.metrics import score_predictions
 from riskcast.features import Events, Indicator, Rolling
 from riskcast.features.context import build_context, load_actor_groups
 from riskcast.features.spec import FeatureSet, load_feature_set
-from riskcast.features.targets import baseline_features_of, count_column, indicator_of, quantity_of, shift_ahead, target_column
+from riskcast.features.targets import (
+    baseline_features_of,
+    count_column,
+    indicator_of,
+    quantity_of,
+    shift_ahead,
+    target_column,
+)
 from riskcast.jobs.ingest import Ingested
-from riskcast.errors import ConfigError
 from riskcast.panel import build_panel, month_range
 from riskcast.scale import backend_for
 

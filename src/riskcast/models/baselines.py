@@ -11,7 +11,16 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from riskcast.models._dist import SIZE_MAX, NBCountMixin, column, fit_input, fit_nb_size, index_of, logit, predict_input
+from riskcast.models._dist import (
+    SIZE_MAX,
+    NBCountMixin,
+    column,
+    fit_input,
+    fit_nb_size,
+    index_of,
+    logit,
+    predict_input,
+)
 
 __all__ = ["Climatology", "Persistence", "ZeroCount", "LastValue"]
 

@@ -15,7 +15,14 @@ from scipy import optimize
 from sklearn.base import ClassifierMixin, clone
 from sklearn.utils.metaestimators import _BaseComposition
 
-from riskcast.models.calibration import METHODS, apply_calibrator, delegate, fit_calibrator, fit_estimator, temporal_holdout
+from riskcast.models.calibration import (
+    METHODS,
+    apply_calibrator,
+    delegate,
+    fit_calibrator,
+    fit_estimator,
+    temporal_holdout,
+)
 
 __all__ = ["Ensemble", "simplex_brier_weights"]
 

@@ -14,7 +14,16 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from riskcast.models._dist import SIZE_MAX, ContractTags, fit_input, fit_nb_size, hurdle_quantiles, index_of, logit, predict_input
+from riskcast.models._dist import (
+    SIZE_MAX,
+    ContractTags,
+    fit_input,
+    fit_nb_size,
+    hurdle_quantiles,
+    index_of,
+    logit,
+    predict_input,
+)
 
 __all__ = ["LGBMHurdle"]
 

@@ -15,7 +15,15 @@ import statsmodels.api as sm
 from sklearn.base import BaseEstimator, ClassifierMixin
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
-from riskcast.models._dist import SIZE_MAX, NBCountMixin, fit_input, fit_nb_size, index_of, nb_prob_any, predict_input
+from riskcast.models._dist import (
+    SIZE_MAX,
+    NBCountMixin,
+    fit_input,
+    fit_nb_size,
+    index_of,
+    nb_prob_any,
+    predict_input,
+)
 from riskcast.models.linear import signed_log1p
 
 __all__ = ["CountGLM"]

@@ -24,10 +24,35 @@ from functools import lru_cache
 
 import pandas as pd
 
-from riskcast.features import (AllEvents, Bases, Change, CountryTotal, Decay, Events, Fatalities, Feature, Indicator,
-                               Interaction, Lag, MonthOfYear, MonthsSinceArrival, MonthsSinceDeparture, MonthsSinceShock,
-                               NearestEventDistance, Onset, PostShock, Present, RainySeason, Rolling, ShockCount,
-                               ShockDecay, SpatialLag, TimeSince, Troops, Withdrawal)
+from riskcast.features import (
+    AllEvents,
+    Bases,
+    Change,
+    CountryTotal,
+    Decay,
+    Events,
+    Fatalities,
+    Feature,
+    Indicator,
+    Interaction,
+    Lag,
+    MonthOfYear,
+    MonthsSinceArrival,
+    MonthsSinceDeparture,
+    MonthsSinceShock,
+    NearestEventDistance,
+    Onset,
+    PostShock,
+    Present,
+    RainySeason,
+    Rolling,
+    ShockCount,
+    ShockDecay,
+    SpatialLag,
+    TimeSince,
+    Troops,
+    Withdrawal,
+)
 
 __all__ = ["Driver", "explain", "parse_top_features", "feature_index", "drivers_table"]
 

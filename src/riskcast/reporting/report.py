@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from riskcast.paths import project_file
 from riskcast.reporting.intensity import headline, intensity_backtest_rows
 from riskcast.reporting.settings import ReportSettings
-from riskcast.paths import project_file
 
 __all__ = ["render_report"]
 

@@ -14,9 +14,9 @@ from sklearn.base import clone
 
 from riskcast.features.base import Feature, FeatureContext
 from riskcast.models.gbm import LGBMHurdle
-from riskcast.scale.local import LocalBackend
 from riskcast.scale.dask_features import compute_features_partitioned, dask_client
 from riskcast.scale.dask_models import DaskScorer, backtest_on_dask, fit_lgbm_hurdle_dask
+from riskcast.scale.local import LocalBackend
 
 __all__ = ["DaskBackend"]
 

@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from riskcast.scale.dask_features import dask_client
-from riskcast.tracking.artifacts import load_pyfunc_once, resolve_model_location
 from riskcast.models._dist import SIZE_MAX, fit_input, fit_nb_size
 from riskcast.models.gbm import LGBMHurdle
+from riskcast.scale.dask_features import dask_client
+from riskcast.tracking.artifacts import load_pyfunc_once, resolve_model_location
 
 if TYPE_CHECKING:
     import dask.dataframe as dd

@@ -133,7 +133,14 @@ the events; :func:`default_events` / :func:`default_simulation` run it on the cu
 from __future__ import annotations
 
 from riskcast.synth.effects import Effects, effects_table
-from riskcast.synth.marks import ACTORS, EXPECTED_TARGET_SHARE, NON_TARGET_TYPES, NOTES, SOURCE_DATASET, TARGET_TYPES
+from riskcast.synth.marks import (
+    ACTORS,
+    EXPECTED_TARGET_SHARE,
+    NON_TARGET_TYPES,
+    NOTES,
+    SOURCE_DATASET,
+    TARGET_TYPES,
+)
 from riskcast.synth.simulate import (
     SynthResult,
     default_events,

@@ -28,6 +28,7 @@ The package: ``spec`` (the pipeline file), ``context`` (exit codes, the shared c
 """
 from __future__ import annotations
 
+from riskcast.config import RetrainSpec, load_spec
 from riskcast.jobs.retrain.context import (
     EXIT_CODES,
     EXIT_FETCH,
@@ -40,7 +41,6 @@ from riskcast.jobs.retrain.context import (
     OWNER_NAME,
 )
 from riskcast.jobs.retrain.job import retrain
-from riskcast.config import RetrainSpec, load_spec
 
 __all__ = [
     "retrain",

@@ -17,14 +17,22 @@ import pandas as pd
 from riskcast.atomic import write_text
 from riskcast.config import Config, RetrainSpec, config_hash
 from riskcast.jobs.ingest import Ingested
-from riskcast.outputs import INGEST_TABLES, RunOutputs, update_run_json, write_df
 from riskcast.jobs.retrain.checks import drift, validate
 from riskcast.jobs.retrain.commit import commit_month, seed_work
 from riskcast.jobs.retrain.context import EXIT_KEPT, EXIT_PROMOTED, Ctx, Terminated, ValidationFailed, now
 from riskcast.jobs.retrain.lock import update_owner
 from riskcast.jobs.retrain.steps import step
 from riskcast.jobs.run import stage_backtest, stage_features, stage_report, stage_score, stage_train
-from riskcast.tracking.job_runs import apply_decision, end_parent, log_artifact, log_json, log_step_seconds, parent_run, set_tags
+from riskcast.outputs import INGEST_TABLES, RunOutputs, update_run_json, write_df
+from riskcast.tracking.job_runs import (
+    apply_decision,
+    end_parent,
+    log_artifact,
+    log_json,
+    log_step_seconds,
+    parent_run,
+    set_tags,
+)
 from riskcast.tracking.registry import PromotionDecision
 
 __all__ = ["run_month", "month_key", "with_sections"]
