@@ -21,6 +21,27 @@ def cli(*args: str, cwd: Path = PROJECT, timeout: int = 600) -> subprocess.Compl
     return subprocess.run([sys.executable, "-m", "riskcast.cli", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
 
 
+def acled_config(folder: Path, events: Path, extra: str = "", name: str = "run.toml") -> Path:
+    """A small Mali run config reading one ACLED HDX file (for the bad-input tests)."""
+    p = folder / name
+    p.write_text(f"""
+name = "bad-input"
+countries = ["Mali"]
+[inputs.acled]
+kind = "events"
+format = "acled_hdx"
+path = "{events.as_posix()}"
+[panel]
+start = "2018-01"
+[backtest]
+horizons = [1]
+min_train_months = 6
+eval_months = 2
+{extra}
+""")
+    return p
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

@@ -6,31 +6,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import PROJECT, cli
+from tests.conftest import PROJECT, acled_config, cli
 
 FIXTURE = PROJECT / "tests" / "fixtures" / "acled_hdx_sample.csv"
-
-
-
-
-def config(tmp_path: Path, events: Path, extra: str = "") -> Path:
-    p = tmp_path / "run.toml"
-    p.write_text(f"""
-name = "bad-input"
-countries = ["Mali"]
-[inputs.acled]
-kind = "events"
-format = "acled_hdx"
-path = "{events.as_posix()}"
-[panel]
-start = "2018-01"
-[backtest]
-horizons = [1]
-min_train_months = 6
-eval_months = 2
-{extra}
-""")
-    return p
 
 
 def assert_nothing_written(out: Path):
@@ -65,7 +43,7 @@ def test_bad_event_file_exits_2_names_the_place_and_writes_nothing(tmp_path, cas
     if case == "empty file":
         events.write_text("")
     out = tmp_path / "out"
-    r = cli("run", str(config(tmp_path, events)), "--out", str(out))
+    r = cli("run", str(acled_config(tmp_path, events)), "--out", str(out))
     assert r.returncode == 2, (r.stdout, r.stderr)
     msg = " ".join(r.stderr.split())
     assert str(events) in msg
@@ -76,7 +54,7 @@ def test_bad_event_file_exits_2_names_the_place_and_writes_nothing(tmp_path, cas
 
 
 def test_unknown_config_key_exits_2(tmp_path):
-    p = config(tmp_path, FIXTURE, extra="[model]\nCC = 1\n")
+    p = acled_config(tmp_path, FIXTURE, extra="[model]\nCC = 1\n")
     r = cli("run", str(p), "--out", str(tmp_path / "out"))
     assert r.returncode == 2
     assert f"{p}, key 'model.CC': unknown key" in " ".join(r.stderr.split())
@@ -103,7 +81,7 @@ sheet = "Daten"
 
 def test_unresolvable_regions_above_the_limit_fail_with_the_list(tmp_path):
     events = bad_csv(tmp_path, lambda ls: ls[:2] + [line.replace(",Mopti,", ",Atlantis,") for line in ls[2:]])
-    r = cli("run", str(config(tmp_path, events)), "--out", str(tmp_path / "out"))
+    r = cli("run", str(acled_config(tmp_path, events)), "--out", str(tmp_path / "out"))
     assert r.returncode == 2
     msg = " ".join(r.stderr.split())
     assert "could not be assigned" in msg and "Atlantis" in msg
@@ -111,13 +89,13 @@ def test_unresolvable_regions_above_the_limit_fail_with_the_list(tmp_path):
 
 
 def test_a_stage_without_its_inputs_says_which_stage_to_run(tmp_path):
-    r = cli("score", str(config(tmp_path, FIXTURE)), "--out", str(tmp_path / "out"))
+    r = cli("score", str(acled_config(tmp_path, FIXTURE)), "--out", str(tmp_path / "out"))
     assert r.returncode == 2
     assert "riskcast features" in " ".join(r.stderr.split())
 
 
 def test_too_short_backtest_window_is_refused(tmp_path):
-    p = config(tmp_path, FIXTURE)
+    p = acled_config(tmp_path, FIXTURE)
     r = cli("run", str(p), "--out", str(tmp_path / "out"), "--set", "backtest.min_train_months=200")
     assert r.returncode == 2
     assert "too short" in r.stderr
@@ -130,7 +108,7 @@ def test_gazetteer_naming_an_unknown_neighbour_exits_2(tmp_path):
     g.loc[2, "neighbours"] = "ML01|ML99"
     path = tmp_path / "regions.csv"
     g.to_csv(path, index=False)
-    r = cli("run", str(config(tmp_path, FIXTURE)), "--out", str(tmp_path / "out"), "--set", f"regions.gazetteer=\"{path}\"")
+    r = cli("run", str(acled_config(tmp_path, FIXTURE)), "--out", str(tmp_path / "out"), "--set", f"regions.gazetteer=\"{path}\"")
     assert r.returncode == 2, r.stderr
     msg = " ".join(r.stderr.split())
     assert f"{path}, row 4, column 'neighbours'" in msg and "ML99" in msg
@@ -140,7 +118,7 @@ def test_gazetteer_naming_an_unknown_neighbour_exits_2(tmp_path):
 def test_feature_set_with_a_zero_half_life_exits_2(tmp_path):
     fs = tmp_path / "bad_set.toml"
     fs.write_text('name = "bad"\n[[features]]\nfeature = "Decay"\nhalflife = 0\n')
-    r = cli("run", str(config(tmp_path, FIXTURE)), "--out", str(tmp_path / "out"), "--set", f"features.set=\"{fs}\"")
+    r = cli("run", str(acled_config(tmp_path, FIXTURE)), "--out", str(tmp_path / "out"), "--set", f"features.set=\"{fs}\"")
     assert r.returncode == 2, r.stderr
     assert f"{fs}, key 'features[0].halflife': halflife must be > 0" in " ".join(r.stderr.split())
 
@@ -154,7 +132,7 @@ def test_overlapping_presence_rows_exit_2(tmp_path):
     path = tmp_path / "presence.csv"
     bad.to_csv(path, index=False, date_format="%Y-%m-%d")
     extra = f'[inputs.presence]\nkind = "presence"\nformat = "canonical"\npath = "{path.as_posix()}"\n'
-    r = cli("run", str(config(tmp_path, FIXTURE, extra=extra)), "--out", str(tmp_path / "out"))
+    r = cli("run", str(acled_config(tmp_path, FIXTURE, extra=extra)), "--out", str(tmp_path / "out"))
     assert r.returncode == 2, r.stderr
     msg = " ".join(r.stderr.split())
     assert "overlap" in msg and f"rows 2 and {len(bad) + 1}" in msg and f"{path}, row {len(bad) + 1}" in msg

@@ -10,31 +10,12 @@ import pytest
 from riskcast.config import load_config
 from riskcast.errors import InputError
 from riskcast.jobs.ingest import ingest
-from tests.conftest import PROJECT, cli
+from tests.conftest import PROJECT, acled_config, cli
 
 FIXTURE = PROJECT / "tests" / "fixtures" / "acled_hdx_sample.csv"
 # The fixture's data rows as a person numbers them: the header is row 1, the HXL row row 2.
 LINES = FIXTURE.read_text(encoding="utf-8").splitlines()
 HEADER, HXL, TST901 = LINES[0], LINES[1], LINES[2]
-
-
-def config(dir: Path, events: Path, extra: str = "", name: str = "run.toml") -> Path:
-    p = dir / name
-    p.write_text(f"""
-countries = ["Mali"]
-[inputs.acled]
-kind = "events"
-format = "acled_hdx"
-path = "{events.as_posix()}"
-[panel]
-start = "2018-01"
-[backtest]
-horizons = [1]
-min_train_months = 6
-eval_months = 2
-{extra}
-""")
-    return p
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:
@@ -51,7 +32,7 @@ def ingested(tmp_path_factory) -> Path:
     """An output folder holding a good ingest of the fixture: what a user has before the bad run."""
     d = tmp_path_factory.mktemp("good")
     good = shutil.copy(FIXTURE, d / "good.csv")
-    r = cli("ingest", str(config(d, Path(good))), "--out", str(d / "out"))
+    r = cli("ingest", str(acled_config(d, Path(good))), "--out", str(d / "out"))
     assert r.returncode == 0, r.stderr
     return d / "out"
 
@@ -79,7 +60,7 @@ def ingest_refuses(tmp_path: Path, out: Path, lines: list[str] | bytes) -> tuple
         events.write_bytes(lines)
     else:
         write_lines(events, lines)
-    return events, refused(["ingest", str(config(tmp_path, events))], out)
+    return events, refused(["ingest", str(acled_config(tmp_path, events))], out)
 
 
 def test_1_a_file_with_only_the_header_and_the_hxl_row_has_no_events(tmp_path, out):
@@ -99,12 +80,12 @@ def test_2_implausible_fatalities_are_refused_naming_row_column_and_value(tmp_pa
 
 
 def test_2_the_fatalities_bound_is_a_config_key_and_every_row_above_it_is_named(tmp_path):
-    cfg = load_config(config(tmp_path, FIXTURE), ["ingest.max_fatalities_per_event=2"])
+    cfg = load_config(acled_config(tmp_path, FIXTURE), ["ingest.max_fatalities_per_event=2"])
     with pytest.raises(InputError) as exc:
         ingest(cfg)
     assert [(p.row, p.column) for p in exc.value.problems] == [(3, "fatalities"), (6, "fatalities")]
     assert "7 is more than 2 (ingest.max_fatalities_per_event)" in str(exc.value)
-    assert len(ingest(load_config(config(tmp_path, FIXTURE), ["ingest.max_fatalities_per_event=7"])).events) > 0
+    assert len(ingest(load_config(acled_config(tmp_path, FIXTURE), ["ingest.max_fatalities_per_event=7"])).events) > 0
 
 
 def test_3_a_nul_byte_is_refused_where_it_is(tmp_path, out):
@@ -152,13 +133,13 @@ def test_9_presence_ending_before_it_starts_names_the_end_column(tmp_path, out):
         "Invented Force B,Mali,Mopti,Sevare,14.53,-4.1,2016-03-01,2015-12-01,,invented",
     ])
     extra = f'[inputs.presence]\nkind = "presence"\nformat = "canonical"\npath = "{presence.as_posix()}"\n'
-    msg = refused(["ingest", str(config(tmp_path, FIXTURE, extra))], out)
+    msg = refused(["ingest", str(acled_config(tmp_path, FIXTURE, extra))], out)
     assert (f"{presence}, row 3, column 'end_month': presence table: must not be before start_month, "
             "got 2015-12-01 (start_month 2016-03-01)") in msg
 
 
 def test_10_a_bad_set_override_is_attributed_to_the_override(tmp_path, out):
-    p = config(tmp_path, FIXTURE)
+    p = acled_config(tmp_path, FIXTURE)
     msg = refused(["ingest", str(p), "--set", "backtest.horizons=[0]"], out)
     assert "error: --set backtest.horizons=[0], key 'backtest.horizons': horizons must be a non-empty list" in msg
     assert str(p) not in msg and "Value error" not in msg
@@ -168,7 +149,7 @@ def test_10_a_bad_set_override_is_attributed_to_the_override(tmp_path, out):
 
 def test_11_features_refuses_tables_ingested_from_other_inputs(tmp_path, out):
     bad = write_lines(tmp_path / "bad.csv", [HEADER, HXL, TST901[: TST901.rfind(",")] + ",-4", *LINES[3:]])
-    other = config(tmp_path, bad, name="other.toml")
+    other = acled_config(tmp_path, bad, name="other.toml")
     msg = refused(["ingest", str(other)], out)  # the failed ingest leaves the good tables as they were
     assert f"{bad}, row 3, column 'fatalities'" in msg
     msg = refused(["features", str(other)], out)
@@ -178,7 +159,7 @@ def test_11_features_refuses_tables_ingested_from_other_inputs(tmp_path, out):
 
 def test_11_features_refuses_tables_whose_input_changed_since(tmp_path):
     events = shutil.copy(FIXTURE, tmp_path / "events.csv")
-    good, out = config(tmp_path, Path(events)), tmp_path / "out"
+    good, out = acled_config(tmp_path, Path(events)), tmp_path / "out"
     assert cli("ingest", str(good), "--out", str(out)).returncode == 0
     Path(events).write_text(FIXTURE.read_text().replace(",Invented note one.,3", ",Invented note one.,4"))
     msg = refused(["features", str(good)], out)
