@@ -14,12 +14,13 @@ import pandas as pd
 
 from riskcast.atomic import write_text
 from riskcast.config import Config, config_hash
-from riskcast.jobs import stages
+from riskcast.jobs import evaluate, stages
 from riskcast.jobs.ingest import Ingested, check_built_from, ingest
 from riskcast.jobs.intensity import backtest_intensity, target_descriptions
 from riskcast.jobs.score import stage_score
 from riskcast.jobs.train import stage_train
 from riskcast.outputs import RunOutputs, month_str, panel_of, update_run_json, write_df
+from riskcast.reporting.figures import reliability_figure
 from riskcast.reporting.report import render_report
 from riskcast.reporting.settings import ReportSettings
 from riskcast.tracking.train_runs import log_backtest_run
@@ -75,9 +76,6 @@ def stage_features(cfg: Config, out: Path, data: Ingested | None = None) -> pd.D
 def stage_backtest(cfg: Config, out: Path, panel: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Backtest every model of the set on the same folds; metrics, reliability, ablation, figures."""
     from rich.progress import Progress
-
-    from riskcast.jobs import evaluate
-    from riskcast.reporting.figures import reliability_figure
 
     o = RunOutputs(out)
     panel = _panel(out, panel)

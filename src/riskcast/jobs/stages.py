@@ -13,6 +13,7 @@ import pandas as pd
 from riskcast.config import Config
 from riskcast.errors import ConfigError
 from riskcast.evaluation.metrics import score_predictions
+from riskcast.evaluation.splits import RollingOriginSplit
 from riskcast.features import Events, Indicator, Rolling
 from riskcast.features.context import build_context, load_actor_groups
 from riskcast.features.spec import FeatureSet, load_feature_set
@@ -25,7 +26,10 @@ from riskcast.features.targets import (
     target_column,
 )
 from riskcast.jobs.ingest import Ingested
-from riskcast.panel import build_panel, month_range
+from riskcast.models import baselines
+from riskcast.models.spec import load_model_set
+from riskcast.panel import build_panel, month_range, target_mask, to_month
+from riskcast.regions import Gazetteer
 from riskcast.scale import backend_for
 
 __all__ = ["baseline_names", "build_feature_panel", "events_outside_panel", "backtest", "fit_final", "feature_columns", "feature_sets",
@@ -87,8 +91,6 @@ def models_for(cfg: Config, target: str = "any") -> dict:
 
     For an intensity target: the set's baselines and ``model.intensity_models``.
     """
-    from riskcast.models.spec import load_model_set
-
     cols = model_columns(cfg, target)
     columns = {"full": list(cols["full"]), "history": list(cols["history"]) if cols["history"] else None}
     baseline = {"share": cols["share"], "sum": cols["sum"], "current": cols["current"]}
@@ -111,8 +113,6 @@ def models_for(cfg: Config, target: str = "any") -> dict:
 
 
 def _baseline_names(models: dict) -> list[str]:
-    from riskcast.models import baselines
-
     return [n for n, m in models.items() if type(m).__module__ == baselines.__name__]
 
 
@@ -123,8 +123,6 @@ def intensity_names(cfg: Config) -> list[str]:
 
 def build_feature_panel(cfg: Config, data: Ingested) -> pd.DataFrame:
     """The region-month panel: keys, observed counts, features and ``target_*`` columns."""
-    from riskcast.regions import Gazetteer
-
     panel, arrays = build_panel(
         data.events, data.units, cfg.target, cfg.backtest.horizons,
         start=cfg.panel.start, end=cfg.panel.end, counts=data.counts,
@@ -160,8 +158,6 @@ def build_feature_panel(cfg: Config, data: Ingested) -> pd.DataFrame:
 
 def events_outside_panel(cfg: Config, data: Ingested, panel: pd.DataFrame) -> dict[str, int]:
     """Events read and placed but not counted in the panel, by reason (nothing silent)."""
-    from riskcast.panel import target_mask, to_month
-
     month = to_month(data.events["date"])
     before = month < panel["month"].min()
     after = month > panel["month"].max()
@@ -181,8 +177,6 @@ def feature_columns(panel: pd.DataFrame) -> list[str]:
 
 def n_folds(cfg: Config, panel: pd.DataFrame) -> int:
     """Number of (horizon, origin) folds the backtest will run (for the progress bar)."""
-    from riskcast.evaluation.splits import RollingOriginSplit
-
     b = cfg.backtest
     return sum(
         RollingOriginSplit(h, b.min_train_months, b.eval_months, b.window, b.sliding_months, b.eval_start).get_n_splits(groups=panel["month"])

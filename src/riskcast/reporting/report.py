@@ -11,8 +11,12 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from riskcast.coverage import source_coverage
+from riskcast.errors import ConfigError
 from riskcast.paths import project_file
+from riskcast.reporting.drivers import drivers_table, explain_change_row, feature_index
 from riskcast.reporting.intensity import headline, intensity_backtest_rows
+from riskcast.reporting.sections import visual_sections
 from riskcast.reporting.settings import ReportSettings
 
 __all__ = ["render_report"]
@@ -69,8 +73,6 @@ def _previous_scores(out: Path, scores: pd.DataFrame, horizon: int) -> pd.Series
 
 def _drivers(settings: ReportSettings, run: dict, scores: pd.DataFrame, out: Path) -> list[dict]:
     """Top units' drivers in plain words (empty when the scores carry no contributions)."""
-    from riskcast.reporting.drivers import drivers_table
-
     if "top_features" not in scores.columns or scores["top_features"].isna().all():
         return []
     cols = ["unit_id", "month", *run.get("feature_definitions", {}).keys()]
@@ -82,8 +84,6 @@ def _drivers(settings: ReportSettings, run: dict, scores: pd.DataFrame, out: Pat
     records = table[["unit_id", "unit_name", "p", "drivers", "as_of"]].to_dict("records")
     changes_file = out / "changes.csv"
     if changes_file.exists():
-        from riskcast.reporting.drivers import explain_change_row, feature_index
-
         index = feature_index(None)
         changes = pd.read_csv(changes_file, keep_default_na=False, na_values=[""]).set_index("unit_id")
         rows = panel.assign(_p=pd.to_datetime(panel["month"]).dt.to_period("M")).drop_duplicates(["unit_id", "_p"], keep="last")
@@ -116,8 +116,6 @@ def render_report(settings: ReportSettings, out: Path) -> str:
 
     missing = sorted(set(settings.horizons) - set(scores["horizon"].astype(int)))
     if missing:
-        from riskcast.errors import ConfigError
-
         raise ConfigError(f"{out / 'scores.csv'} has no scores for horizons {missing} that the config asks for: "
                           "report with the config the run used, or rerun `riskcast score` with this one")
     wide = scores.pivot_table(index=["unit_id", "unit_name", "country"], columns="horizon", values=["p", "expected_count"], aggfunc="first")
@@ -136,8 +134,6 @@ def render_report(settings: ReportSettings, out: Path) -> str:
             "tier": str(tiers.get(uid, "")), "last12": int(recent.get(uid, 0)),
             "change": "new" if uid not in previous.index else f"{r[('p', h0)] - previous[uid]:+.2f}",
         })
-    from riskcast.coverage import source_coverage
-
     coverage = source_coverage(events, run.get("as_of")).rename(columns={"first": "min", "last": "max"}).to_dict("records")
     synthetic = any(SYNTHETIC_MARK in str(c["source_dataset"]).lower() for c in coverage)
     # which models are baselines: recorded by the backtest stage (reporting knows nothing of models)
@@ -147,8 +143,6 @@ def render_report(settings: ReportSettings, out: Path) -> str:
     windows = sorted(run.get("training_windows", {}).items(), key=lambda kv: int(kv[0]))
 
     drivers = _drivers(settings, run, scores, out)
-    from riskcast.reporting.sections import visual_sections
-
     visuals = visual_sections(settings, run, out, scores, panel)
     q = scores[scores["horizon"] == h0].set_index("unit_id")
     for u in units:
