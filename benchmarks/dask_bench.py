@@ -43,6 +43,7 @@ recompute the lost data on a fresh worker, which runs into the same limit again,
 would wait for the lost machine. Pauses and spilling are read from the scheduler and worker logs.
 The load average before and after each case is printed: other jobs may share the machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,12 +73,23 @@ SIZES = {"africa": 10_700, "global": 65_025}
 TARGET_RATIO = 1.5  # africa: dask wall no more than 1.5x the local wall
 # Bagging and feature subsampling keep 100 rounds on ~26 M rows affordable on one thread per worker;
 # row-wise histograms and deterministic mode are what riskcast.scale.dask_models sets, used on both paths.
-LGBM = dict(objective="binary", learning_rate=0.1, num_leaves=31, min_child_samples=200, subsample=0.5,
-            subsample_freq=1, colsample_bytree=0.5, force_row_wise=True, deterministic=True, verbose=-1)
+LGBM = dict(
+    objective="binary",
+    learning_rate=0.1,
+    num_leaves=31,
+    min_child_samples=200,
+    subsample=0.5,
+    subsample_freq=1,
+    colsample_bytree=0.5,
+    force_row_wise=True,
+    deterministic=True,
+    verbose=-1,
+)
 GB = 1024**3
 
 
 # --- inputs -------------------------------------------------------------------------------
+
 
 def panel_inputs(cells: int, n_months: int) -> dict:
     """A synthetic PRIO-GRID square of ~``cells`` cells; hotspots grow with the area (see the docstring)."""
@@ -90,7 +102,9 @@ def panel_inputs(cells: int, n_months: int) -> dict:
 
     side = max(1, round(math.sqrt(cells)))
     if side > 360:
-        raise SystemExit(f"--cells {cells}: a square of more than 360 x 360 half-degree cells leaves the globe")
+        raise SystemExit(
+            f"--cells {cells}: a square of more than 360 x 360 half-degree cells leaves the globe"
+        )
     # Africa-sized blocks keep the usual corner; larger ones reach from ~56 S to 72 N, as land does.
     lat0 = min(synthetic.LAT0, max(-90.0, 72.0 - 0.5 * side))
     lon0 = min(synthetic.LON0, 180.0 - 0.5 * side)
@@ -98,9 +112,17 @@ def panel_inputs(cells: int, n_months: int) -> dict:
     months = month_range(start, pd.Timestamp(start) + pd.DateOffset(months=n_months - 1))
     units = synthetic.grid_units(side, lat0=lat0, lon0=lon0)
     events = synthetic.grid_events(units, months, side=side, hotspots=max(1, round(12 * side**2 / 10_000)))
-    return dict(units=units, months=months, events=events, arrays=synthetic.grid_arrays(events, units, months),
-                presence=synthetic.grid_presence(units, months), shocks=synthetic.grid_shocks(months),
-                target=TargetSpec(), actor_groups=load_actor_groups("actor_groups"), side=side)
+    return dict(
+        units=units,
+        months=months,
+        events=events,
+        arrays=synthetic.grid_arrays(events, units, months),
+        presence=synthetic.grid_presence(units, months),
+        shocks=synthetic.grid_shocks(months),
+        target=TargetSpec(),
+        actor_groups=load_actor_groups("actor_groups"),
+        side=side,
+    )
 
 
 def origin_rows(n_months: int, origin: int, horizon: int, train_months: int) -> tuple[int, int, int]:
@@ -112,6 +134,7 @@ def origin_rows(n_months: int, origin: int, horizon: int, train_months: int) -> 
 
 
 # --- memory -------------------------------------------------------------------------------
+
 
 def _rss() -> int:
     import psutil
@@ -175,7 +198,9 @@ class StageMemory:
     def stop(self, stage: str) -> None:
         self.driver[stage] = _hwm_bytes() / GB
         if self.client is not None:
-            self.workers[stage] = {a: v / GB for a, v in self.client.run(_hwm_bytes, on_error="ignore").items()}
+            self.workers[stage] = {
+                a: v / GB for a, v in self.client.run(_hwm_bytes, on_error="ignore").items()
+            }
 
 
 class LogCatcher(logging.Handler):
@@ -224,6 +249,7 @@ def _guarded(lost: threading.Event, fn, *a, **kw):
 
 # --- one case, in its own process -----------------------------------------------------------
 
+
 def _timed(times: dict, mem: StageMemory, stage: str, fn, *a, **kw):
     mem.start()
     t0 = time.perf_counter()
@@ -241,8 +267,13 @@ def _scores(y, p, y_train_mean: float) -> dict:
     y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
     brier = float(np.mean((p - y) ** 2))
     clim = float(np.mean((y_train_mean - y) ** 2))
-    return dict(brier=brier, brier_climatology=clim, auroc=float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None,
-                test_rows=len(y), test_positive=float(y.mean()))
+    return dict(
+        brier=brier,
+        brier_climatology=clim,
+        auroc=float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None,
+        test_rows=len(y),
+        test_positive=float(y.mean()),
+    )
 
 
 def run_local(ctx, features, args, times, mem) -> dict:
@@ -258,7 +289,7 @@ def run_local(ctx, features, args, times, mem) -> dict:
     def prepare():
         nt = ctx.array("n_target")
         target = np.zeros((n_u, n_m), dtype=np.int8)
-        target[:, :n_m - args.horizon] = nt[:, args.horizon:] >= ctx.target.threshold  # as build_panel
+        target[:, : n_m - args.horizon] = nt[:, args.horizon :] >= ctx.target.threshold  # as build_panel
         month = np.tile(np.arange(n_m), n_u)
         train, test = (month >= first) & (month <= last), month == o
         # `table` is the enclosing function's (deleted after this closure ran, to free its memory)
@@ -266,8 +297,19 @@ def run_local(ctx, features, args, times, mem) -> dict:
 
     X, y, X_test, y_test = _timed(times, mem, "prepare", prepare)
     del table
-    model = _timed(times, mem, "train", lgb.LGBMClassifier(**LGBM, n_estimators=args.rounds, random_state=args.seed,
-                                                           n_jobs=args.local_threads or os.cpu_count()).fit, X, y)
+    model = _timed(
+        times,
+        mem,
+        "train",
+        lgb.LGBMClassifier(
+            **LGBM,
+            n_estimators=args.rounds,
+            random_state=args.seed,
+            n_jobs=args.local_threads or os.cpu_count(),
+        ).fit,
+        X,
+        y,
+    )
     p = _timed(times, mem, "predict", lambda: model.predict_proba(X_test)[:, 1])
     return dict(train_rows=len(y), **_scores(y_test, p, float(y.mean())))
 
@@ -285,7 +327,9 @@ def _block_rows(path: str, keep_columns: list[str], horizon: int, threshold: int
     month = df["month"]
     keep = ((month >= first) & (month <= last)) | (month == origin)
     out = df.loc[keep, keep_columns]
-    out["target"] = (ahead[keep] >= threshold).astype(np.int8)  # keep's months are <= last month - horizon: known
+    out["target"] = (ahead[keep] >= threshold).astype(
+        np.int8
+    )  # keep's months are <= last month - horizon: known
     out["is_test"] = (month[keep] == origin).to_numpy()
     return out.reset_index(drop=True)
 
@@ -294,7 +338,9 @@ def _fit_dask(client, X, y, args):
     """``riskcast.scale.dask_models.fit_lgbm_dask`` when it exists, else ``lightgbm.dask`` directly."""
     import warnings
 
-    warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")  # threads come from the workers
+    warnings.filterwarnings(
+        "ignore", message="Parameter n_jobs will be ignored"
+    )  # threads come from the workers
     params = dict(LGBM, n_estimators=args.rounds)
     try:
         from riskcast.scale.dask_models import fit_lgbm_dask
@@ -302,7 +348,9 @@ def _fit_dask(client, X, y, args):
         from lightgbm.dask import DaskLGBMClassifier
 
         return DaskLGBMClassifier(client=client, random_state=args.seed, **params).fit(X, y), "lightgbm.dask"
-    return fit_lgbm_dask(client, X, y, params=params, seed=args.seed), "riskcast.scale.dask_models.fit_lgbm_dask"
+    return fit_lgbm_dask(
+        client, X, y, params=params, seed=args.seed
+    ), "riskcast.scale.dask_models.fit_lgbm_dask"
 
 
 def _block_train_rows(path: str, keep_columns: list[str], horizon: int, threshold: int, first, last):
@@ -325,8 +373,16 @@ def _block_target_counts(path, **kw) -> tuple[int, int]:
 def _train_counts(client, files, columns, args, threshold, first, last) -> tuple[int, int]:
     """Training rows and positives over the block files (the climatology of the sanity check);
     untimed: the trainer counts its own rows."""
-    futs = client.map(_block_target_counts, files, keep_columns=columns, horizon=args.horizon,
-                      threshold=threshold, first=first, last=last, pure=False)
+    futs = client.map(
+        _block_target_counts,
+        files,
+        keep_columns=columns,
+        horizon=args.horizon,
+        threshold=threshold,
+        first=first,
+        last=last,
+        pure=False,
+    )
     counts = client.gather(futs)
     return sum(c[0] for c in counts), sum(c[1] for c in counts)
 
@@ -336,12 +392,19 @@ def _fit_blocks(client, files, columns, args, threshold, first, last):
 
     from riskcast.scale.dask_blocks import fit_lgbm_blocks
 
-    load = functools.partial(_block_train_rows, keep_columns=columns, horizon=args.horizon, threshold=threshold,
-                             first=first, last=last)
+    load = functools.partial(
+        _block_train_rows,
+        keep_columns=columns,
+        horizon=args.horizon,
+        threshold=threshold,
+        first=first,
+        last=last,
+    )
     sizes = [Path(f).stat().st_size for f in files]
     params = dict(LGBM, n_estimators=args.rounds)
-    return fit_lgbm_blocks(client, files, load, params=params, seed=args.seed, sizes=sizes), \
-        "riskcast.scale.dask_blocks.fit_lgbm_blocks"
+    return fit_lgbm_blocks(
+        client, files, load, params=params, seed=args.seed, sizes=sizes
+    ), "riskcast.scale.dask_blocks.fit_lgbm_blocks"
 
 
 def _booster_proba(part, booster):
@@ -381,8 +444,13 @@ def run_dask(holder: list, features, args, times, mem_driver, out_dir: Path) -> 
 
     catcher = LogCatcher()
     logging.getLogger("distributed").addHandler(catcher)
-    spec = ComputeSpec(backend="dask", n_workers=args.workers, threads_per_worker=1, memory_limit=args.memory_limit,
-                       block_units=args.block_units)
+    spec = ComputeSpec(
+        backend="dask",
+        n_workers=args.workers,
+        threads_per_worker=1,
+        memory_limit=args.memory_limit,
+        block_units=args.block_units,
+    )
     ctx = holder.pop()
     months, ctx_threshold = ctx.months, ctx.target.threshold
     n_m = len(months)
@@ -399,8 +467,20 @@ def run_dask(holder: list, features, args, times, mem_driver, out_dir: Path) -> 
         mem.driver, mem.workers = mem_driver.driver, mem_driver.workers
         stage, stage_t0 = "features", time.perf_counter()
         try:
-            files = _timed(times, mem, "features", _guarded, catcher.lost, compute_features_partitioned, features, ctx,
-                           client, args.block_units, dtype=np.float32, out_dir=out_dir)
+            files = _timed(
+                times,
+                mem,
+                "features",
+                _guarded,
+                catcher.lost,
+                compute_features_partitioned,
+                features,
+                ctx,
+                client,
+                args.block_units,
+                dtype=np.float32,
+                out_dir=out_dir,
+            )
             res["blocks"] = len(files)
             res["parquet_gb"] = sum(Path(f).stat().st_size for f in files) / GB
             del ctx  # the driver no longer needs the panel: free it before training
@@ -413,9 +493,18 @@ def run_dask(holder: list, features, args, times, mem_driver, out_dir: Path) -> 
             meta["target"], meta["is_test"] = np.int8(0), False
             meta = meta.astype({"target": np.int8, "is_test": bool})
             m = [pd.Timestamp(months[i]) for i in (first, last, o)]
-            rows = dd.from_map(_block_rows, files, keep_columns=columns, horizon=args.horizon,
-                               threshold=ctx_threshold, first=m[0], last=m[1],
-                               origin=m[2], meta=meta, enforce_metadata=False)
+            rows = dd.from_map(
+                _block_rows,
+                files,
+                keep_columns=columns,
+                horizon=args.horizon,
+                threshold=ctx_threshold,
+                first=m[0],
+                last=m[1],
+                origin=m[2],
+                meta=meta,
+                enforce_metadata=False,
+            )
 
             def prepare():
                 from distributed import wait
@@ -435,16 +524,30 @@ def run_dask(holder: list, features, args, times, mem_driver, out_dir: Path) -> 
                 n_train, n_pos = _train_counts(client, files, columns, args, ctx_threshold, m[0], m[1])
                 res["train_rows"], y_mean = n_train, n_pos / n_train
                 stage, stage_t0 = "train", time.perf_counter()
-                model, res["trainer"] = _timed(times, mem, "train", _guarded, catcher.lost, _fit_blocks, client,
-                                               files, columns, args, ctx_threshold, m[0], m[1])
+                model, res["trainer"] = _timed(
+                    times,
+                    mem,
+                    "train",
+                    _guarded,
+                    catcher.lost,
+                    _fit_blocks,
+                    client,
+                    files,
+                    columns,
+                    args,
+                    ctx_threshold,
+                    m[0],
+                    m[1],
+                )
             else:
                 X, y, X_test, y_test = _timed(times, mem, "prepare", _guarded, catcher.lost, prepare)
                 res["train_rows"] = len(y)
                 y_mean = float(y.mean().compute())
 
                 stage, stage_t0 = "train", time.perf_counter()
-                model, res["trainer"] = _timed(times, mem, "train", _guarded, catcher.lost, _fit_dask, client, X, y,
-                                               args)
+                model, res["trainer"] = _timed(
+                    times, mem, "train", _guarded, catcher.lost, _fit_dask, client, X, y, args
+                )
 
             stage, stage_t0 = "predict", time.perf_counter()
             p = _timed(times, mem, "predict", _guarded, catcher.lost, _predict_dask, model, X_test)
@@ -465,8 +568,12 @@ def run_dask(holder: list, features, args, times, mem_driver, out_dir: Path) -> 
             res["poll_samples"] = monitor.samples
             try:
                 logs = client.get_worker_logs()
-                res["worker_warnings"] = [msg[:300] for lines in logs.values() for level, msg in lines
-                                          if level in ("WARNING", "ERROR", "CRITICAL")][-20:]
+                res["worker_warnings"] = [
+                    msg[:300]
+                    for lines in logs.values()
+                    for level, msg in lines
+                    if level in ("WARNING", "ERROR", "CRITICAL")
+                ][-20:]
             except Exception as exc:
                 res["worker_warnings"] = [f"(worker logs unavailable: {exc})"]
     res["driver_warnings"] = catcher.lines[-20:]
@@ -499,11 +606,26 @@ def child(args) -> None:
             del ctx
             res = run_dask(holder, features, args, times, mem, Path(tmp))
     first, last, o = origin_rows(n_m, args.origin, args.horizon, args.train_months)
-    res.update(panel=panel, path=path, side=side, cells=n_u, months=n_m, rows=n_u * n_m, features=len(features),
-               events=n_events, times=times, driver_peak_gb=max([_maxrss_gb(), *mem.driver.values()]),
-               generation_gb=generation_gb, stage_driver_gb=mem.driver,
-               stage_worker_gb=mem.workers, origin_month=o + 1, train_first=first + 1, train_last=last + 1,
-               load_before=load_before, load_after=os.getloadavg())
+    res.update(
+        panel=panel,
+        path=path,
+        side=side,
+        cells=n_u,
+        months=n_m,
+        rows=n_u * n_m,
+        features=len(features),
+        events=n_events,
+        times=times,
+        driver_peak_gb=max([_maxrss_gb(), *mem.driver.values()]),
+        generation_gb=generation_gb,
+        stage_driver_gb=mem.driver,
+        stage_worker_gb=mem.workers,
+        origin_month=o + 1,
+        train_first=first + 1,
+        train_last=last + 1,
+        load_before=load_before,
+        load_after=os.getloadavg(),
+    )
     print("RESULT " + json.dumps(res, default=str))
 
 
@@ -513,12 +635,36 @@ STAGES = ("context", "features", "prepare", "train", "predict")
 
 
 def run_case(case: str, cells: int, args) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child-case", case, "--cells", str(cells),
-           "--months", str(args.months), "--workers", str(args.workers), "--memory-limit", args.memory_limit,
-           "--block-units", str(args.block_units), "--train-months", str(args.train_months),
-           "--origin", str(args.origin),
-           "--horizon", str(args.horizon), "--rounds", str(args.rounds), "--seed", str(args.seed), "--trainer", args.trainer,
-           "--local-threads", str(args.local_threads)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child-case",
+        case,
+        "--cells",
+        str(cells),
+        "--months",
+        str(args.months),
+        "--workers",
+        str(args.workers),
+        "--memory-limit",
+        args.memory_limit,
+        "--block-units",
+        str(args.block_units),
+        "--train-months",
+        str(args.train_months),
+        "--origin",
+        str(args.origin),
+        "--horizon",
+        str(args.horizon),
+        "--rounds",
+        str(args.rounds),
+        "--seed",
+        str(args.seed),
+        "--trainer",
+        args.trainer,
+        "--local-threads",
+        str(args.local_threads),
+    ]
     if args.tmp:
         cmd += ["--tmp", args.tmp]
     print(f"  running {case}, {cells:,} cells x {args.months} months ...", file=sys.stderr, flush=True)
@@ -526,7 +672,7 @@ def run_case(case: str, cells: int, args) -> dict:
     line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
         return dict(case=case, error=f"exit {proc.returncode} (no result; see the output above)")
-    res = json.loads(line[len("RESULT "):])
+    res = json.loads(line[len("RESULT ") :])
     if proc.returncode != 0:
         res.setdefault("error", f"exit {proc.returncode}")
     return res
@@ -556,13 +702,17 @@ def _peak_text(r: dict, wp: float | None) -> str:
 
 def report(results: list[dict], args) -> None:
     print()
-    print(f"riskcast dask benchmark -- default feature set, {os.cpu_count()} CPU(s), python {sys.version.split()[0]}; "
-          f"horizon {args.horizon}, LightGBM {args.rounds} rounds, "
-          f"local path {args.local_threads or os.cpu_count()} threads")
-    head = (f"{'panel':<7} {'path':<6} {'cells':>7} {'rows':>11} {'context':>7} {'feats':>7} {'prepare':>7} "
-            f"{'train':>7} {'predict':>7} {'total s':>8} {'rows/s':>9} {'feat rows/s':>11} {'worker GB':>9} "
-            f"{'limit':>6} {'driver GB':>9} "
-            f"{'Brier':>7} {'clim.':>7} {'AUROC':>6}")
+    print(
+        f"riskcast dask benchmark -- default feature set, {os.cpu_count()} CPU(s), python {sys.version.split()[0]}; "
+        f"horizon {args.horizon}, LightGBM {args.rounds} rounds, "
+        f"local path {args.local_threads or os.cpu_count()} threads"
+    )
+    head = (
+        f"{'panel':<7} {'path':<6} {'cells':>7} {'rows':>11} {'context':>7} {'feats':>7} {'prepare':>7} "
+        f"{'train':>7} {'predict':>7} {'total s':>8} {'rows/s':>9} {'feat rows/s':>11} {'worker GB':>9} "
+        f"{'limit':>6} {'driver GB':>9} "
+        f"{'Brier':>7} {'clim.':>7} {'AUROC':>6}"
+    )
     print(head)
     print("-" * len(head))
     for r in results:
@@ -572,44 +722,72 @@ def report(results: list[dict], args) -> None:
         t = r["times"]
         wp = worker_peak_gb(r)
         cell = lambda s: f"{t[s]:>7.1f}" if s in t else f"{'-':>7}"  # noqa: E731
-        brier = f"{r['brier']:>7.4f} {r['brier_climatology']:>7.4f} {r['auroc']:>6.3f}" if "brier" in r else ""
+        brier = (
+            f"{r['brier']:>7.4f} {r['brier_climatology']:>7.4f} {r['auroc']:>6.3f}" if "brier" in r else ""
+        )
         # a failed case has no end-to-end speed; its total is the stages that finished
         speed = "-" if "error" in r else f"{r['rows'] / total_s(r):,.0f}"
         feat_speed = f"{r['rows'] / t['features']:,.0f}" if "features" in t else "-"
         limit = f"{r['memory_limit_gb']:.2f}" if "memory_limit_gb" in r else "-"
         driver = max(r["driver_peak_gb"], *r["stage_driver_gb"].values())
-        print(f"{r['panel']:<7} {r['path']:<6} {r['cells']:>7,} {r['rows']:>11,} {cell('context')} {cell('features')} "
-              f"{cell('prepare')} {cell('train')} {cell('predict')} {total_s(r):>8.1f} {speed:>9} {feat_speed:>11} "
-              f"{_peak_text(r, wp):>9} {limit:>6} {driver:>9.2f} {brier}")
+        print(
+            f"{r['panel']:<7} {r['path']:<6} {r['cells']:>7,} {r['rows']:>11,} {cell('context')} {cell('features')} "
+            f"{cell('prepare')} {cell('train')} {cell('predict')} {total_s(r):>8.1f} {speed:>9} {feat_speed:>11} "
+            f"{_peak_text(r, wp):>9} {limit:>6} {driver:>9.2f} {brier}"
+        )
     print()
     for r in results:
         if "times" not in r:
             continue
-        print(f"{r['panel']} / {r['path']}: {r['side']}x{r['side']} cells x {r['months']} months, "
-              f"{r['events']:,} events; "
-              f"origin = month {r['origin_month']}, training months {r['train_first']}..{r['train_last']} "
-              f"({r.get('train_rows', 0):,} rows); generation {r['times']['generate']:.1f} s"
-              + (f"; cluster start {r['times']['cluster start']:.1f} s" if "cluster start" in r["times"] else "")
-              + f"; load average {r['load_before'][0]:.1f} before, {r['load_after'][0]:.1f} after")
+        print(
+            f"{r['panel']} / {r['path']}: {r['side']}x{r['side']} cells x {r['months']} months, "
+            f"{r['events']:,} events; "
+            f"origin = month {r['origin_month']}, training months {r['train_first']}..{r['train_last']} "
+            f"({r.get('train_rows', 0):,} rows); generation {r['times']['generate']:.1f} s"
+            + (
+                f"; cluster start {r['times']['cluster start']:.1f} s"
+                if "cluster start" in r["times"]
+                else ""
+            )
+            + f"; load average {r['load_before'][0]:.1f} before, {r['load_after'][0]:.1f} after"
+        )
         if "test_rows" in r:
-            print(f"  origin month: {r['test_rows']:,} rows, {100 * r['test_positive']:.1f} % with an event next month")
-        print("  driver high-water mark per stage (GB): "
-              + ", ".join(f"{s} {v:.2f}" for s, v in r["stage_driver_gb"].items())
-              + (f" (generating the inputs, before the clock: {r['generation_gb']:.2f})"
-                 if "generation_gb" in r else ""))
+            print(
+                f"  origin month: {r['test_rows']:,} rows, {100 * r['test_positive']:.1f} % with an event next month"
+            )
+        print(
+            "  driver high-water mark per stage (GB): "
+            + ", ".join(f"{s} {v:.2f}" for s, v in r["stage_driver_gb"].items())
+            + (
+                f" (generating the inputs, before the clock: {r['generation_gb']:.2f})"
+                if "generation_gb" in r
+                else ""
+            )
+        )
         if r["path"] == "dask":
-            print(f"  {r['n_workers']} workers x 1 thread, limit {r['memory_limit']} "
-                  f"({r['memory_limit_gb']:.2f} GiB) each, {r.get('blocks', '?')} blocks of <= {r['block_units']} "
-                  f"cells, parquet {r.get('parquet_gb', 0):.2f} GB; trainer {r.get('trainer', '-')}")
+            print(
+                f"  {r['n_workers']} workers x 1 thread, limit {r['memory_limit']} "
+                f"({r['memory_limit_gb']:.2f} GiB) each, {r.get('blocks', '?')} blocks of <= {r['block_units']} "
+                f"cells, parquet {r.get('parquet_gb', 0):.2f} GB; trainer {r.get('trainer', '-')}"
+            )
             for s, per in r["stage_worker_gb"].items():
-                print(f"  worker high-water marks, {s}: " + ", ".join(f"{v:.2f}" for v in per.values()) + " GB")
-            print("  polled RSS peak per worker: " + ", ".join(f"{a.rsplit(':', 1)[-1]} {v:.2f} GB"
-                                                             for a, v in r["worker_peak_polled_gb"].items())
-                  + f" ({r['poll_samples']} polls); spilled to disk (max): "
-                  + ", ".join(f"{v:.2f}" for v in r["worker_spilled_gb"].values()) + " GB")
-            print(f"  workers started {r['n_workers']}, restarted by their nanny for memory "
-                  f"{r.get('workers_killed_for_memory', 0)}, addresses seen {r['workers_seen']}; "
-                  f"paused (seen by the poll): {len(r['workers_paused'])}")
+                print(
+                    f"  worker high-water marks, {s}: " + ", ".join(f"{v:.2f}" for v in per.values()) + " GB"
+                )
+            print(
+                "  polled RSS peak per worker: "
+                + ", ".join(
+                    f"{a.rsplit(':', 1)[-1]} {v:.2f} GB" for a, v in r["worker_peak_polled_gb"].items()
+                )
+                + f" ({r['poll_samples']} polls); spilled to disk (max): "
+                + ", ".join(f"{v:.2f}" for v in r["worker_spilled_gb"].values())
+                + " GB"
+            )
+            print(
+                f"  workers started {r['n_workers']}, restarted by their nanny for memory "
+                f"{r.get('workers_killed_for_memory', 0)}, addresses seen {r['workers_seen']}; "
+                f"paused (seen by the poll): {len(r['workers_paused'])}"
+            )
             for w in r.get("worker_warnings", []) + r.get("driver_warnings", []):
                 print(f"    log: {w}")
         if "error" in r:
@@ -621,16 +799,25 @@ def report(results: list[dict], args) -> None:
     if loc and dsk and "error" not in loc and "error" not in dsk:
         ratio = total_s(dsk) / total_s(loc)
         f_ratio = dsk["times"]["features"] / loc["times"]["features"]
-        checks.append((f"africa dask / local wall {ratio:.2f}x <= {TARGET_RATIO}x (features alone {f_ratio:.2f}x)",
-                       ratio <= TARGET_RATIO))
+        checks.append(
+            (
+                f"africa dask / local wall {ratio:.2f}x <= {TARGET_RATIO}x (features alone {f_ratio:.2f}x)",
+                ratio <= TARGET_RATIO,
+            )
+        )
     g = by.get(("global", "dask"))
     if g:
         wp = worker_peak_gb(g) or 0.0
         ok = "error" not in g and wp < g["memory_limit_gb"] and restarts(g) == 0
-        checks.append((f"global {g['cells']:,} cells completed={'error' not in g}, worker peak "
-                       f"{'>=' if g.get('workers_killed_for_memory') else ''}{wp:.2f} GB "
-                       f"< limit {g['memory_limit_gb']:.2f} GB, "
-                       f"restarts {restarts(g)}", ok))
+        checks.append(
+            (
+                f"global {g['cells']:,} cells completed={'error' not in g}, worker peak "
+                f"{'>=' if g.get('workers_killed_for_memory') else ''}{wp:.2f} GB "
+                f"< limit {g['memory_limit_gb']:.2f} GB, "
+                f"restarts {restarts(g)}",
+                ok,
+            )
+        )
     if checks:
         print("\ntargets: " + "; ".join(f"{text}: {'PASS' if ok else 'MISS'}" for text, ok in checks))
 
@@ -638,21 +825,32 @@ def report(results: list[dict], args) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", choices=["africa", "global"], help="run one panel only")
-    ap.add_argument("--cells", type=int, help="cells of the panel(s) run (rounded to a square; default: "
-                                               "africa 10,700, global 65,025)")
+    ap.add_argument(
+        "--cells",
+        type=int,
+        help="cells of the panel(s) run (rounded to a square; default: africa 10,700, global 65,025)",
+    )
     ap.add_argument("--months", type=int, default=420, help="months from 1990-01")
     ap.add_argument("--workers", type=int, default=2, help="Dask worker processes (1 thread each)")
     ap.add_argument("--memory-limit", default="6GiB", help="memory limit per worker")
     ap.add_argument("--block-units", type=int, default=2000, help="cells per spatial block")
     ap.add_argument("--origin", type=int, default=400, help="the backtest origin, as a month number from 1")
     ap.add_argument("--horizon", type=int, default=1)
-    ap.add_argument("--train-months", type=int, default=0, help="train on the last N months before the origin (0: all)")
+    ap.add_argument(
+        "--train-months", type=int, default=0, help="train on the last N months before the origin (0: all)"
+    )
     ap.add_argument("--rounds", type=int, default=100, help="LightGBM boosting rounds")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--trainer", choices=["lightgbm.dask", "blocks"], default="blocks",
-                    help="Dask training: riskcast.scale.dask_blocks.fit_lgbm_blocks (default: from the block files, one "
-                         "block in memory at a time) or lightgbm.dask on persisted partitions")
-    ap.add_argument("--local-threads", type=int, default=0, help="LightGBM threads on the local path (0: every CPU)")
+    ap.add_argument(
+        "--trainer",
+        choices=["lightgbm.dask", "blocks"],
+        default="blocks",
+        help="Dask training: riskcast.scale.dask_blocks.fit_lgbm_blocks (default: from the block files, one "
+        "block in memory at a time) or lightgbm.dask on persisted partitions",
+    )
+    ap.add_argument(
+        "--local-threads", type=int, default=0, help="LightGBM threads on the local path (0: every CPU)"
+    )
     ap.add_argument("--tmp", help="directory for the block files (default: the system's temp directory)")
     ap.add_argument("--json", type=Path, help="also write the results to this JSON file")
     ap.add_argument("--child-case", help=argparse.SUPPRESS)

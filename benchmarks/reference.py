@@ -13,6 +13,7 @@ here (the vectorised timing includes it, so the speed-up is conservative).
 
 Inner series are memoised per (feature, unit), as the library caches shared inner features.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,7 +31,10 @@ R_KM = 6371.0088
 
 def _km(lat1, lon1, lat2, lon2) -> float:
     p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    a = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
     return 2 * R_KM * math.asin(math.sqrt(min(a, 1.0)))
 
 
@@ -46,8 +50,20 @@ class Reference:
         ev = ctx.events
         self._ev_order = np.argsort(ev["unit_ix"].to_numpy(), kind="stable")
         self._ev_bounds = np.searchsorted(ev["unit_ix"].to_numpy()[self._ev_order], np.arange(self.n_u + 1))
-        self._ev_cols = {c: ev[c].to_numpy() for c in ("month_ix", "event_type", "actor1", "actor2", "fatalities",
-                                                        "is_target", "latitude", "longitude") if c in ev}
+        self._ev_cols = {
+            c: ev[c].to_numpy()
+            for c in (
+                "month_ix",
+                "event_type",
+                "actor1",
+                "actor2",
+                "fatalities",
+                "is_target",
+                "latitude",
+                "longitude",
+            )
+            if c in ev
+        }
         self._ev_cache: dict[int, list[dict]] = {}
         self._presence = defaultdict(list)
         if ctx.presence is not None and len(ctx.presence):
@@ -70,7 +86,7 @@ class Reference:
 
     def _events(self, u: int) -> list[dict]:
         if u not in self._ev_cache:
-            rows = self._ev_order[self._ev_bounds[u]: self._ev_bounds[u + 1]]
+            rows = self._ev_order[self._ev_bounds[u] : self._ev_bounds[u + 1]]
             cols = self._ev_cols
             self._ev_cache[u] = [{c: cols[c][i] for c in cols} for i in rows.tolist()]
         return self._ev_cache[u]
@@ -79,7 +95,9 @@ class Reference:
         if u not in self._adj:
             w = self.ctx.neighbours
             lo, hi = w.indptr[u], w.indptr[u + 1]
-            self._adj[u] = [int(v) for v, x in zip(w.indices[lo:hi].tolist(), w.data[lo:hi].tolist()) if v != u and x != 0]
+            self._adj[u] = [
+                int(v) for v, x in zip(w.indices[lo:hi].tolist(), w.data[lo:hi].tolist()) if v != u and x != 0
+            ]
         return self._adj[u]
 
     def _hops(self, u: int, order: int) -> dict[int, int]:
@@ -96,9 +114,15 @@ class Reference:
         return dist
 
     def _counted(self, row: dict, event_type, actor_group) -> bool:
-        ok = row["event_type"].casefold() == event_type.casefold() if event_type is not None else bool(row["is_target"])
+        ok = (
+            row["event_type"].casefold() == event_type.casefold()
+            if event_type is not None
+            else bool(row["is_target"])
+        )
         if actor_group is not None:
-            actors = " | ".join("" if not isinstance(a, str) else a for a in (row["actor1"], row["actor2"])).casefold()
+            actors = " | ".join(
+                "" if not isinstance(a, str) else a for a in (row["actor1"], row["actor2"])
+            ).casefold()
             ok = ok and any(p.casefold() in actors for p in self.ctx.actor_groups[actor_group])
         return ok
 
@@ -134,7 +158,10 @@ class Reference:
             from riskcast.features.calendar import rainy_months
 
             if self._geo_country is None:
-                self._geo_country = (_places.unit_geography(self.ctx.units)["country"].tolist(), rainy_months(self.ctx))
+                self._geo_country = (
+                    _places.unit_geography(self.ctx.units)["country"].tolist(),
+                    rainy_months(self.ctx),
+                )
             countries, season = self._geo_country
             return [1.0 if m in season[countries[u]] else 0.0 for m in self._month]
         if name == "NearestEventDistance":
@@ -162,7 +189,7 @@ class Reference:
             return [a[t] * b[t] for t in range(n_m)]
         x = self.compute(f.of, u)
         for t in range(n_m):
-            window = x[max(0, t - getattr(f, "window", 1) + 1): t + 1]
+            window = x[max(0, t - getattr(f, "window", 1) + 1) : t + 1]
             if name == "Indicator":
                 out[t] = float(x[t] >= f.threshold)
             elif name == "Lag":
@@ -250,7 +277,11 @@ class Reference:
                 ended = [r.end_at for r in rows if r.start_at < t] if not covered(t) else []
                 if ended:
                     since = t - max(ended)
-                    out.append(float(min(since, f.cap)) if name == "MonthsSinceDeparture" else 2 ** (-since / f.halflife))
+                    out.append(
+                        float(min(since, f.cap))
+                        if name == "MonthsSinceDeparture"
+                        else 2 ** (-since / f.halflife)
+                    )
                 else:
                     out.append(float(f.cap) if name == "MonthsSinceDeparture" else 0.0)
         return out
@@ -258,8 +289,12 @@ class Reference:
     # shocks: per placed shock (one per shock and unit it applies to)
     def _shock_feature(self, f, name: str, u: int) -> list[float]:
         kinds = None if f.kind is None else ((f.kind,) if isinstance(f.kind, str) else tuple(f.kind))
-        rows = [r for r in self._shocks.get(u, [])
-                if (kinds is None or r.kind in kinds) and (f.scope == "any" or bool(r.national) == (f.scope == "national"))]
+        rows = [
+            r
+            for r in self._shocks.get(u, [])
+            if (kinds is None or r.kind in kinds)
+            and (f.scope == "any" or bool(r.national) == (f.scope == "national"))
+        ]
         out = []
         for t in range(self.n_m):
             past = [r.month_ix for r in rows if r.month_ix <= t]

@@ -6,6 +6,7 @@ Arguments are passed on to each benchmark, e.g. ``python benchmarks/run_all.py -
 Benchmarks print numbers; they are not tests and never fail on a slow machine (a benchmark
 exits non-zero only when a case crashes).
 """
+
 from __future__ import annotations
 
 import sys

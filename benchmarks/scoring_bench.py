@@ -25,6 +25,7 @@ Linux); ``tracemalloc peak`` is the Python-level allocation peak of a second, tr
 call (traced separately because tracemalloc slows allocation and would distort the timing).
 Numbers are printed, never asserted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,11 +78,22 @@ def build_panel(cells: int, n_months: int):
     months = month_range(start, pd.Timestamp(start) + pd.DateOffset(months=n_months - 1))
     units = synthetic.grid_units(side)
     events = synthetic.grid_events(units, months, side=side)
-    cfg = default_config(["unit=priogrid", f'panel.start="{months[0]:%Y-%m}"', f'panel.end="{months[-1]:%Y-%m}"',
-                          f"backtest.horizons=[{','.join(map(str, HORIZONS))}]"])
+    cfg = default_config(
+        [
+            "unit=priogrid",
+            f'panel.start="{months[0]:%Y-%m}"',
+            f'panel.end="{months[-1]:%Y-%m}"',
+            f"backtest.horizons=[{','.join(map(str, HORIZONS))}]",
+        ]
+    )
     counts = empty(COUNTS).assign(unit_id=pd.Series(dtype=object))
-    data = Ingested(events=events, counts=counts, presence=synthetic.grid_presence(units, months),
-                    shocks=synthetic.grid_shocks(months), units=units)
+    data = Ingested(
+        events=events,
+        counts=counts,
+        presence=synthetic.grid_presence(units, months),
+        shocks=synthetic.grid_shocks(months),
+        units=units,
+    )
     return build_feature_panel(cfg, data), len(events)
 
 
@@ -103,8 +115,9 @@ def fit_bundle(panel, cols: list[str], fit_rows: int, seed: int):
         pick = np.sort(rng.choice(known, min(fit_rows, len(known)), replace=False))
         rows = panel.iloc[pick]
         with threadpool_limits(limits=1):  # as fit_final: small fits, threads cost more than they save
-            fitted[h] = fit_model(base, rows[cols], y[pick], rows[f"target_count_h{h}"].to_numpy(dtype=float),
-                                  rows["month"], h)
+            fitted[h] = fit_model(
+                base, rows[cols], y[pick], rows[f"target_count_h{h}"].to_numpy(dtype=float), rows["month"], h
+            )
     return ForecastBundle(fitted, cols, "logistic", data_hash="synthetic")
 
 
@@ -116,7 +129,9 @@ def register(bundle, panel, cols: list[str], store: Path):
 
     setup_mlflow(tracking_uri(None, store), "scoring-bench", store)
     with mlflow.start_run(run_name="scoring-bench"):
-        name, version = log_bundle(bundle, MODEL_NAME, input_example=panel[cols].head(3), data_hash=bundle.data_hash)
+        name, version = log_bundle(
+            bundle, MODEL_NAME, input_example=panel[cols].head(3), data_hash=bundle.data_hash
+        )
     return name, version, load_registered(name, version=version)
 
 
@@ -134,10 +149,19 @@ def run(args) -> dict:
     cols = feature_columns(panel)
     as_of = panel["month"].max()
     latest = panel[panel["month"] == as_of].reset_index(drop=True)
-    res.update(units=len(latest), months=panel["month"].nunique(), panel_rows=len(panel), features=len(cols),
-               events=n_events, as_of=f"{as_of:%Y-%m}")
-    print(f"panel: {res['units']:,} units x {res['months']} months = {res['panel_rows']:,} rows, "
-          f"{res['features']} features, {n_events:,} events; built in {res['panel_s']:.1f} s", flush=True)
+    res.update(
+        units=len(latest),
+        months=panel["month"].nunique(),
+        panel_rows=len(panel),
+        features=len(cols),
+        events=n_events,
+        as_of=f"{as_of:%Y-%m}",
+    )
+    print(
+        f"panel: {res['units']:,} units x {res['months']} months = {res['panel_rows']:,} rows, "
+        f"{res['features']} features, {n_events:,} events; built in {res['panel_s']:.1f} s",
+        flush=True,
+    )
 
     t0 = time.perf_counter()
     bundle = fit_bundle(panel, cols, args.fit_rows, args.seed)
@@ -150,13 +174,18 @@ def run(args) -> dict:
         t0 = time.perf_counter()
         name, version, model = register(bundle, latest, cols, store)
         res["register_s"] = time.perf_counter() - t0
-        print(f"fit {len(HORIZONS)} horizons in {res['fit_s']:.1f} s (<= {args.fit_rows:,} rows each); "
-              f"logged, registered and loaded {name} v{version} in {res['register_s']:.1f} s", flush=True)
+        print(
+            f"fit {len(HORIZONS)} horizons in {res['fit_s']:.1f} s (<= {args.fit_rows:,} rows each); "
+            f"logged, registered and loaded {name} v{version} in {res['register_s']:.1f} s",
+            flush=True,
+        )
         dhash = "synthetic-" + f"{args.seed}"
         kwargs = dict(as_of=as_of, model_name=name, model_version=version, data_hash=dhash)
 
         def progress(done: int) -> None:
-            print(f"  scored {done:,}/{len(latest):,} units ({time.perf_counter() - t_score:.2f} s)", flush=True)
+            print(
+                f"  scored {done:,}/{len(latest):,} units ({time.perf_counter() - t_score:.2f} s)", flush=True
+            )
 
         # The timed scoring call: the registered pyfunc, every unit, every horizon.
         gc.collect()
@@ -176,7 +205,9 @@ def run(args) -> dict:
         t0 = time.perf_counter()
         direct = score_month(bundle, latest, **kwargs)
         res["score_inmemory_s"] = time.perf_counter() - t0
-        res["same_as_inmemory"] = bool(np.allclose(direct["p"], scores["p"]) and direct["unit_id"].equals(scores["unit_id"]))
+        res["same_as_inmemory"] = bool(
+            np.allclose(direct["p"], scores["p"]) and direct["unit_id"].equals(scores["unit_id"])
+        )
 
         # Python-level allocation peak of a scoring call, traced apart from the timed one.
         gc.collect()
@@ -188,8 +219,14 @@ def run(args) -> dict:
         # The cache as stage_score uses it: key from model version, data hash and the rows.
         cache_dir = store / CACHE_DIRNAME
         t0 = time.perf_counter()
-        key = score_key(model_name=name, model_version=version, data_hash=dhash, as_of=as_of, rows=latest,
-                        feature_cols=cols)
+        key = score_key(
+            model_name=name,
+            model_version=version,
+            data_hash=dhash,
+            as_of=as_of,
+            rows=latest,
+            feature_cols=cols,
+        )
         res["key_s"] = time.perf_counter() - t0
         for attempt in ("miss", "hit"):
             t0 = time.perf_counter()
@@ -210,27 +247,41 @@ def report(r: dict) -> None:
     n_h = len(HORIZONS)
     print()
     print(f"riskcast scoring benchmark -- {os.cpu_count()} CPU(s), python {sys.version.split()[0]}")
-    print(f"units scored (as of {r['as_of']}): {r['units']:,} x {n_h} horizons -> {r['rows_written']:,} score rows written")
-    print(f"score_month, registered pyfunc: {r['score_s']:.2f} s = {r['units_per_s']:,.0f} units/s "
-          f"({r['unit_horizons_per_s']:,.0f} unit-horizons/s)")
-    print(f"score_month, in-memory bundle:  {r['score_inmemory_s']:.2f} s (same scores: {r['same_as_inmemory']})")
+    print(
+        f"units scored (as of {r['as_of']}): {r['units']:,} x {n_h} horizons -> {r['rows_written']:,} score rows written"
+    )
+    print(
+        f"score_month, registered pyfunc: {r['score_s']:.2f} s = {r['units_per_s']:,.0f} units/s "
+        f"({r['unit_horizons_per_s']:,.0f} unit-horizons/s)"
+    )
+    print(
+        f"score_month, in-memory bundle:  {r['score_inmemory_s']:.2f} s (same scores: {r['same_as_inmemory']})"
+    )
     print(f"cache key (hash of {r['units']:,} rows x {r['features']} features): {r['key_s']:.3f} s")
-    print(f"cached_score miss (score + store): {r['cache_miss_s']:.2f} s (hit={r['cache_miss_was_hit']}); "
-          f"hit: {r['cache_hit_s']:.3f} s (hit={r['cache_hit_was_hit']}); table identical: {r['cache_same']}; "
-          f"cache file {r['cache_file_mb']:.2f} MB")
+    print(
+        f"cached_score miss (score + store): {r['cache_miss_s']:.2f} s (hit={r['cache_miss_was_hit']}); "
+        f"hit: {r['cache_hit_s']:.3f} s (hit={r['cache_hit_was_hit']}); table identical: {r['cache_same']}; "
+        f"cache file {r['cache_file_mb']:.2f} MB"
+    )
     print(f"write_scores csv: {r['write_csv_s']:.2f} s, {r['scores_csv_mb']:.2f} MB")
-    print(f"memory: peak RSS {_gb(r['peak_rss_gb'])} (whole process, panel build included); "
-          f"RSS before scoring {_gb(r['rss_before_gb'])}, scoring HWM {_gb(r['score_hwm_gb'])}; "
-          f"tracemalloc peak of one scoring call {r['tracemalloc_peak_gb'] * 1024:.0f} MB")
-    print(f"set-up (not part of scoring): panel {r['panel_s']:.1f} s, fit {r['fit_s']:.1f} s, "
-          f"log+register+load {r['register_s']:.1f} s")
+    print(
+        f"memory: peak RSS {_gb(r['peak_rss_gb'])} (whole process, panel build included); "
+        f"RSS before scoring {_gb(r['rss_before_gb'])}, scoring HWM {_gb(r['score_hwm_gb'])}; "
+        f"tracemalloc peak of one scoring call {r['tracemalloc_peak_gb'] * 1024:.0f} MB"
+    )
+    print(
+        f"set-up (not part of scoring): panel {r['panel_s']:.1f} s, fit {r['fit_s']:.1f} s, "
+        f"log+register+load {r['register_s']:.1f} s"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cells", type=int, default=10_000, help="PRIO-GRID cells (rounded to a square)")
     ap.add_argument("--months", type=int, default=96, help="months of the panel (the last one is scored)")
-    ap.add_argument("--fit-rows", type=int, default=200_000, help="rows each horizon's model is fitted on (subsample)")
+    ap.add_argument(
+        "--fit-rows", type=int, default=200_000, help="rows each horizon's model is fitted on (subsample)"
+    )
     ap.add_argument("--seed", type=int, default=0)
     # run_all.py passes its arguments to every benchmark: ignore the feature benchmark's own.
     args, _ = ap.parse_known_args(argv)

@@ -18,6 +18,7 @@ few hundred MB for ~2 M events.
 Presence (a few hundred rows) and shocks (a few dozen) follow the canonical PRESENCE and SHOCKS
 schemas. Everything is SYNTHETIC: no real event, place or force is described.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,12 +34,26 @@ COUNTRIES = ("Mali", "Burkina Faso", "Niger")
 
 TARGET_TYPES = np.array(["Battles", "Violence against civilians", "Explosions/Remote violence"], dtype=object)
 OTHER_TYPES = np.array(["Protests", "Riots", "Strategic developments"], dtype=object)
-ACTORS = np.array([
-    "JNIM: Group for Support of Islam and Muslims", "Katiba Macina", "Ansarul Islam",
-    "Islamic State (Greater Sahara)", "ISGS", "Military Forces of Synthland (1990-)", "Police Forces of Synthland (1990-)",
-    "Dan Na Ambassagou", "Dozo Militia", "Koglweogo Militia", "Unidentified Armed Group (Synthland)",
-    "Civilians (Synthland)", "Protesters (Synthland)", "Rioters (Synthland)", "CMA: Coordination of Azawad Movements",
-], dtype=object)
+ACTORS = np.array(
+    [
+        "JNIM: Group for Support of Islam and Muslims",
+        "Katiba Macina",
+        "Ansarul Islam",
+        "Islamic State (Greater Sahara)",
+        "ISGS",
+        "Military Forces of Synthland (1990-)",
+        "Police Forces of Synthland (1990-)",
+        "Dan Na Ambassagou",
+        "Dozo Militia",
+        "Koglweogo Militia",
+        "Unidentified Armed Group (Synthland)",
+        "Civilians (Synthland)",
+        "Protesters (Synthland)",
+        "Rioters (Synthland)",
+        "CMA: Coordination of Azawad Movements",
+    ],
+    dtype=object,
+)
 #: Actor1 weights for target and other events; actor2 is drawn from the same list or missing.
 _W_TARGET = np.array([8, 3, 2, 5, 2, 8, 2, 2, 2, 1, 10, 0, 0, 0, 2], dtype=float)
 _W_OTHER = np.array([0, 0, 0, 0, 0, 1, 3, 0, 0, 0, 0, 0, 10, 6, 0], dtype=float)
@@ -58,8 +73,9 @@ def grid_units(side: int = 100, *, lat0: float = LAT0, lon0: float = LON0) -> pd
     return units
 
 
-def _rates(n_units: int, side: int, n_months: int, rng: np.random.Generator, mean_target: float,
-           hotspots: int = 12) -> np.ndarray:
+def _rates(
+    n_units: int, side: int, n_months: int, rng: np.random.Generator, mean_target: float, hotspots: int = 12
+) -> np.ndarray:
     """Expected target events per cell-month (n_units x n_months), clustered in space and time."""
     r, c = np.divmod(np.arange(n_units), side)
     field = np.full(n_units, -4.0)
@@ -82,8 +98,16 @@ def _rates(n_units: int, side: int, n_months: int, rng: np.random.Generator, mea
     return rate
 
 
-def grid_events(units: pd.DataFrame, months: pd.DatetimeIndex, *, side: int, seed: int = 0,
-                mean_target: float = 0.35, mean_other: float = 0.1, hotspots: int = 12) -> pd.DataFrame:
+def grid_events(
+    units: pd.DataFrame,
+    months: pd.DatetimeIndex,
+    *,
+    side: int,
+    seed: int = 0,
+    mean_target: float = 0.35,
+    mean_other: float = 0.1,
+    hotspots: int = 12,
+) -> pd.DataFrame:
     """One row per synthetic event (canonical EVENTS columns the features read, plus ``unit_id``).
 
     ``hotspots`` (12 for the 100 x 100 block) should grow with the area of a larger block: the rates
@@ -95,15 +119,20 @@ def grid_events(units: pd.DataFrame, months: pd.DatetimeIndex, *, side: int, see
     n_target = rng.poisson(rate).astype(np.int64).ravel()
     del rate
     n_other = rng.poisson(mean_other, n_u * n_m).astype(np.int64)
-    cell_month = np.concatenate([np.repeat(np.arange(n_u * n_m), n_target), np.repeat(np.arange(n_u * n_m), n_other)])
+    cell_month = np.concatenate(
+        [np.repeat(np.arange(n_u * n_m), n_target), np.repeat(np.arange(n_u * n_m), n_other)]
+    )
     is_target = np.concatenate([np.ones(n_target.sum(), bool), np.zeros(n_other.sum(), bool)])
     del n_target, n_other
     n = len(cell_month)
     u, m = np.divmod(cell_month, n_m)
     del cell_month
     etype = np.where(is_target, TARGET_TYPES[rng.integers(0, 3, n)], OTHER_TYPES[rng.integers(0, 3, n)])
-    a1 = np.where(is_target, rng.choice(len(ACTORS), n, p=_W_TARGET / _W_TARGET.sum()),
-                  rng.choice(len(ACTORS), n, p=_W_OTHER / _W_OTHER.sum()))
+    a1 = np.where(
+        is_target,
+        rng.choice(len(ACTORS), n, p=_W_TARGET / _W_TARGET.sum()),
+        rng.choice(len(ACTORS), n, p=_W_OTHER / _W_OTHER.sum()),
+    )
     a2 = rng.integers(-4, len(ACTORS), n)  # negative: no second actor
     actor2 = np.where(a2 >= 0, ACTORS[np.maximum(a2, 0)], None).astype(object)
     fatalities = np.where(is_target, rng.geometric(0.35, n) - 1, 0).astype(np.int64)
@@ -112,18 +141,20 @@ def grid_events(units: pd.DataFrame, months: pd.DatetimeIndex, *, side: int, see
     lat = units["centroid_lat"].to_numpy()[u] + rng.uniform(-0.249, 0.249, n)
     lon = units["centroid_lon"].to_numpy()[u] + rng.uniform(-0.249, 0.249, n)
     ids = units["unit_id"].to_numpy(dtype=object)
-    return pd.DataFrame({
-        "date": (month_start + day).astype("datetime64[ns]"),
-        "country": units["country"].to_numpy(dtype=object)[u],
-        "latitude": lat,
-        "longitude": lon,
-        "event_type": etype,
-        "actor1": ACTORS[a1],
-        "actor2": actor2,
-        "fatalities": fatalities,
-        "source_dataset": "synthetic",
-        "unit_id": ids[u],
-    })
+    return pd.DataFrame(
+        {
+            "date": (month_start + day).astype("datetime64[ns]"),
+            "country": units["country"].to_numpy(dtype=object)[u],
+            "latitude": lat,
+            "longitude": lon,
+            "event_type": etype,
+            "actor1": ACTORS[a1],
+            "actor2": actor2,
+            "fatalities": fatalities,
+            "source_dataset": "synthetic",
+            "unit_id": ids[u],
+        }
+    )
 
 
 def grid_arrays(events: pd.DataFrame, units: pd.DataFrame, months: pd.DatetimeIndex) -> dict[str, np.ndarray]:
@@ -147,7 +178,9 @@ def grid_arrays(events: pd.DataFrame, units: pd.DataFrame, months: pd.DatetimeIn
     }
 
 
-def grid_presence(units: pd.DataFrame, months: pd.DatetimeIndex, *, n_rows: int = 300, seed: int = 1) -> pd.DataFrame:
+def grid_presence(
+    units: pd.DataFrame, months: pd.DatetimeIndex, *, n_rows: int = 300, seed: int = 1
+) -> pd.DataFrame:
     """Synthetic foreign-force deployments (PRESENCE schema): bases at cell centres, month ranges."""
     rng = np.random.default_rng(seed)
     forces = np.array(["France", "MINUSMA", "Wagner", "Synthforce"], dtype=object)  # the default set's forces
@@ -158,19 +191,23 @@ def grid_presence(units: pd.DataFrame, months: pd.DatetimeIndex, *, n_rows: int 
     open_ended = rng.random(n_rows) < 0.1
     lat = units["centroid_lat"].to_numpy()[pick] + rng.uniform(-0.2, 0.2, n_rows)
     lon = units["centroid_lon"].to_numpy()[pick] + rng.uniform(-0.2, 0.2, n_rows)
-    return pd.DataFrame({
-        "force": forces[rng.integers(0, len(forces), n_rows)],
-        "country": units["country"].to_numpy(dtype=object)[pick],
-        "region": None,
-        "location": [f"Synth base {i}" for i in range(n_rows)],
-        "latitude": lat,
-        "longitude": lon,
-        "start_month": months[start].to_numpy(),
-        "end_month": pd.Series(months[end].to_numpy()).where(~open_ended).to_numpy(),
-        "troops": np.where(rng.random(n_rows) < 0.5, rng.integers(50, 3000, n_rows), np.nan),
-        "source": "synthetic",
-        "priogrid_gid": pd.array(units["unit_id"].str[2:].astype("int64").to_numpy()[pick], dtype="Int64"),
-    })
+    return pd.DataFrame(
+        {
+            "force": forces[rng.integers(0, len(forces), n_rows)],
+            "country": units["country"].to_numpy(dtype=object)[pick],
+            "region": None,
+            "location": [f"Synth base {i}" for i in range(n_rows)],
+            "latitude": lat,
+            "longitude": lon,
+            "start_month": months[start].to_numpy(),
+            "end_month": pd.Series(months[end].to_numpy()).where(~open_ended).to_numpy(),
+            "troops": np.where(rng.random(n_rows) < 0.5, rng.integers(50, 3000, n_rows), np.nan),
+            "source": "synthetic",
+            "priogrid_gid": pd.array(
+                units["unit_id"].str[2:].astype("int64").to_numpy()[pick], dtype="Int64"
+            ),
+        }
+    )
 
 
 def grid_shocks(months: pd.DatetimeIndex, *, n_rows: int = 48, seed: int = 2) -> pd.DataFrame:
@@ -178,13 +215,17 @@ def grid_shocks(months: pd.DatetimeIndex, *, n_rows: int = 48, seed: int = 2) ->
     from riskcast.schemas import SHOCK_KINDS
 
     rng = np.random.default_rng(seed)
-    when = months[rng.integers(0, len(months), n_rows)] + pd.to_timedelta(rng.integers(0, 28, n_rows), unit="D")
-    return pd.DataFrame({
-        "date": pd.DatetimeIndex(when).astype("datetime64[ns]"),
-        "country": np.array(COUNTRIES, dtype=object)[rng.integers(0, len(COUNTRIES), n_rows)],
-        "region": None,
-        "kind": np.array(SHOCK_KINDS, dtype=object)[rng.integers(0, len(SHOCK_KINDS), n_rows)],
-        "actor": "synthetic actor",
-        "description": "synthetic shock",
-        "source": "synthetic",
-    }).sort_values("date", ignore_index=True)
+    when = months[rng.integers(0, len(months), n_rows)] + pd.to_timedelta(
+        rng.integers(0, 28, n_rows), unit="D"
+    )
+    return pd.DataFrame(
+        {
+            "date": pd.DatetimeIndex(when).astype("datetime64[ns]"),
+            "country": np.array(COUNTRIES, dtype=object)[rng.integers(0, len(COUNTRIES), n_rows)],
+            "region": None,
+            "kind": np.array(SHOCK_KINDS, dtype=object)[rng.integers(0, len(SHOCK_KINDS), n_rows)],
+            "actor": "synthetic actor",
+            "description": "synthetic shock",
+            "source": "synthetic",
+        }
+    ).sort_values("date", ignore_index=True)

@@ -1,4 +1,5 @@
 """Import boundaries: data flows one way (io -> panel -> features -> models -> evaluation -> reporting)."""
+
 from __future__ import annotations
 
 import ast
@@ -14,7 +15,15 @@ FORBIDDEN = {
     "features": ["models", "evaluation", "tracking", "reporting", "jobs", "cli", "io"],
     "models": ["features", "evaluation", "tracking", "reporting", "jobs", "cli", "io", "panel"],
     "evaluation": ["tracking", "reporting", "jobs", "cli", "io"],
-    "reporting": ["models", "evaluation", "tracking", "jobs", "cli", "io", "config"],  # the report takes ReportSettings, not the config
+    "reporting": [
+        "models",
+        "evaluation",
+        "tracking",
+        "jobs",
+        "cli",
+        "io",
+        "config",
+    ],  # the report takes ReportSettings, not the config
     "regions": ["features", "models", "evaluation", "tracking", "reporting", "jobs", "cli"],
     "panel": ["features", "models", "evaluation", "tracking", "reporting", "jobs", "cli"],
     "fetch": ["features", "models", "evaluation", "tracking", "reporting", "jobs", "cli", "panel"],
@@ -22,7 +31,18 @@ FORBIDDEN = {
     # where the work runs: below the stages, beside the models and the evaluation it runs
     "scale": ["jobs", "cli", "reporting"],
     # the output-folder contract sits below every stage and the report
-    "outputs": ["io", "features", "models", "evaluation", "tracking", "reporting", "jobs", "cli", "panel", "regions"],
+    "outputs": [
+        "io",
+        "features",
+        "models",
+        "evaluation",
+        "tracking",
+        "reporting",
+        "jobs",
+        "cli",
+        "panel",
+        "regions",
+    ],
 }
 
 

@@ -1,5 +1,6 @@
 """Burkina Faso's admin-2 gazetteer (45 provinces): its shape, and how well it covers the real
 ACLED names when the shared data are present."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -63,14 +64,24 @@ def test_neighbours_are_near(provinces: pd.DataFrame) -> None:
     lat, lon = np.radians(p["centroid_lat"].astype(float)), np.radians(p["centroid_lon"].astype(float))
     for u, cell in p["neighbours"].items():
         for v in _split(cell):
-            h = np.sin((lat[v] - lat[u]) / 2) ** 2 + np.cos(lat[u]) * np.cos(lat[v]) * np.sin((lon[v] - lon[u]) / 2) ** 2
+            h = (
+                np.sin((lat[v] - lat[u]) / 2) ** 2
+                + np.cos(lat[u]) * np.cos(lat[v]) * np.sin((lon[v] - lon[u]) / 2) ** 2
+            )
             assert 2 * 6371 * np.arcsin(np.sqrt(h)) < 200, (u, v)
 
 
 def test_names_and_aliases_resolve(provinces: pd.DataFrame) -> None:
     gaz = Gazetteer(load_regions("admin2"), parents=Gazetteer(load_regions("admin1")))
-    for spelling, uid in [("Kourwéogo", "BF5502"), ("Kourweogo", "BF5502"), ("Kouritenga", "BF4803"),
-                          ("Komonjdjari", "BF5203"), ("Komondjari", "BF5203"), ("Séno", "BF5602"), ("Kadiogo", "BF1300")]:
+    for spelling, uid in [
+        ("Kourwéogo", "BF5502"),
+        ("Kourweogo", "BF5502"),
+        ("Kouritenga", "BF4803"),
+        ("Komonjdjari", "BF5203"),
+        ("Komondjari", "BF5203"),
+        ("Séno", "BF5602"),
+        ("Kadiogo", "BF1300"),
+    ]:
         assert gaz.lookup("Burkina Faso", spelling) == (uid, None)
     assert gaz.lookup("BFA", "Fada N'Gourma")[0] is None  # a town, not a province
 
@@ -83,7 +94,9 @@ def test_real_acled_events_resolve(shared_data) -> None:
 
     events = read_input("events", "acled_hdx", path).table
     events = events[pd.to_datetime(events["date"]) >= "2012-01-01"]
-    gaz = Gazetteer(load_regions("admin2", ["Burkina Faso"]), parents=Gazetteer(load_regions("admin1", ["Burkina Faso"])))
+    gaz = Gazetteer(
+        load_regions("admin2", ["Burkina Faso"]), parents=Gazetteer(load_regions("admin1", ["Burkina Faso"]))
+    )
     assigned, report = assign_units(events, gaz)
     assert len(events) > 2000
     assert report.n_assigned / report.n_events >= 0.99, report.unassigned_by_name()

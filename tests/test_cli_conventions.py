@@ -1,5 +1,6 @@
 """CLI conventions: the --out check, --version, python -m riskcast, completion, --quiet/--verbose,
 per-input row counts, --out defaults named after the config, help texts in plain words."""
+
 from __future__ import annotations
 
 import json
@@ -57,8 +58,16 @@ start = "2018-01"
 
 #: every command that takes --out, with the arguments it needs besides --out
 OUT_COMMANDS = {
-    "demo": [], "run": [DEMO], "ingest": [DEMO], "features": [DEMO], "backtest": [DEMO], "train": [DEMO],
-    "score": [DEMO], "report": [DEMO], "plot": ["--unit", "ML07"], "fetch": ["acled"],
+    "demo": [],
+    "run": [DEMO],
+    "ingest": [DEMO],
+    "features": [DEMO],
+    "backtest": [DEMO],
+    "train": [DEMO],
+    "score": [DEMO],
+    "report": [DEMO],
+    "plot": ["--unit", "ML07"],
+    "fetch": ["acled"],
 }
 
 
@@ -101,8 +110,10 @@ def test_fetch_version_option_is_still_the_ucdp_release(tmp_path):
     assert r.exit_code == 2 and "is a file, not a folder" in r.stderr and "riskcast 0." not in r.stdout
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
-                    reason="root writes into a 0o555 folder anyway; the next test covers the refusal as root")
+@pytest.mark.skipif(
+    hasattr(os, "geteuid") and os.geteuid() == 0,
+    reason="root writes into a 0o555 folder anyway; the next test covers the refusal as root",
+)
 def test_out_in_a_read_only_folder_is_refused(tmp_path):
     ro = tmp_path / "ro"
     ro.mkdir()
@@ -111,7 +122,10 @@ def test_out_in_a_read_only_folder_is_refused(tmp_path):
         for target in (ro, ro / "new"):
             r = invoke("run", DEMO, "--out", str(target))
             assert r.exit_code == 2, r.output
-            assert f"error: --out {target} is not writable" in one_line(r.stderr) and "permission denied" in r.stderr
+            assert (
+                f"error: --out {target} is not writable" in one_line(r.stderr)
+                and "permission denied" in r.stderr
+            )
             assert files_under(ro) == []
     finally:
         ro.chmod(0o755)
@@ -120,6 +134,7 @@ def test_out_in_a_read_only_folder_is_refused(tmp_path):
 def test_out_where_no_file_can_be_created_is_refused(tmp_path, monkeypatch):
     """The check creates a real file (os.access is wrong for root, ACLs, read-only mounts): when
     that is refused, so is --out, before the config is even read."""
+
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied", str(kwargs.get("dir")))
 
@@ -127,7 +142,10 @@ def test_out_where_no_file_can_be_created_is_refused(tmp_path, monkeypatch):
     target = tmp_path / "out"
     r = invoke("ingest", str(small_config(tmp_path / "cfg")), "--out", str(target))
     assert r.exit_code == 2, r.output
-    assert f"error: --out {target} is not writable (cannot create a file in {tmp_path}): permission denied" in one_line(r.stderr)
+    assert (
+        f"error: --out {target} is not writable (cannot create a file in {tmp_path}): permission denied"
+        in one_line(r.stderr)
+    )
     assert not target.exists()
 
 
@@ -140,14 +158,21 @@ def test_the_write_check_leaves_nothing_behind(tmp_path):
 
 # --- 2-4. --version, python -m riskcast, shell completion ---------------------------------------------
 
+
 def test_version():
     r = invoke("--version")
     assert r.exit_code == 0 and r.stdout == f"riskcast {package_version('riskcast')}\n"
 
 
 def _python_m(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "riskcast", *args], capture_output=True, text=True, cwd=PROJECT,
-                          env={**os.environ, **WIDE, **env}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "riskcast", *args],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        env={**os.environ, **WIDE, **env},
+        timeout=300,
+    )
 
 
 def test_python_m_riskcast():
@@ -165,7 +190,10 @@ def test_completion_is_offered():
     # typer's switch for scripts without a shell: the shell is then named instead of detected
     r = _python_m("--show-completion", "bash", _TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION="1")
     assert r.returncode == 0, r.stderr
-    assert "_RISKCAST_COMPLETE=complete_bash" in r.stdout and "complete -o default -F _riskcast_completion riskcast" in r.stdout
+    assert (
+        "_RISKCAST_COMPLETE=complete_bash" in r.stdout
+        and "complete -o default -F _riskcast_completion riskcast" in r.stdout
+    )
     # what the installed bash function asks the program: it answers with the matching words
     r = _python_m(_RISKCAST_COMPLETE="complete_bash", COMP_WORDS="riskcast ret", COMP_CWORD="1")
     assert r.returncode == 0 and r.stdout.split() == ["retrain"], (r.stdout, r.stderr)
@@ -174,6 +202,7 @@ def test_completion_is_offered():
 
 
 # --- 5-6. --quiet / --verbose, rows read/kept/dropped per input ---------------------------------------
+
 
 def _input_line(out: Path, name: str = "acled") -> str:
     info = json.loads((out / "ingest.json").read_text())["inputs"][name]
@@ -198,8 +227,10 @@ def test_features_prints_the_panel_it_built(tmp_path):
     r = invoke("features", str(cfg), "--out", str(out))
     assert r.exit_code == 0, r.output
     panel = json.loads((out / "run.json").read_text())["panel"]
-    assert (f"panel: {panel['units']} units x {panel['months']} months ({panel['first_month']} to {panel['last_month']}), "
-            f"{len(panel['features'])} features") in r.stderr.splitlines()
+    assert (
+        f"panel: {panel['units']} units x {panel['months']} months ({panel['first_month']} to {panel['last_month']}), "
+        f"{len(panel['features'])} features"
+    ) in r.stderr.splitlines()
 
 
 def test_quiet_says_nothing_but_still_works(tmp_path):
@@ -230,14 +261,36 @@ def test_quiet_and_verbose_together_is_a_usage_error():
 
 
 def test_stage_lines_of_a_whole_run():
-    run = {"inputs": {"acled": {"rows_read": 1349, "rows_kept": 1300, "rows_dropped": 49, "table": "events",
-                                "dropped": {"country not in the run": 40, "duplicate event id": 9}, "file": "a.csv", "format": "acled_hdx"},
-                      "shocks": {"rows_read": 85, "rows_kept": 85, "rows_dropped": 0, "dropped": {}}},
-           "panel": {"units": 10, "months": 156, "first_month": "2012-01", "last_month": "2024-12", "features": ["a", "b"],
-                     "events_not_in_panel": {"before the panel start": 3, "after the panel end": 0}},
-           "backtest": {"folds": 144, "models": ["climatology", "logistic"], "origins": {"1": ["2014-01", "2024-11"]}},
-           "registered_model": "riskcast-demo", "registered_model_version": "2",
-           "promotion": {"promoted": False, "reason": "brier not better"}}
+    run = {
+        "inputs": {
+            "acled": {
+                "rows_read": 1349,
+                "rows_kept": 1300,
+                "rows_dropped": 49,
+                "table": "events",
+                "dropped": {"country not in the run": 40, "duplicate event id": 9},
+                "file": "a.csv",
+                "format": "acled_hdx",
+            },
+            "shocks": {"rows_read": 85, "rows_kept": 85, "rows_dropped": 0, "dropped": {}},
+        },
+        "panel": {
+            "units": 10,
+            "months": 156,
+            "first_month": "2012-01",
+            "last_month": "2024-12",
+            "features": ["a", "b"],
+            "events_not_in_panel": {"before the panel start": 3, "after the panel end": 0},
+        },
+        "backtest": {
+            "folds": 144,
+            "models": ["climatology", "logistic"],
+            "origins": {"1": ["2014-01", "2024-11"]},
+        },
+        "registered_model": "riskcast-demo",
+        "registered_model_version": "2",
+        "promotion": {"promoted": False, "reason": "brier not better"},
+    }
     assert stage_lines("run", run) == [
         "acled: 1,349 rows read, 1,300 kept, 49 dropped (country not in the run: 40; duplicate event id: 9)",
         "shocks: 85 rows read, 85 kept, 0 dropped",
@@ -253,13 +306,16 @@ def test_stage_lines_of_a_whole_run():
 
 # --- 7. --out defaults to out/<config file name> ------------------------------------------------------
 
+
 def test_out_defaults_to_a_folder_named_after_the_config(tmp_path, monkeypatch):
     cfg = small_config(tmp_path / "configs", name="mali_small")
     monkeypatch.chdir(tmp_path)
     r = invoke("ingest", str(cfg))
     assert r.exit_code == 0, r.output
     assert (tmp_path / "out" / "mali_small" / "ingest.json").is_file()
-    assert default_out(Path("examples/acled_mali.toml")) == Path("out/acled_mali") and default_out(None) == Path("out/demo")
+    assert default_out(Path("examples/acled_mali.toml")) == Path("out/acled_mali") and default_out(
+        None
+    ) == Path("out/demo")
     for command in ("run", "ingest", "features", "backtest", "train", "score", "report"):
         help_text = one_line(invoke(command, "--help").stdout)
         assert "output folder (default: out/ and the config's file name without .toml)" in help_text, command
@@ -292,8 +348,10 @@ def test_help_texts_are_plain_words(name, command):
 
 
 def test_listings_drop_restructuredtext():
-    assert plain("one row per ``event_id_cnty``, see :func:`write_canonical` and `current`") == \
-        "one row per event_id_cnty, see write_canonical and current"
+    assert (
+        plain("one row per ``event_id_cnty``, see :func:`write_canonical` and `current`")
+        == "one row per event_id_cnty, see write_canonical and current"
+    )
     for args in (["formats"], ["model-list"], ["feature-list"]):
         r = invoke(*args)
         assert r.exit_code == 0 and "`" not in r.stdout, args

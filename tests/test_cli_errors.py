@@ -1,4 +1,5 @@
 """Bad input through the CLI: one clear message, exit code 2, and no half-written output."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,10 +26,22 @@ def bad_csv(tmp_path: Path, edit) -> Path:
 
 CASES = {
     # name: (edit of the fixture's lines, expected fragments of the message)
-    "unparseable date": (lambda ls: ls[:2] + [ls[2].replace("2018-02-03", "2018-02-31")] + ls[3:], ["row 3", "event_date"]),
-    "negative fatalities": (lambda ls: ls[:2] + [ls[2][: ls[2].rfind(",")] + ",-4"] + ls[3:], ["row 3", "fatalities"]),
-    "latitude out of range": (lambda ls: ls[:2] + [ls[2].replace("15.01", "115.01")] + ls[3:], ["row 3", "latitude"]),
-    "date in the future": (lambda ls: ls[:2] + [ls[2].replace("2018-02-03", "2099-02-03")] + ls[3:], ["row 3", "event_date", "future"]),
+    "unparseable date": (
+        lambda ls: ls[:2] + [ls[2].replace("2018-02-03", "2018-02-31")] + ls[3:],
+        ["row 3", "event_date"],
+    ),
+    "negative fatalities": (
+        lambda ls: ls[:2] + [ls[2][: ls[2].rfind(",")] + ",-4"] + ls[3:],
+        ["row 3", "fatalities"],
+    ),
+    "latitude out of range": (
+        lambda ls: ls[:2] + [ls[2].replace("15.01", "115.01")] + ls[3:],
+        ["row 3", "latitude"],
+    ),
+    "date in the future": (
+        lambda ls: ls[:2] + [ls[2].replace("2018-02-03", "2099-02-03")] + ls[3:],
+        ["row 3", "event_date", "future"],
+    ),
     "missing column": (lambda ls: [ls[0].replace("fatalities", "fatalitie")] + ls[1:], ["fatalities"]),
     "duplicate event ids": (lambda ls: ls + [ls[2]], ["rows 3 and", "event_id_cnty", "duplicate"]),
     "malformed csv": (lambda ls: ls[:3] + [ls[3] + ',"extra",1,2,3'] + ls[4:], ["row 4"]),
@@ -108,7 +121,14 @@ def test_gazetteer_naming_an_unknown_neighbour_exits_2(tmp_path):
     g.loc[2, "neighbours"] = "ML01|ML99"
     path = tmp_path / "regions.csv"
     g.to_csv(path, index=False)
-    r = cli("run", str(acled_config(tmp_path, FIXTURE)), "--out", str(tmp_path / "out"), "--set", f"regions.gazetteer=\"{path}\"")
+    r = cli(
+        "run",
+        str(acled_config(tmp_path, FIXTURE)),
+        "--out",
+        str(tmp_path / "out"),
+        "--set",
+        f'regions.gazetteer="{path}"',
+    )
     assert r.returncode == 2, r.stderr
     msg = " ".join(r.stderr.split())
     assert f"{path}, row 4, column 'neighbours'" in msg and "ML99" in msg
@@ -118,7 +138,14 @@ def test_gazetteer_naming_an_unknown_neighbour_exits_2(tmp_path):
 def test_feature_set_with_a_zero_half_life_exits_2(tmp_path):
     fs = tmp_path / "bad_set.toml"
     fs.write_text('name = "bad"\n[[features]]\nfeature = "Decay"\nhalflife = 0\n')
-    r = cli("run", str(acled_config(tmp_path, FIXTURE)), "--out", str(tmp_path / "out"), "--set", f"features.set=\"{fs}\"")
+    r = cli(
+        "run",
+        str(acled_config(tmp_path, FIXTURE)),
+        "--out",
+        str(tmp_path / "out"),
+        "--set",
+        f'features.set="{fs}"',
+    )
     assert r.returncode == 2, r.stderr
     assert f"{fs}, key 'features[0].halflife': halflife must be > 0" in " ".join(r.stderr.split())
 

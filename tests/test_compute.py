@@ -6,6 +6,7 @@ once on a LocalCluster of two worker processes in blocks of 60 cells (6 blocks).
 decays must be bit for bit equal, floating aggregates within 1e-9 (here they are equal too).
 A control with halos one step too thin shows the check can fail.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,9 +19,25 @@ from riskcast.scale import dask_features as compute
 from riskcast.scale.dask_features import PartitionError, halo, spatial_blocks, spatial_reach
 
 PG = ["unit=priogrid", "regions.bbox=[-6.0, 12.0, 4.5, 20.0]", "regions.max_unassigned_share=0.9"]
-EXACT_FAMILIES = ("rolling", "lag", "decay", "time_since", "onset", "change", "events", "present", "troops",
-                  "withdrawal", "shock", "post_shock", "month_of_year", "rainy_season", "interaction", "n_", "target_")
-
+EXACT_FAMILIES = (
+    "rolling",
+    "lag",
+    "decay",
+    "time_since",
+    "onset",
+    "change",
+    "events",
+    "present",
+    "troops",
+    "withdrawal",
+    "shock",
+    "post_shock",
+    "month_of_year",
+    "rainy_season",
+    "interaction",
+    "n_",
+    "target_",
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +51,27 @@ def grid():
 
     cfg = default_config(PG)
     data = ingest(cfg)
-    panel, arrays = build_panel(data.events, data.units, cfg.target, cfg.backtest.horizons, start=cfg.panel.start,
-                                end=cfg.panel.end, counts=data.counts)
+    panel, arrays = build_panel(
+        data.events,
+        data.units,
+        cfg.target,
+        cfg.backtest.horizons,
+        start=cfg.panel.start,
+        end=cfg.panel.end,
+        counts=data.counts,
+    )
     months = month_range(panel["month"].min(), panel["month"].max())
-    ctx = build_context(units=data.units, months=months, neighbours=Gazetteer(data.units).neighbour_matrix(),
-                        arrays=arrays, events=data.events, presence=data.presence, shocks=data.shocks,
-                        target=cfg.target, actor_groups=load_actor_groups(cfg.features.actor_groups))
+    ctx = build_context(
+        units=data.units,
+        months=months,
+        neighbours=Gazetteer(data.units).neighbour_matrix(),
+        arrays=arrays,
+        events=data.events,
+        presence=data.presence,
+        shocks=data.shocks,
+        target=cfg.target,
+        actor_groups=load_actor_groups(cfg.features.actor_groups),
+    )
     return cfg, data, ctx, _feature_list(cfg)
 
 
@@ -49,8 +81,12 @@ def test_feature_stage_on_dask_equals_local(grid):
 
     cfg, data, _, _ = grid
     local = build_feature_panel(cfg, data)
-    on_dask = build_feature_panel(default_config(PG + ['compute.backend="dask"', "compute.block_units=60",
-                                                       'compute.memory_limit="2GiB"']), data)
+    on_dask = build_feature_panel(
+        default_config(
+            PG + ['compute.backend="dask"', "compute.block_units=60", 'compute.memory_limit="2GiB"']
+        ),
+        data,
+    )
     assert local["unit_id"].nunique() > 5 * 60  # several partitions
     assert list(on_dask.columns) == list(local.columns) and len(on_dask) == len(local)
     for c in local.columns:
@@ -99,7 +135,11 @@ def test_blocks_written_by_workers(grid, client, tmp_path):
 
     _, _, ctx, features = grid
     files = compute.compute_features_partitioned(features[:5], ctx, client, 100, out_dir=tmp_path)
-    got = pd.concat([pd.read_parquet(f) for f in files]).sort_values(["unit_id", "month"]).reset_index(drop=True)
+    got = (
+        pd.concat([pd.read_parquet(f) for f in files])
+        .sort_values(["unit_id", "month"])
+        .reset_index(drop=True)
+    )
     want = compute_features(features[:5], ctx)
     want.insert(0, "month", np.tile(ctx.months.to_numpy(), len(ctx.units)))
     want.insert(0, "unit_id", np.repeat(ctx.units["unit_id"].astype(str).to_numpy(), len(ctx.months)))
@@ -129,14 +169,40 @@ def test_whole_run_on_dask_matches_local(tmp_path):
     from pathlib import Path
 
     exe = str(Path(sys.executable).parent / "riskcast")
-    fast = [x for s in ("model.set=fast", "backtest.horizons=[1]", "backtest.eval_months=6", "backtest.n_boot=20",
-                        "backtest.ablation=false", "target.intensity=[]") for x in ("--set", s)]
-    for name, extra in (("local", []), ("dask", ["--set", 'compute.backend="dask"', "--set", "compute.block_units=4",
-                                                  "--set", 'compute.memory_limit="2GiB"'])):
-        r = subprocess.run([exe, "demo", "--out", str(tmp_path / name), *fast, *extra], capture_output=True, text=True)
+    fast = [
+        x
+        for s in (
+            "model.set=fast",
+            "backtest.horizons=[1]",
+            "backtest.eval_months=6",
+            "backtest.n_boot=20",
+            "backtest.ablation=false",
+            "target.intensity=[]",
+        )
+        for x in ("--set", s)
+    ]
+    for name, extra in (
+        ("local", []),
+        (
+            "dask",
+            [
+                "--set",
+                'compute.backend="dask"',
+                "--set",
+                "compute.block_units=4",
+                "--set",
+                'compute.memory_limit="2GiB"',
+            ],
+        ),
+    ):
+        r = subprocess.run(
+            [exe, "demo", "--out", str(tmp_path / name), *fast, *extra], capture_output=True, text=True
+        )
         assert r.returncode == 0, r.stderr[-3000:]
     local, dk = tmp_path / "local", tmp_path / "dask"
-    pd.testing.assert_frame_equal(pd.read_parquet(dk / "features.parquet"), pd.read_parquet(local / "features.parquet"))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(dk / "features.parquet"), pd.read_parquet(local / "features.parquet")
+    )
     assert (dk / "predictions.csv").read_bytes() == (local / "predictions.csv").read_bytes()
     a, b = pd.read_csv(local / "scores.csv"), pd.read_csv(dk / "scores.csv")
     # a model on a partition of rows may round the last bit differently from one batch (BLAS blocking)
@@ -152,7 +218,9 @@ def test_final_lightgbm_fit_on_dask_is_the_local_one(grid):
     panel = stages.build_feature_panel(cfg, data)
     sets = PG + ["backtest.horizons=[1]"]
     local, _ = stages.fit_final(default_config(sets), panel, "lgbm")
-    on_dask, _ = stages.fit_final(default_config(sets + ['compute.backend="dask"', 'compute.memory_limit="2GiB"']), panel, "lgbm")
+    on_dask, _ = stages.fit_final(
+        default_config(sets + ['compute.backend="dask"', 'compute.memory_limit="2GiB"']), panel, "lgbm"
+    )
     X = panel[stages.feature_columns(panel)]
     assert np.array_equal(local[1].predict_proba(X), on_dask[1].predict_proba(X))
     assert np.array_equal(local[1].predict_count(X), on_dask[1].predict_count(X))

@@ -39,7 +39,10 @@ def test_wrong_value_names_the_key(tmp_path):
 
 
 def test_dotted_overrides(tmp_path):
-    cfg = load_config(write(tmp_path, MINIMAL), ["inputs.ev.path=other.csv", "unit=admin2", "backtest.horizons=[1, 2]", "seed=7"])
+    cfg = load_config(
+        write(tmp_path, MINIMAL),
+        ["inputs.ev.path=other.csv", "unit=admin2", "backtest.horizons=[1, 2]", "seed=7"],
+    )
     assert str(cfg.inputs["ev"].path) == "other.csv" and cfg.unit == "admin2"
     assert cfg.backtest.horizons == (1, 2) and cfg.seed == 7
 

@@ -4,6 +4,7 @@ On one worker the booster is ``lightgbm.train`` on the concatenated rows, bit fo
 Dataset from one ``lightgbm.Sequence`` per block samples and bins exactly as from the matrix);
 on two workers it is LightGBM's data-parallel learner: close in skill. Bad blocks fail clearly.
 """
+
 from __future__ import annotations
 
 import sys
@@ -18,10 +19,19 @@ from riskcast.scale.dask_blocks import fit_lgbm_blocks
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers need not import the tests
 
-PARAMS = dict(objective="binary", n_estimators=40, learning_rate=0.1, num_leaves=7, min_child_samples=20,
-              subsample=0.7, subsample_freq=1, colsample_bytree=0.6, force_row_wise=True, verbose=-1)
+PARAMS = dict(
+    objective="binary",
+    n_estimators=40,
+    learning_rate=0.1,
+    num_leaves=7,
+    min_child_samples=20,
+    subsample=0.7,
+    subsample_freq=1,
+    colsample_bytree=0.6,
+    force_row_wise=True,
+    verbose=-1,
+)
 SEED = 3
-
 
 
 def _load(path):
@@ -50,7 +60,11 @@ def _local(paths):
     y = np.concatenate([_load(p)[1] for p in paths]).astype(np.float32)
     params = {k: v for k, v in PARAMS.items() if k != "n_estimators"}
     params.update(seed=SEED, deterministic=True, num_threads=1)
-    return lgb.train(params, lgb.Dataset(X, label=y, params=params), num_boost_round=PARAMS["n_estimators"]), X, y
+    return (
+        lgb.train(params, lgb.Dataset(X, label=y, params=params), num_boost_round=PARAMS["n_estimators"]),
+        X,
+        y,
+    )
 
 
 def test_one_worker_is_lightgbm_train_on_the_concatenation_bit_for_bit(client, tmp_path):
@@ -61,7 +75,9 @@ def test_one_worker_is_lightgbm_train_on_the_concatenation_bit_for_bit(client, t
     assert booster.num_trees() == local.num_trees() == 40
     np.testing.assert_array_equal(booster.predict(X), local.predict(X))
     # the trees themselves, not just their outputs (the parameter echo at the end differs)
-    assert booster.model_to_string().split("end of trees")[0] == local.model_to_string().split("end of trees")[0]
+    assert (
+        booster.model_to_string().split("end of trees")[0] == local.model_to_string().split("end of trees")[0]
+    )
 
 
 def test_two_workers_train_data_parallel_close_to_the_local_fit(client, tmp_path):
@@ -99,4 +115,3 @@ def test_a_bad_block_on_one_worker_fails_before_any_worker_trains(client, tmp_pa
     paths = _blocks(tmp_path, n_blocks=4)
     with pytest.raises(ValueError, match=r"block-3\.npz.*4500 rows of features but 4499 labels"):
         fit_lgbm_blocks(client, paths, _one_bad_load, params=PARAMS, seed=SEED, time_out=1)
-

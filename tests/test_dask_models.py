@@ -6,6 +6,7 @@ What is equal, and how:
 * The backtest under joblib's Dask backend: the local ``n_jobs=1`` predictions, byte for byte.
 * Scoring mapped over partitions: ``_predict`` / ``bundle.forecast`` on the whole frame, exactly.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -30,10 +31,17 @@ from riskcast.tracking.bundle import ForecastBundle
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 FEATURES = ["recent", "share12", "sum12", "troops", "noise"]
-PARAMS = dict(n_estimators=80, learning_rate=0.05, num_leaves=4, min_child_samples=30, reg_lambda=10.0,
-              subsample=0.8, subsample_freq=1, colsample_bytree=0.5)
+PARAMS = dict(
+    n_estimators=80,
+    learning_rate=0.05,
+    num_leaves=4,
+    min_child_samples=30,
+    reg_lambda=10.0,
+    subsample=0.8,
+    subsample_freq=1,
+    colsample_bytree=0.5,
+)
 SEED = 7
-
 
 
 def _panel(n_units: int = 12, n_months: int = 48, seed: int = 0) -> pd.DataFrame:
@@ -45,13 +53,19 @@ def _panel(n_units: int = 12, n_months: int = 48, seed: int = 0) -> pd.DataFrame
     frames = []
     for u in range(n_units):
         c = counts[u]
-        frame = pd.DataFrame({
-            "unit_id": f"U{u:02d}", "unit_name": f"unit {u}", "country": "Mali" if u < 6 else "Niger", "month": months,
-            "recent": np.r_[np.nan, c[:-1]],  # a missing value in every unit's first month
-            "share12": pd.Series(c > 0, dtype=float).rolling(12, min_periods=1).mean().to_numpy(),
-            "sum12": pd.Series(c).rolling(12, min_periods=1).sum().to_numpy(),
-            "troops": troops[u], "noise": rng.normal(size=n_months),
-        })
+        frame = pd.DataFrame(
+            {
+                "unit_id": f"U{u:02d}",
+                "unit_name": f"unit {u}",
+                "country": "Mali" if u < 6 else "Niger",
+                "month": months,
+                "recent": np.r_[np.nan, c[:-1]],  # a missing value in every unit's first month
+                "share12": pd.Series(c > 0, dtype=float).rolling(12, min_periods=1).mean().to_numpy(),
+                "sum12": pd.Series(c).rolling(12, min_periods=1).sum().to_numpy(),
+                "troops": troops[u],
+                "noise": rng.normal(size=n_months),
+            }
+        )
         for h in (1, 3):
             frame[f"target_count_h{h}"] = np.r_[c[h:], np.full(h, np.nan)]
         frames.append(frame)
@@ -81,7 +95,9 @@ def _spread(client, *frames, n: int = 2):
     out, held = [], set()
     for frame in frames:
         bounds = np.linspace(0, len(frame), n + 1).astype(int)
-        futures = [client.scatter(frame.iloc[a:b], workers=[w]) for a, b, w in zip(bounds[:-1], bounds[1:], workers)]
+        futures = [
+            client.scatter(frame.iloc[a:b], workers=[w]) for a, b, w in zip(bounds[:-1], bounds[1:], workers)
+        ]
         held |= {w for ws in client.who_has(futures).values() for w in ws}
         divisions = tuple(int(frame.index[a]) for a in bounds[:-1]) + (int(frame.index[-1]),)
         out.append(dd.from_delayed(futures, meta=frame.iloc[:0], divisions=divisions))
@@ -91,11 +107,13 @@ def _spread(client, *frames, n: int = 2):
 
 # --- LightGBM -----------------------------------------------------------------------------------
 
+
 def test_lgbm_on_one_partition_is_the_local_fit_and_spread_over_workers_is_close(client, panel):
     rows = _train_rows(panel)
     X, y = rows[FEATURES], rows["target_any_h1"]
-    local = lgb.LGBMClassifier(**PARAMS, force_row_wise=True, verbose=-1, random_state=SEED, deterministic=True,
-                               n_jobs=1).fit(X, y)
+    local = lgb.LGBMClassifier(
+        **PARAMS, force_row_wise=True, verbose=-1, random_state=SEED, deterministic=True, n_jobs=1
+    ).fit(X, y)
     p_local = local.predict_proba(X)[:, 1]
 
     Xd, yd = dd.from_pandas(X, npartitions=3), dd.from_pandas(y, npartitions=3)
@@ -132,8 +150,14 @@ def test_hurdle_on_one_partition_is_the_local_fit(client, panel):
     # Spread over the two workers: the class's methods still answer, with the local fit's skill.
     est2 = fit_lgbm_hurdle_dask(client, *_spread(client, X, y, cnt), model=template, seed=SEED)
     # Measured: AUC gap 0.003 (local AUC 0.64).
-    assert abs(roc_auc_score(y, est2.predict_proba(X)[:, 1]) - roc_auc_score(y, local.predict_proba(X)[:, 1])) < 0.02
-    assert np.all(np.isfinite(est2.predict_count(X))) and est2.contributions(X).shape == local.contributions(X).shape
+    assert (
+        abs(roc_auc_score(y, est2.predict_proba(X)[:, 1]) - roc_auc_score(y, local.predict_proba(X)[:, 1]))
+        < 0.02
+    )
+    assert (
+        np.all(np.isfinite(est2.predict_count(X)))
+        and est2.contributions(X).shape == local.contributions(X).shape
+    )
 
 
 def test_hurdle_refuses_bad_targets(client, panel):
@@ -148,6 +172,7 @@ def test_hurdle_refuses_bad_targets(client, panel):
 
 
 # --- backtest -----------------------------------------------------------------------------------
+
 
 def test_backtest_on_dask_is_byte_identical_to_the_local_run(client, panel):
     models = {
@@ -170,6 +195,7 @@ def test_backtest_on_dask_is_byte_identical_to_the_local_run(client, panel):
 
 # --- scoring ------------------------------------------------------------------------------------
 
+
 def _worker_loads() -> int:
     from riskcast.tracking.artifacts import _load_cached
 
@@ -180,10 +206,16 @@ def _worker_loads() -> int:
 def bundle(panel) -> ForecastBundle:
     rows = _train_rows(panel)
     lgbm = LGBMHurdle(n_estimators=40, min_child_samples=10, min_positive_rows=10)
-    return ForecastBundle({
-        1: lgbm.fit(rows[FEATURES], rows["target_any_h1"], y_count=rows["target_count_h1"]),
-        3: Climatology(share_column="share12", sum_column="sum12").fit(rows[FEATURES], rows["target_any_h1"]),
-    }, FEATURES, "lgbm")
+    return ForecastBundle(
+        {
+            1: lgbm.fit(rows[FEATURES], rows["target_any_h1"], y_count=rows["target_count_h1"]),
+            3: Climatology(share_column="share12", sum_column="sum12").fit(
+                rows[FEATURES], rows["target_any_h1"]
+            ),
+        },
+        FEATURES,
+        "lgbm",
+    )
 
 
 def _partitioned(rows: pd.DataFrame):

@@ -1,4 +1,5 @@
 """Input drift between monthly runs: profiles of hand-made events, their comparison, the report snippet."""
+
 from __future__ import annotations
 
 import copy
@@ -25,8 +26,14 @@ def _events(rows: list[tuple]) -> pd.DataFrame:
     return df.astype({"date": "datetime64[ns]", "recorded": "datetime64[ns]"})
 
 
-def _monthly(months: list[str], per_month: int, event_type: str = "Battles", unit: str = "U1",
-             source: str = "ACLED", lag_days: int | None = None) -> list[tuple]:
+def _monthly(
+    months: list[str],
+    per_month: int,
+    event_type: str = "Battles",
+    unit: str = "U1",
+    source: str = "ACLED",
+    lag_days: int | None = None,
+) -> list[tuple]:
     rows = []
     for m in months:
         for i in range(per_month):
@@ -41,8 +48,18 @@ def _months(first: str, last: str) -> list[str]:
 
 
 def _reports(rows_kept: int) -> dict:
-    return {"acled": {"file": "a.csv", "format": "acled_hdx", "table": "events", "rows_read": rows_kept,
-                      "rows_kept": rows_kept, "rows_dropped": 0, "dropped": {}, "notes": []}}
+    return {
+        "acled": {
+            "file": "a.csv",
+            "format": "acled_hdx",
+            "table": "events",
+            "rows_read": rows_kept,
+            "rows_kept": rows_kept,
+            "rows_dropped": 0,
+            "dropped": {},
+            "notes": [],
+        }
+    }
 
 
 def _render(drift: dict | None) -> str:
@@ -51,7 +68,9 @@ def _render(drift: dict | None) -> str:
 
 
 def test_identical_inputs_no_alerts_and_zero_tvd():
-    ev = _events(_monthly(_months("2019-01", "2020-03"), 4) + _monthly(_months("2019-06", "2020-03"), 2, "Riots", "U2"))
+    ev = _events(
+        _monthly(_months("2019-01", "2020-03"), 4) + _monthly(_months("2019-06", "2020-03"), 2, "Riots", "U2")
+    )
     a = input_profile(ev, UNITS, "2020-03", _reports(len(ev)))
     b = input_profile(ev.copy(), UNITS.copy(), pd.Timestamp("2020-03-01"), _reports(len(ev)))
     assert a == b
@@ -61,7 +80,12 @@ def test_identical_inputs_no_alerts_and_zero_tvd():
     assert d["inputs"] == [{"input": "acled", "rows_before": len(ev), "rows_now": len(ev), "ratio": 1.0}]
     assert a["active_units"] == ["U1", "U2"] and a["units"] == ["U1", "U2", "U3"]
     assert a["event_types"]["counts"] == {"Battles": 48, "Riots": 20}
-    assert a["events"] == {"total": len(ev), "as_of_month": 6, "previous_window_monthly_mean": 5.5, "unassigned": 0}
+    assert a["events"] == {
+        "total": len(ev),
+        "as_of_month": 6,
+        "previous_window_monthly_mean": 5.5,
+        "unassigned": 0,
+    }
     src = a["sources"]["ACLED"]
     assert (src["newest"], src["first"], src["as_of_month"]) == ("2020-03-04", "2019-01-01", 6)
     assert "No notable change." in _render(d)
@@ -81,23 +105,38 @@ def test_first_run_has_nothing_to_compare():
 def test_a_vanished_and_a_new_unit():
     # U2's only event (2020-01) leaves the 3-month window when the as-of month moves to 2020-04;
     # U3 leaves the panel, U4 joins it with an event in April.
-    ev = _events(_monthly(_months("2020-01", "2020-04"), 2) + [("2020-01-15", "Battles", "U2"), ("2020-04-10", "Battles", "U4")])
+    ev = _events(
+        _monthly(_months("2020-01", "2020-04"), 2)
+        + [("2020-01-15", "Battles", "U2"), ("2020-04-10", "Battles", "U4")]
+    )
     before = input_profile(ev, UNITS, "2020-03", window_months=3)
     units_now = pd.DataFrame({"unit_id": ["U1", "U2", "U4"], "name": ["Kidal", "Ménaka", "Tombouctou"]})
     now = input_profile(ev, units_now, "2020-04", window_months=3)
     d = compare_profiles(before, now)
-    assert d["units"]["panel"] == {"new": [{"unit_id": "U4", "name": "Tombouctou"}],
-                                   "vanished": [{"unit_id": "U3", "name": "Gao"}]}  # its name from the old profile
-    assert d["units"]["active"] == {"new": [{"unit_id": "U4", "name": "Tombouctou"}],
-                                    "vanished": [{"unit_id": "U2", "name": "Ménaka"}]}
-    assert d["alerts"] == ["1 unit vanished from the panel: Gao", "1 unit new in the panel: Tombouctou",
-                           "1 unit vanished from the active set: Ménaka", "1 unit new in the active set: Tombouctou"]
+    assert d["units"]["panel"] == {
+        "new": [{"unit_id": "U4", "name": "Tombouctou"}],
+        "vanished": [{"unit_id": "U3", "name": "Gao"}],
+    }  # its name from the old profile
+    assert d["units"]["active"] == {
+        "new": [{"unit_id": "U4", "name": "Tombouctou"}],
+        "vanished": [{"unit_id": "U2", "name": "Ménaka"}],
+    }
+    assert d["alerts"] == [
+        "1 unit vanished from the panel: Gao",
+        "1 unit new in the panel: Tombouctou",
+        "1 unit vanished from the active set: Ménaka",
+        "1 unit new in the active set: Tombouctou",
+    ]
     html = _render(d)
     assert "Vanished from the active set (units with an event in the last 3 months): Ménaka." in html
 
 
 def test_several_vanished_units_are_named_in_one_alert():
-    prev = {"as_of": "2020-01", "active_units": ["U1", "U2", "U3"], "unit_names": {"U1": "Kidal", "U2": "Ménaka"}}
+    prev = {
+        "as_of": "2020-01",
+        "active_units": ["U1", "U2", "U3"],
+        "unit_names": {"U1": "Kidal", "U2": "Ménaka"},
+    }
     cur = {"as_of": "2020-02", "active_units": ["U3"], "unit_names": {}}
     assert compare_profiles(prev, cur)["alerts"] == ["2 units vanished from the active set: Kidal, Ménaka"]
 
@@ -110,12 +149,18 @@ def test_mix_shift_beyond_threshold():
     d = compare_profiles(before, now)
     assert d["mix"]["tvd"] == pytest.approx(0.5)
     assert [(c["event_type"], round(c["change"], 6)) for c in d["mix"]["changes"]] == [
-        ("Explosions/Remote violence", 0.5), ("Battles", -0.3), ("Riots", -0.2)]
+        ("Explosions/Remote violence", 0.5),
+        ("Battles", -0.3),
+        ("Riots", -0.2),
+    ]
     assert d["mix"]["changes"][0]["count_before"] is None and d["mix"]["changes"][0]["count_now"] == 10
     assert "event-type mix moved by 0.50 (TVD), most in 'Explosions/Remote violence' +0.50" in d["alerts"]
     assert not any("mix" in a for a in compare_profiles(before, now, mix_threshold=0.6)["alerts"])
     html = _render(d)
-    assert "moved by 0.50" in html and "<td class=\"l\">Explosions/Remote violence</td><td>0.00</td><td>0.50</td><td>+0.50</td>" in html
+    assert (
+        "moved by 0.50" in html
+        and '<td class="l">Explosions/Remote violence</td><td>0.00</td><td>0.50</td><td>+0.50</td>' in html
+    )
 
 
 def test_volume_collapse_and_an_older_newest_event():
@@ -126,8 +171,14 @@ def test_volume_collapse_and_an_older_newest_event():
     now = input_profile(cut, UNITS, "2020-04", _reports(len(cut)))
     d = compare_profiles(before, now)
     src = d["sources"][0]
-    assert (src["events_before"], src["events_now"], src["ratio"]) == (150, 62, pytest.approx(62 / 150, abs=1e-4))
-    assert src["as_of_month"] == 2 and src["previous_window_monthly_mean"] == 2.5  # 2019-04..06 of the 12 months before
+    assert (src["events_before"], src["events_now"], src["ratio"]) == (
+        150,
+        62,
+        pytest.approx(62 / 150, abs=1e-4),
+    )
+    assert (
+        src["as_of_month"] == 2 and src["previous_window_monthly_mean"] == 2.5
+    )  # 2019-04..06 of the 12 months before
     assert src["month_ratio"] is None  # a mean under 5 events a month is too small to call a collapse
     assert "input 'acled': rows kept fell from 150 to 62 (0.41x) since the last run (2020-03)" in d["alerts"]
     assert "ACLED: events fell from 150 to 62 (0.41x) since the last run (2020-03)" in d["alerts"]
@@ -136,12 +187,17 @@ def test_volume_collapse_and_an_older_newest_event():
     late = _events(_monthly(_months("2019-01", "2020-03"), 10) + _monthly(["2020-04"], 2))
     d = compare_profiles(before, input_profile(late, UNITS, "2020-04"))
     assert d["sources"][0]["month_ratio"] == 0.2
-    assert "ACLED: 2 events in 2020-04, 0.20x its monthly mean over the 12 months before (10.0)" in d["alerts"]
+    assert (
+        "ACLED: 2 events in 2020-04, 0.20x its monthly mean over the 12 months before (10.0)" in d["alerts"]
+    )
 
     # a download that ends before last run's newest event
     old = _events(_monthly(_months("2019-01", "2020-02"), 10))
     d = compare_profiles(before, input_profile(old, UNITS, "2020-04"))
-    assert "ACLED's newest event (2020-02-10) is older than the one in the last run (2020-03): 2020-03-10" in d["alerts"]
+    assert (
+        "ACLED's newest event (2020-02-10) is older than the one in the last run (2020-03): 2020-03-10"
+        in d["alerts"]
+    )
     # and one with nothing newer although the as-of month moved on
     d = compare_profiles(before, input_profile(full, UNITS, "2020-04"))
     assert "ACLED: no event newer than 2020-03-10, the newest in the last run (2020-03)" in d["alerts"]
@@ -149,13 +205,21 @@ def test_volume_collapse_and_an_older_newest_event():
 
 def test_lag_change_from_recorded():
     months = _months("2019-04", "2020-03")
-    before = input_profile(_events(_monthly(months, 3, lag_days=5) + _monthly(months, 1, source="UCDP GED")), UNITS, "2020-03")
-    now = input_profile(_events(_monthly(months, 3, lag_days=40) + _monthly(months, 1, source="UCDP GED")), UNITS, "2020-03")
+    before = input_profile(
+        _events(_monthly(months, 3, lag_days=5) + _monthly(months, 1, source="UCDP GED")), UNITS, "2020-03"
+    )
+    now = input_profile(
+        _events(_monthly(months, 3, lag_days=40) + _monthly(months, 1, source="UCDP GED")), UNITS, "2020-03"
+    )
     assert before["sources"]["ACLED"]["lag_median_days"] == 5.0 and before["sources"]["ACLED"]["lag_n"] == 36
     assert before["sources"]["UCDP GED"]["lag_median_days"] is None  # records no times
     d = compare_profiles(before, now)
     acled, ged = d["sources"]
-    assert (acled["lag_median_before"], acled["lag_median_now"], acled["lag_change_days"]) == (5.0, 40.0, 35.0)
+    assert (acled["lag_median_before"], acled["lag_median_now"], acled["lag_change_days"]) == (
+        5.0,
+        40.0,
+        35.0,
+    )
     assert ged["lag_change_days"] is None
     assert d["alerts"] == ["ACLED: median reporting lag grew from 5 to 40 days since the last run (2020-03)"]
     assert compare_profiles(before, now, lag_change_days=40)["alerts"] == []
@@ -172,7 +236,9 @@ def test_events_after_as_of_are_ignored():
 
 
 def test_json_round_trip():
-    ev = _events(_monthly(_months("2019-01", "2020-03"), 3, lag_days=7) + _monthly(["2020-02"], 5, "Riots", "U2"))
+    ev = _events(
+        _monthly(_months("2019-01", "2020-03"), 3, lag_days=7) + _monthly(["2020-02"], 5, "Riots", "U2")
+    )
     before = input_profile(ev, UNITS, "2020-02", _reports(len(ev)))
     now = input_profile(ev, UNITS, "2020-03", _reports(len(ev)))
     text_before, text_now = (json.dumps(p, allow_nan=False, sort_keys=True) for p in (before, now))
@@ -188,14 +254,28 @@ def test_old_profile_missing_keys_is_tolerated():
     before = input_profile(ev, UNITS, "2020-02", _reports(len(ev)))
     now = input_profile(ev, UNITS, "2020-03", _reports(len(ev)))
     old = copy.deepcopy(before)
-    for key in ("sources", "active_units", "event_types", "inputs", "unit_names", "window_months", "profile_version"):
+    for key in (
+        "sources",
+        "active_units",
+        "event_types",
+        "inputs",
+        "unit_names",
+        "window_months",
+        "profile_version",
+    ):
         del old[key]
     d = compare_profiles(old, now)
     assert d["alerts"] == [] and d["mix"] == {"tvd": None, "changes": []}
-    assert d["units"]["active"] == {"new": None, "vanished": None} and d["units"]["panel"] == {"new": [], "vanished": []}
+    assert d["units"]["active"] == {"new": None, "vanished": None} and d["units"]["panel"] == {
+        "new": [],
+        "vanished": [],
+    }
     assert d["sources"][0]["events_before"] is None and d["inputs"][0]["rows_before"] is None
-    for old in ({}, {"as_of": "2020-02", "sources": None, "events": "?", "event_types": {"shares": None}},
-                {"sources": {"ACLED": {"newest": None, "lag_median_days": "x"}}, "inputs": {"acled": {}}}):
+    for old in (
+        {},
+        {"as_of": "2020-02", "sources": None, "events": "?", "event_types": {"shares": None}},
+        {"sources": {"ACLED": {"newest": None, "lag_median_days": "x"}}, "inputs": {"acled": {}}},
+    ):
         d = compare_profiles(old, now)
         assert d["first_run"] is False and d["alerts"] == []
         assert "Changes in the input data since the last run" in _render(d)

@@ -1,4 +1,5 @@
 """The curated fact tables in riskcast/facts: they load, validate, cite sources and agree with the record."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +11,18 @@ from riskcast.facts import load_presence, load_region_files, load_regions, load_
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 COUNTRIES = ("Mali", "Burkina Faso", "Niger")
-MALI_ADMIN1 = {"Kayes", "Koulikoro", "Sikasso", "Ségou", "Mopti", "Tombouctou", "Gao", "Kidal", "Bamako", "Ménaka"}
+MALI_ADMIN1 = {
+    "Kayes",
+    "Koulikoro",
+    "Sikasso",
+    "Ségou",
+    "Mopti",
+    "Tombouctou",
+    "Gao",
+    "Kidal",
+    "Bamako",
+    "Ménaka",
+}
 
 
 def _split(cell: object) -> list[str]:
@@ -63,8 +75,10 @@ def test_admin2_files_load_apart() -> None:
     parts = load_region_files("admin2")
     assert list(parts) == ["regions_mli_admin2.csv", "regions_bfa_admin2.csv", "regions_ner_admin2.csv"]
     assert {name: set(df["country"]) for name, df in parts.items()} == {
-        "regions_mli_admin2.csv": {"Mali"}, "regions_bfa_admin2.csv": {"Burkina Faso"},
-        "regions_ner_admin2.csv": {"Niger"}}
+        "regions_mli_admin2.csv": {"Mali"},
+        "regions_bfa_admin2.csv": {"Burkina Faso"},
+        "regions_ner_admin2.csv": {"Niger"},
+    }
     with pytest.raises(ValueError):
         load_region_files("admin3")
 
@@ -179,7 +193,10 @@ def test_country_outlines_closed_and_hold_their_units() -> None:
         for level in ("admin1", "admin2"):
             regs = load_regions(level, [country])
             for _, r in regs.iterrows():
-                assert poly.buffer(0.3).contains(Point(r["centroid_lon"], r["centroid_lat"])), (country, r["name"])
+                assert poly.buffer(0.3).contains(Point(r["centroid_lon"], r["centroid_lat"])), (
+                    country,
+                    r["name"],
+                )
 
 
 def test_country_outline_bad_vertex_names_row(tmp_path, monkeypatch) -> None:

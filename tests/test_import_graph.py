@@ -3,6 +3,7 @@
 Every import counts, module-level or inside a function: a circle hidden in a function is still
 a circle, and it is what forces imports out of the top of a module.
 """
+
 from __future__ import annotations
 
 import ast
@@ -32,7 +33,10 @@ def import_graph() -> dict[str, set[str]]:
     for m, f in mods.items():
         for node in ast.walk(ast.parse(f.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("riskcast"):
-                targets = [_resolve(f"{node.module}.{a.name}", mods) or _resolve(node.module, mods) for a in node.names]
+                targets = [
+                    _resolve(f"{node.module}.{a.name}", mods) or _resolve(node.module, mods)
+                    for a in node.names
+                ]
             elif isinstance(node, ast.Import):
                 targets = [_resolve(a.name, mods) for a in node.names if a.name.startswith("riskcast")]
             else:
@@ -91,5 +95,9 @@ def test_no_import_circle_between_riskcast_modules():
 
 
 def test_no_module_over_400_lines():
-    long = {str(f.relative_to(SRC)): n for f in SRC.rglob("*.py") if (n := len(f.read_text().splitlines())) > MAX_LINES}
+    long = {
+        str(f.relative_to(SRC)): n
+        for f in SRC.rglob("*.py")
+        if (n := len(f.read_text().splitlines())) > MAX_LINES
+    }
     assert not long, f"split these by responsibility: {long}"

@@ -1,4 +1,5 @@
 """Time flows one way: nothing dated after month t reaches a feature or forecast made at t."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,7 +30,9 @@ def _truncated(data, t: pd.Timestamp, rng: np.random.Generator | None = None):
         late["unit_id"] = rng.permutation(late["unit_id"].to_numpy())
         late["fatalities"] = rng.integers(0, 50, len(late))
         ev = pd.concat([ev[~after], late, late.assign(event_id=late["event_id"] + "-dup")], ignore_index=True)
-    return type(data)(events=ev, counts=data.counts, presence=data.presence, shocks=data.shocks, units=data.units)
+    return type(data)(
+        events=ev, counts=data.counts, presence=data.presence, shocks=data.shocks, units=data.units
+    )
 
 
 @pytest.mark.parametrize("t", ["2015-06", "2018-12", "2022-03"])
@@ -37,10 +40,14 @@ def _truncated(data, t: pd.Timestamp, rng: np.random.Generator | None = None):
 def test_features_and_forecasts_at_t_do_not_move(setup, t, mode):
     cfg, data, full = setup
     t = pd.Timestamp(t)
-    other = build_feature_panel(cfg, _truncated(data, t, np.random.default_rng(1) if mode == "scrambled" else None))
+    other = build_feature_panel(
+        cfg, _truncated(data, t, np.random.default_rng(1) if mode == "scrambled" else None)
+    )
     cols = feature_columns(full)
     upto = full["month"] <= t
-    pd.testing.assert_frame_equal(full.loc[upto, cols].reset_index(drop=True), other.loc[upto, cols].reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        full.loc[upto, cols].reset_index(drop=True), other.loc[upto, cols].reset_index(drop=True)
+    )
     assert not full.loc[~upto, cols].equals(other.loc[~upto, cols])  # the change after t is real
     # A forecast made at t trains on rows whose targets (t' + h) are known by t: every model of
     # the default set (tuned, boosted, ensembled, with their internal hold-outs) gives the same
@@ -53,8 +60,14 @@ def test_features_and_forecasts_at_t_do_not_move(setup, t, mode):
             for panel in (full, other):
                 y = panel[f"target_any_h{h}"].to_numpy(dtype=float)
                 rows = train & ~np.isnan(y)
-                est = fit_model(model, panel.loc[rows, cols], y[rows], panel.loc[rows, f"target_count_h{h}"].to_numpy(dtype=float),
-                                panel.loc[rows, "month"], h)
+                est = fit_model(
+                    model,
+                    panel.loc[rows, cols],
+                    y[rows],
+                    panel.loc[rows, f"target_count_h{h}"].to_numpy(dtype=float),
+                    panel.loc[rows, "month"],
+                    h,
+                )
                 p.append(predict_frame(est, panel.loc[test, cols]))
             for key in ("p", "expected_count", "q10", "q90"):
                 np.testing.assert_array_equal(p[0][key], p[1][key], err_msg=f"{name} {key} h={h}")
@@ -74,15 +87,23 @@ def test_intensity_targets_and_their_forecasts_at_t_do_not_move(setup, t):
         for h in (1, 6):
             y_full, y_other = (f"target_{spec.name}_h{h}" for _ in range(2))
             known = (full["month"] <= t - pd.DateOffset(months=h)).to_numpy()
-            np.testing.assert_array_equal(full.loc[known, y_full], other.loc[known, y_other])  # targets known by t agree
+            np.testing.assert_array_equal(
+                full.loc[known, y_full], other.loc[known, y_other]
+            )  # targets known by t agree
             test = (full["month"] == t).to_numpy()
             for name, model in models_for(cfg, spec.name).items():
                 p = []
                 for panel in (full, other):
                     y = panel[f"target_{spec.name}_h{h}"].to_numpy(dtype=float)
                     rows = known & ~np.isnan(y)
-                    est = fit_model(model, panel.loc[rows, cols], y[rows],
-                                    panel.loc[rows, f"target_{spec.name}_count_h{h}"].to_numpy(dtype=float), panel.loc[rows, "month"], h)
+                    est = fit_model(
+                        model,
+                        panel.loc[rows, cols],
+                        y[rows],
+                        panel.loc[rows, f"target_{spec.name}_count_h{h}"].to_numpy(dtype=float),
+                        panel.loc[rows, "month"],
+                        h,
+                    )
                     p.append(predict_frame(est, panel.loc[test, cols])["p"])
                 np.testing.assert_array_equal(p[0], p[1], err_msg=f"{spec.name} {name} h={h}")
 
@@ -95,9 +116,16 @@ def test_unit_ids_are_never_model_inputs(setup):
     # Renaming the units changes nothing a model sees.
     renamed = data.units.assign(unit_id=[f"X{i:03d}" for i in range(len(data.units))])
     mapping = dict(zip(data.units["unit_id"], renamed["unit_id"]))
-    renamed["neighbours"] = data.units["neighbours"].fillna("").map(lambda s: "|".join(mapping[n] for n in s.split("|") if n))
-    data2 = type(data)(events=data.events.assign(unit_id=data.events["unit_id"].map(mapping)), counts=data.counts,
-                       presence=data.presence, shocks=data.shocks, units=renamed)
+    renamed["neighbours"] = (
+        data.units["neighbours"].fillna("").map(lambda s: "|".join(mapping[n] for n in s.split("|") if n))
+    )
+    data2 = type(data)(
+        events=data.events.assign(unit_id=data.events["unit_id"].map(mapping)),
+        counts=data.counts,
+        presence=data.presence,
+        shocks=data.shocks,
+        units=renamed,
+    )
     other = build_feature_panel(cfg, data2)
     pd.testing.assert_frame_equal(full[cols], other[cols])
 
@@ -109,16 +137,27 @@ def _presence_and_shocks_after(data, t: pd.Timestamp, rng: np.random.Generator):
     late = p["start_month"] > t
     straddle = ~late & (p["end_month"].isna() | (p["end_month"] > t))
     p.loc[straddle, "end_month"] = t + pd.DateOffset(months=1)
-    p.loc[late, ["start_month", "end_month"]] = p.loc[late, ["start_month", "end_month"]] + pd.DateOffset(months=2)
+    p.loc[late, ["start_month", "end_month"]] = p.loc[late, ["start_month", "end_month"]] + pd.DateOffset(
+        months=2
+    )
     p.loc[late, "troops"] = rng.integers(0, 5000, int(late.sum())).astype(float)
-    new = p.iloc[:3].assign(force="Newcomers", start_month=t + pd.DateOffset(months=1), end_month=pd.NaT, troops=700.0)
+    new = p.iloc[:3].assign(
+        force="Newcomers", start_month=t + pd.DateOffset(months=1), end_month=pd.NaT, troops=700.0
+    )
     s = data.shocks.copy()
     after = s["date"] >= t + pd.DateOffset(months=1)
-    moved = s[after].assign(kind=rng.choice(["coup", "peace_accord", "withdrawal_completed"], int(after.sum())))
+    moved = s[after].assign(
+        kind=rng.choice(["coup", "peace_accord", "withdrawal_completed"], int(after.sum()))
+    )
     moved["date"] = rng.permutation(moved["date"].to_numpy())
     extra = moved.assign(region=None)
-    return type(data)(events=data.events, counts=data.counts, presence=pd.concat([p, new], ignore_index=True),
-                      shocks=pd.concat([s[~after], moved, extra], ignore_index=True), units=data.units)
+    return type(data)(
+        events=data.events,
+        counts=data.counts,
+        presence=pd.concat([p, new], ignore_index=True),
+        shocks=pd.concat([s[~after], moved, extra], ignore_index=True),
+        units=data.units,
+    )
 
 
 @pytest.mark.parametrize("t", ["2015-06", "2018-12", "2022-03"])
@@ -128,11 +167,20 @@ def test_presence_and_shocks_after_t_do_not_move_features_at_t(setup, t):
     other = build_feature_panel(cfg, _presence_and_shocks_after(data, t, np.random.default_rng(2)))
     cols = feature_columns(full)
     upto = full["month"] <= t
-    pd.testing.assert_frame_equal(full.loc[upto, cols].reset_index(drop=True), other.loc[upto, cols].reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        full.loc[upto, cols].reset_index(drop=True), other.loc[upto, cols].reset_index(drop=True)
+    )
     assert not full.loc[~upto, cols].equals(other.loc[~upto, cols])
     # Shocks removed after t: the same.
     late = data.shocks["date"] >= t + pd.DateOffset(months=1)
-    fewer = type(data)(events=data.events, counts=data.counts, presence=data.presence[data.presence["start_month"] <= t],
-                       shocks=data.shocks[~late], units=data.units)
+    fewer = type(data)(
+        events=data.events,
+        counts=data.counts,
+        presence=data.presence[data.presence["start_month"] <= t],
+        shocks=data.shocks[~late],
+        units=data.units,
+    )
     gone = build_feature_panel(cfg, fewer)
-    pd.testing.assert_frame_equal(full.loc[upto, cols].reset_index(drop=True), gone.loc[upto, cols].reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        full.loc[upto, cols].reset_index(drop=True), gone.loc[upto, cols].reset_index(drop=True)
+    )

@@ -1,5 +1,6 @@
 """Niger's admin-2 gazetteer (67 departments): its shape, and how well it covers the real ACLED
 names when the shared data are present."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,7 +25,10 @@ def _split(cell: object) -> list[str]:
 
 def _km(p: pd.DataFrame, u: str, v: str) -> float:
     lat, lon = np.radians(p["centroid_lat"].astype(float)), np.radians(p["centroid_lon"].astype(float))
-    h = np.sin((lat[v] - lat[u]) / 2) ** 2 + np.cos(lat[u]) * np.cos(lat[v]) * np.sin((lon[v] - lon[u]) / 2) ** 2
+    h = (
+        np.sin((lat[v] - lat[u]) / 2) ** 2
+        + np.cos(lat[u]) * np.cos(lat[v]) * np.sin((lon[v] - lon[u]) / 2) ** 2
+    )
     return float(2 * 6371 * np.arcsin(np.sqrt(h)))
 
 
@@ -45,7 +49,16 @@ def test_parents_are_niger_regions(departments: pd.DataFrame) -> None:
     regions = load_regions("admin1", ["Niger"])
     assert set(departments["parent"]) == set(regions["unit_id"])  # every region has departments
     counts = departments["parent"].value_counts().to_dict()
-    assert counts == {"NE001": 6, "NE002": 6, "NE003": 8, "NE004": 9, "NE005": 13, "NE006": 13, "NE007": 11, "NE008": 1}
+    assert counts == {
+        "NE001": 6,
+        "NE002": 6,
+        "NE003": 8,
+        "NE004": 9,
+        "NE005": 13,
+        "NE006": 13,
+        "NE007": 11,
+        "NE008": 1,
+    }
 
 
 def test_every_row_cites_its_sources(departments: pd.DataFrame) -> None:
@@ -65,8 +78,15 @@ def test_coordinates_inside_niger_and_distinct(departments: pd.DataFrame) -> Non
 def test_seats_of_known_departments(departments: pd.DataFrame) -> None:
     """A few seats that are easy to get wrong: Téra, Say, Ouallam, Diffa, N'Guigmi, Bilma, Arlit."""
     p = departments.set_index("name")[["centroid_lat", "centroid_lon"]].astype(float)
-    for name, lat, lon in [("Téra", 14.01, 0.75), ("Say", 13.10, 2.37), ("Ouallam", 14.32, 2.09), ("Diffa", 13.32, 12.61),
-                           ("N'Guigmi", 14.25, 13.11), ("Bilma", 18.69, 12.92), ("Arlit", 18.74, 7.39)]:
+    for name, lat, lon in [
+        ("Téra", 14.01, 0.75),
+        ("Say", 13.10, 2.37),
+        ("Ouallam", 14.32, 2.09),
+        ("Diffa", 13.32, 12.61),
+        ("N'Guigmi", 14.25, 13.11),
+        ("Bilma", 18.69, 12.92),
+        ("Arlit", 18.74, 7.39),
+    ]:
         assert tuple(p.loc[name]) == (lat, lon), name
 
 
@@ -83,17 +103,32 @@ def test_neighbours_are_near(departments: pd.DataFrame) -> None:
     """Edges over 300 km were dropped, except Bilma-N'Gourti (about 373 km), kept because Bilma
     would otherwise have no neighbour. A typo in a neighbour id would break this."""
     p = departments.set_index("unit_id")
-    far = {tuple(sorted((u, v))) for u, cell in p["neighbours"].items() for v in _split(cell) if _km(p, u, v) > 300}
+    far = {
+        tuple(sorted((u, v)))
+        for u, cell in p["neighbours"].items()
+        for v in _split(cell)
+        if _km(p, u, v) > 300
+    }
     assert far == {("NE001003", "NE002005")}
     assert _split(p.loc["NE001003", "neighbours"]) == ["NE002005"]
 
 
 def test_names_and_aliases_resolve(departments: pd.DataFrame) -> None:
     gaz = Gazetteer(load_regions("admin2"), parents=Gazetteer(load_regions("admin1")))
-    for spelling, uid in [("Ayorou", "NE006002"), ("Ayérou", "NE006002"), ("Tillaberi", "NE006012"), ("Tera", "NE006011"),
-                          ("Maine Soroa", "NE002004"), ("Birni N'Konni", "NE005003"), ("Gueskerou", "NE002002"),
-                          ("Maradi", "NE004007"), ("Niamey", "NE008001"), ("Ville de Niamey", "NE008001"),
-                          ("Tahoua", "NE005009"), ("Ville de Tahoua", "NE005013")]:
+    for spelling, uid in [
+        ("Ayorou", "NE006002"),
+        ("Ayérou", "NE006002"),
+        ("Tillaberi", "NE006012"),
+        ("Tera", "NE006011"),
+        ("Maine Soroa", "NE002004"),
+        ("Birni N'Konni", "NE005003"),
+        ("Gueskerou", "NE002002"),
+        ("Maradi", "NE004007"),
+        ("Niamey", "NE008001"),
+        ("Ville de Niamey", "NE008001"),
+        ("Tahoua", "NE005009"),
+        ("Ville de Tahoua", "NE005013"),
+    ]:
         assert gaz.lookup("NER", spelling)[0] == uid, spelling
     assert gaz.lookup("Niger", "N'Guigmi") == ("NE002006", None)
     assert gaz.lookup("Niger", "Agadez")[0] is None  # a town of Tchirozerine department, not a department

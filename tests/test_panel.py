@@ -6,7 +6,9 @@ import pandas as pd
 from riskcast.config import TargetSpec
 from riskcast.panel import build_panel, target_mask
 
-UNITS = pd.DataFrame({"unit_id": ["A", "B", "C"], "name": ["Alpha", "Beta", "Gamma"], "country": ["Mali"] * 3})
+UNITS = pd.DataFrame(
+    {"unit_id": ["A", "B", "C"], "name": ["Alpha", "Beta", "Gamma"], "country": ["Mali"] * 3}
+)
 
 
 def events(rows):
@@ -15,13 +17,15 @@ def events(rows):
     return df
 
 
-EV = events([
-    ("A", "2020-01-05", "Battles", 2, "JNIM", None),
-    ("A", "2020-01-20", "Protests", 0, "Protesters", None),
-    ("A", "2020-03-01", "Violence against civilians", 5, "Islamic State (Sahel)", "Civilians"),
-    ("B", "2020-02-10", "Explosions/Remote violence", 0, "JNIM", "Military Forces of Mali"),
-    ("B", "2020-04-30", "Battles", 1, "Military Forces of Mali", "JNIM"),
-])
+EV = events(
+    [
+        ("A", "2020-01-05", "Battles", 2, "JNIM", None),
+        ("A", "2020-01-20", "Protests", 0, "Protesters", None),
+        ("A", "2020-03-01", "Violence against civilians", 5, "Islamic State (Sahel)", "Civilians"),
+        ("B", "2020-02-10", "Explosions/Remote violence", 0, "JNIM", "Military Forces of Mali"),
+        ("B", "2020-04-30", "Battles", 1, "Military Forces of Mali", "JNIM"),
+    ]
+)
 
 
 def test_complete_grid_with_zeros_and_targets():
@@ -49,9 +53,18 @@ def test_target_definition_from_config():
 
 
 def test_threshold_and_counts_input():
-    counts = pd.DataFrame({"unit_id": ["C"], "month": pd.to_datetime(["2020-02-01"]), "events": [3], "fatalities": [4],
-                           "event_class": ["political_violence"]})
-    panel, _ = build_panel(EV, UNITS, TargetSpec(threshold=2), (1,), start="2020-01", end="2020-04", counts=counts)
+    counts = pd.DataFrame(
+        {
+            "unit_id": ["C"],
+            "month": pd.to_datetime(["2020-02-01"]),
+            "events": [3],
+            "fatalities": [4],
+            "event_class": ["political_violence"],
+        }
+    )
+    panel, _ = build_panel(
+        EV, UNITS, TargetSpec(threshold=2), (1,), start="2020-01", end="2020-04", counts=counts
+    )
     c = panel[panel["unit_id"] == "C"].set_index("month")
     assert c["n_target"].tolist() == [0, 3, 0, 0]
     assert c["target_any_h1"].tolist()[:1] == [1.0]

@@ -1,4 +1,5 @@
 """Tests of riskcast.regions: names, gazetteers, PRIO-GRID cells, polygons and assignment."""
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,15 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 def regions(rows: list[dict], level: str = "admin1") -> pd.DataFrame:
     """A REGIONS table from a few hand-written rows (defaults for the columns not given)."""
     base = dict(
-        country="Mali", level=level, pcode=None, parent=None, aliases=None,
-        centroid_lat=15.0, centroid_lon=-2.0, neighbours=None, source="test",
+        country="Mali",
+        level=level,
+        pcode=None,
+        parent=None,
+        aliases=None,
+        centroid_lat=15.0,
+        centroid_lon=-2.0,
+        neighbours=None,
+        source="test",
     )
     return pd.DataFrame([{**base, **r} for r in rows])
 
@@ -92,7 +100,9 @@ def test_alias_lookup_across_spellings():
 
 
 def test_ambiguous_alias_raises_naming_both_units():
-    df = regions([dict(unit_id="A", name="Alpha", aliases="Common"), dict(unit_id="B", name="Beta", aliases="common")])
+    df = regions(
+        [dict(unit_id="A", name="Alpha", aliases="Common"), dict(unit_id="B", name="Beta", aliases="common")]
+    )
     with pytest.raises(ValueError, match=r"'common'.*\bA\b.*\bB\b"):
         Gazetteer(df)
 
@@ -109,7 +119,11 @@ def test_gazetteer_properties_and_bad_tables():
     assert g.unit_ids == ["ML06", "ML07", "ML08", "ML04", "ML02", "BF01"]
     assert list(g.units["unit_id"]) == g.unit_ids
     with pytest.raises(ValueError, match="one level"):
-        Gazetteer(pd.concat([regions([dict(unit_id="A", name="A")]), regions([dict(unit_id="B", name="B")], "admin2")]))
+        Gazetteer(
+            pd.concat(
+                [regions([dict(unit_id="A", name="A")]), regions([dict(unit_id="B", name="B")], "admin2")]
+            )
+        )
     with pytest.raises(InputError, match="level"):
         Gazetteer(regions([dict(unit_id="A", name="A", level="province")]))
 
@@ -164,7 +178,15 @@ def test_assign_by_name_counts_and_lists_unknown():
     assert (rep.n_events, rep.n_assigned, rep.n_by_name, rep.n_by_polygon) == (8, 4, 4, 0)
     assert rep.share_unassigned == pytest.approx(0.5)
     u = rep.unassigned.set_index("event_id")
-    assert list(rep.unassigned.columns)[:7] == ["event_id", "country", "admin1", "admin2", "latitude", "longitude", "name"]
+    assert list(rep.unassigned.columns)[:7] == [
+        "event_id",
+        "country",
+        "admin1",
+        "admin2",
+        "latitude",
+        "longitude",
+        "name",
+    ]
     assert u.loc["E3", "reason"] == "no unit named 'Foo' in Mali"
     assert u.loc["E5", "reason"] == "no admin1 name"
     assert "country 'Chad' not in gazetteer" in u.loc["E6", "reason"]
@@ -213,7 +235,9 @@ def test_missing_column_is_input_error():
 
 
 def admin2_with_homonyms() -> tuple[Gazetteer, pd.DataFrame]:
-    a1 = Gazetteer(regions([dict(unit_id="R1", name="Nord"), dict(unit_id="R2", name="Sud", aliases="South")]))
+    a1 = Gazetteer(
+        regions([dict(unit_id="R1", name="Nord"), dict(unit_id="R2", name="Sud", aliases="South")])
+    )
     df = regions(
         [
             dict(unit_id="C1", name="Bourg", parent="R1"),
@@ -248,7 +272,10 @@ def test_admin2_homonyms_without_parents_are_unassigned_with_reason():
 
 
 def test_admin2_homonyms_with_the_same_parent_raise():
-    df = regions([dict(unit_id="C1", name="Bourg", parent="R1"), dict(unit_id="C2", name="Bourg", parent="R1")], "admin2")
+    df = regions(
+        [dict(unit_id="C1", name="Bourg", parent="R1"), dict(unit_id="C2", name="Bourg", parent="R1")],
+        "admin2",
+    )
     with pytest.raises(ValueError, match="C1.*C2"):
         Gazetteer(df)
 
@@ -298,7 +325,9 @@ def test_point_in_polygon(two_squares):
 
 def test_polygon_name_not_in_gazetteer(two_squares):
     g = Gazetteer(regions([dict(unit_id="A", name="Alpha")]))
-    out, rep = assign_units(events([dict(latitude=10.5, longitude=1.5)]), g, boundaries=load_boundaries(two_squares))
+    out, rep = assign_units(
+        events([dict(latitude=10.5, longitude=1.5)]), g, boundaries=load_boundaries(two_squares)
+    )
     assert out.empty
     assert rep.unassigned["reason"].iloc[0] == "no unit named 'Beta-Zone' in Mali"
     assert rep.unassigned_by_name()["name"].iloc[0] == "Beta-Zone"
@@ -309,15 +338,29 @@ def test_load_boundaries_errors(tmp_path):
     p.write_text(json.dumps({"type": "Feature", "properties": {}, "geometry": square(0, 0)}))
     with pytest.raises(InputError, match=r"x\.geojson.*FeatureCollection"):
         load_boundaries(p)
-    p.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"shapeName": "A"}, "geometry": square(0, 0)},
-        {"type": "Feature", "properties": {"name": "B"}, "geometry": square(1, 0)},
-    ]}))
+    p.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {"type": "Feature", "properties": {"shapeName": "A"}, "geometry": square(0, 0)},
+                    {"type": "Feature", "properties": {"name": "B"}, "geometry": square(1, 0)},
+                ],
+            }
+        )
+    )
     with pytest.raises(InputError, match=r"x\.geojson.*feature 1 .*'shapeName'"):
         load_boundaries(p)
-    p.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name": "B"}, "geometry": None},
-    ]}))
+    p.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {"type": "Feature", "properties": {"name": "B"}, "geometry": None},
+                ],
+            }
+        )
+    )
     with pytest.raises(InputError, match=r"feature 0 .*'B'.* no geometry"):
         load_boundaries(p, name_property="name")
     p.write_text("{not json")
@@ -481,16 +524,32 @@ def test_real_acled_mali_by_name_and_polygon():
     bpath = SHARED_DATA / "boundaries" / "geoBoundaries_MLI_ADM1_simplified.geojson"
     if not path.exists() or not bpath.exists():
         pytest.skip(f"shared data not found under {SHARED_DATA}")
-    raw = pd.read_csv(path, skiprows=[1], usecols=["event_id_cnty", "country", "admin1", "admin2", "latitude", "longitude"])
+    raw = pd.read_csv(
+        path, skiprows=[1], usecols=["event_id_cnty", "country", "admin1", "admin2", "latitude", "longitude"]
+    )
     ev = raw.rename(columns={"event_id_cnty": "event_id"})
-    names = ["Kayes", "Koulikoro|Koulikouro", "Sikasso", "Ségou|Segou", "Mopti", "Tombouctou|Timbuktu", "Gao",
-             "Kidal", "Bamako"]
-    g = Gazetteer(regions([dict(unit_id=f"ML{i:02d}", name=n.split("|")[0], aliases=n) for i, n in enumerate(names, 1)]))
+    names = [
+        "Kayes",
+        "Koulikoro|Koulikouro",
+        "Sikasso",
+        "Ségou|Segou",
+        "Mopti",
+        "Tombouctou|Timbuktu",
+        "Gao",
+        "Kidal",
+        "Bamako",
+    ]
+    g = Gazetteer(
+        regions([dict(unit_id=f"ML{i:02d}", name=n.split("|")[0], aliases=n) for i, n in enumerate(names, 1)])
+    )
     out, rep = assign_units(ev, g)
     assert rep.n_assigned == len(ev) == rep.n_by_name
     check_unassigned(rep, 0.0, file=str(path))
     out_p, rep_p = assign_units(ev, g, boundaries=load_boundaries(bpath))
     # Simplified polygons move a few border events; almost all must agree with ACLED's names.
     assert rep_p.share_unassigned < 0.01
-    agree = out.set_index("event_id")["unit_id"].reindex(out_p["event_id"]).to_numpy() == out_p["unit_id"].to_numpy()
+    agree = (
+        out.set_index("event_id")["unit_id"].reindex(out_p["event_id"]).to_numpy()
+        == out_p["unit_id"].to_numpy()
+    )
     assert agree.mean() > 0.97

@@ -3,6 +3,7 @@
 One simulated year (12 monthly runs on the embedded SYNTHETIC data, one corrupt month) is run
 once per module with the fast model set; the other tests work on copies of its state folder.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,15 @@ from riskcast.jobs.simulate import simulate_year
 
 ROOT = Path(__file__).resolve().parents[1]
 # HTML reports only: the PDF (3 s each) is checked by tests/reporting, not twelve times here
-FAST = ["target.intensity=[]", "model.set=fast", "backtest.horizons=[1]", "backtest.eval_months=6", "backtest.n_boot=20", "backtest.ablation=false",
-        "report.pdf=false"]
+FAST = [
+    "target.intensity=[]",
+    "model.set=fast",
+    "backtest.horizons=[1]",
+    "backtest.eval_months=6",
+    "backtest.n_boot=20",
+    "backtest.ablation=false",
+    "report.pdf=false",
+]
 MONTHS = [f"2024-{m:02d}" for m in range(1, 13)]
 
 
@@ -69,6 +77,7 @@ def _runs(state: Path) -> list:
 
 # --- the simulated year ---------------------------------------------------------------------
 
+
 def test_year_ends_with_eleven_months_and_one_refusal(year):
     runs = {s["as_of"]: s for s in year["runs"]}
     state = Path(year["state"])
@@ -84,7 +93,9 @@ def test_year_ends_with_eleven_months_and_one_refusal(year):
     assert scored == [m for m in MONTHS if m != "2024-05"]
     for m in scored:
         d = state / "months" / m
-        assert (d / "scores.csv").is_file() and (d / "report.html").is_file() and (d / "summary.json").is_file()
+        assert (
+            (d / "scores.csv").is_file() and (d / "report.html").is_file() and (d / "summary.json").is_file()
+        )
         assert pd.read_csv(d / "scores.csv")["as_of"].eq(m).all()
     assert not list((state / "work").iterdir())  # nothing half-built left behind
     assert len(list((state / "summaries").glob("*.json"))) == 12
@@ -132,12 +143,26 @@ def test_every_run_is_finished_or_failed_with_nested_steps(year):
     failed = [r for r in parents if r.info.status == "FAILED"]
     assert [r.data.tags["riskcast.as_of"] for r in failed] == ["2024-05"]
     ok = next(r for r in parents if r.data.tags["riskcast.as_of"] == "2024-07")
-    children = {r.data.tags.get("riskcast.step") or r.data.tags.get("riskcast.kind")
-                for r in runs if r.data.tags.get("mlflow.parentRunId") == ok.info.run_id}
-    assert {"ingest", "validate", "drift", "features", "backtest", "train", "score", "report", "promote"} <= children
+    children = {
+        r.data.tags.get("riskcast.step") or r.data.tags.get("riskcast.kind")
+        for r in runs
+        if r.data.tags.get("mlflow.parentRunId") == ok.info.run_id
+    }
+    assert {
+        "ingest",
+        "validate",
+        "drift",
+        "features",
+        "backtest",
+        "train",
+        "score",
+        "report",
+        "promote",
+    } <= children
 
 
 # --- idempotence ------------------------------------------------------------------------------
+
 
 def test_same_month_same_data_does_nothing_new(year):
     # on the year's own state: a copy would move the feed, and a moved feed is another config
@@ -155,6 +180,7 @@ def test_same_month_same_data_does_nothing_new(year):
 
 # --- the lock -----------------------------------------------------------------------------------
 
+
 def test_a_second_run_is_refused_while_the_lock_is_held(year, tmp_path):
     from filelock import FileLock
 
@@ -162,8 +188,11 @@ def test_a_second_run_is_refused_while_the_lock_is_held(year, tmp_path):
     state = work / "state"
     latest = (state / "summary.json").read_text()
     with FileLock(state / "retrain.lock"):
-        (state / OWNER_NAME).write_text(json.dumps({"pid": 4242, "host": "box", "started": "2025-01-01T06:00:00+00:00",
-                                                   "as_of": "2025-01"}))
+        (state / OWNER_NAME).write_text(
+            json.dumps(
+                {"pid": 4242, "host": "box", "started": "2025-01-01T06:00:00+00:00", "as_of": "2025-01"}
+            )
+        )
         s = retrain(spec, as_of="2024-12", state=state, sets=FAST, echo=lambda m: None)
     assert s["status"] == "locked" and s["exit_code"] == EXIT_LOCKED
     assert "pid 4242 on box" in s["reason"]
@@ -175,11 +204,22 @@ def test_a_stale_lock_is_cleared_and_its_runs_marked_killed(year, tmp_path):
     state = work / "state"
     c = _client(state)
     exp = c.get_experiment_by_name("riskcast-demo")
-    dead = c.create_run(exp.experiment_id, tags={"riskcast.retrain_id": "deadbeef0001", "riskcast.kind": "retrain"})
+    dead = c.create_run(
+        exp.experiment_id, tags={"riskcast.retrain_id": "deadbeef0001", "riskcast.kind": "retrain"}
+    )
     (state / "work" / "2025-01-deadbeef0001").mkdir()
-    (state / OWNER_NAME).write_text(json.dumps({"pid": 999999, "host": "box", "started": "2025-01-01T06:00:00+00:00",
-                                               "retrain_id": "deadbeef0001", "as_of": "2025-01",
-                                               "parent_run_id": dead.info.run_id}))
+    (state / OWNER_NAME).write_text(
+        json.dumps(
+            {
+                "pid": 999999,
+                "host": "box",
+                "started": "2025-01-01T06:00:00+00:00",
+                "retrain_id": "deadbeef0001",
+                "as_of": "2025-01",
+                "parent_run_id": dead.info.run_id,
+            }
+        )
+    )
     s = retrain(spec, as_of="2024-12", state=state, sets=FAST, echo=lambda m: None)
     assert s["status"] in ("promoted", "refreshed", "kept")
     assert s["stale_lock_cleared"]["runs_marked_killed"] == [dead.info.run_id]
@@ -189,6 +229,7 @@ def test_a_stale_lock_is_cleared_and_its_runs_marked_killed(year, tmp_path):
 
 # --- killed mid-way -------------------------------------------------------------------------------
 
+
 def test_terminated_mid_way_leaves_champion_and_months_untouched(year, tmp_path):
     work, spec = _copy_state(year, tmp_path)
     state = work / "state"
@@ -196,10 +237,25 @@ def test_terminated_mid_way_leaves_champion_and_months_untouched(year, tmp_path)
     champion = str(c.get_registered_model("riskcast-demo").aliases["champion"])
     months = sorted(p.name for p in (state / "months").iterdir())
     env = {**os.environ, "RISKCAST_RETRAIN_PAUSE_BEFORE": "train:60"}
-    cmd = [str(Path(sys.executable).parent / "riskcast"), "retrain", str(spec), "--as-of", "2024-12", "--state", str(state)]
+    cmd = [
+        str(Path(sys.executable).parent / "riskcast"),
+        "retrain",
+        str(spec),
+        "--as-of",
+        "2024-12",
+        "--state",
+        str(state),
+    ]
     cmd += [x for s in FAST + ["seed=7"] for x in ("--set", s)]  # another seed: not the month already done
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.time() + 120
     while time.time() < deadline:
         owner = state / OWNER_NAME
@@ -218,7 +274,10 @@ def test_terminated_mid_way_leaves_champion_and_months_untouched(year, tmp_path)
     assert s["status"] == "terminated"
     assert str(c.get_registered_model("riskcast-demo").aliases["champion"]) == champion
     assert sorted(p.name for p in (state / "months").iterdir()) == months
-    assert json.loads((state / "months" / "2024-12" / "summary.json").read_text())["key"] == year["runs"][-1]["key"]
+    assert (
+        json.loads((state / "months" / "2024-12" / "summary.json").read_text())["key"]
+        == year["runs"][-1]["key"]
+    )
     assert not list((state / "work").iterdir()) and not (state / OWNER_NAME).exists()
     parent = c.get_run(s["parent_run_id"])
     assert parent.info.status == "KILLED"
@@ -227,13 +286,15 @@ def test_terminated_mid_way_leaves_champion_and_months_untouched(year, tmp_path)
 
 # --- validation -----------------------------------------------------------------------------------
 
+
 def test_stale_data_are_refused(year, tmp_path):
     work, spec = _copy_state(year, tmp_path)
     s = retrain(spec, as_of="2025-06", state=work / "state", sets=FAST, echo=lambda m: None)
     assert s["status"] == "validation_failed" and s["exit_code"] == EXIT_VALIDATION
     bad = [c for c in s["validation"]["checks"] if not c["ok"]]
-    assert [c["name"] for c in bad] == ["coverage:riskcast-synthetic (SYNTHETIC, NOT REAL EVENTS)"] or \
-        all(c["name"].startswith("coverage:") for c in bad)
+    assert [c["name"] for c in bad] == ["coverage:riskcast-synthetic (SYNTHETIC, NOT REAL EVENTS)"] or all(
+        c["name"].startswith("coverage:") for c in bad
+    )
     assert "too old" in bad[0]["detail"]
     assert not (work / "state" / "months" / "2025-06").exists()
 
@@ -252,8 +313,14 @@ def test_collapsing_row_counts_are_refused(year, tmp_path):
 def test_partial_backtest_is_detected(tmp_path):
     from riskcast.jobs.train import backtest_complete
 
-    preds = pd.DataFrame({"model": ["m"] * 3, "horizon": [1] * 3, "origin": ["2024-01", "2024-02", "2024-03"],
-                          "p": [0.1, 0.2, 0.3]})
+    preds = pd.DataFrame(
+        {
+            "model": ["m"] * 3,
+            "horizon": [1] * 3,
+            "origin": ["2024-01", "2024-02", "2024-03"],
+            "p": [0.1, 0.2, 0.3],
+        }
+    )
     preds.to_csv(tmp_path / "p.csv", index=False)
     info = {"backtest": {"origins": {"1": ["2024-01", "2024-03"]}}}
     assert backtest_complete(info, tmp_path / "p.csv", ["m"]) is None
@@ -266,10 +333,18 @@ def test_partial_backtest_is_detected(tmp_path):
 def test_bad_spec_names_the_key_and_exits_2(tmp_path):
     spec = tmp_path / "bad.toml"
     spec.write_text('[job]\nconfig = "demo.toml"\nas_of = "yesterday"\n')
-    r = subprocess.run([str(Path(sys.executable).parent / "riskcast"), "retrain", str(spec)], capture_output=True, text=True,
-                       cwd=ROOT)
+    r = subprocess.run(
+        [str(Path(sys.executable).parent / "riskcast"), "retrain", str(spec)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert r.returncode == 2 and "job.as_of" in r.stderr
     spec.write_text('[job]\nconfig = "demo.toml"\nretries = 3\n')
-    r = subprocess.run([str(Path(sys.executable).parent / "riskcast"), "retrain", str(spec)], capture_output=True, text=True,
-                       cwd=ROOT)
+    r = subprocess.run(
+        [str(Path(sys.executable).parent / "riskcast"), "retrain", str(spec)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert r.returncode == 2 and "job.retries" in r.stderr and "unknown key" in r.stderr

@@ -1,6 +1,7 @@
 """End to end on other configurations: real ACLED files, admin-2 and PRIO-GRID units, the stage
 commands, reproducibility. (Apart from tests/test_run.py, whose module runs the main job once, so
 that the two can run side by side.)"""
+
 from __future__ import annotations
 
 import json
@@ -18,15 +19,32 @@ def test_same_inputs_config_and_seed_give_identical_scores(tmp_path):
 
     A short window keeps it quick; the serial and the parallel backtest must agree too.
     """
-    quick = ["backtest.horizons=[1, 12]", "backtest.eval_months=4", "backtest.ablation=false", "report.pdf=false"]
+    quick = [
+        "backtest.horizons=[1, 12]",
+        "backtest.eval_months=4",
+        "backtest.ablation=false",
+        "report.pdf=false",
+    ]
     run_all(default_config(quick), tmp_path / "a", echo=lambda m: None)
     run_all(default_config([*quick, "backtest.n_jobs=1"]), tmp_path / "b", echo=lambda m: None)
-    for name in ("scores.csv", "predictions.csv", "metrics.csv", "reliability.csv", "intensity_predictions.csv", "intensity_metrics.csv",
-                 "intensity_scores.csv"):
+    for name in (
+        "scores.csv",
+        "predictions.csv",
+        "metrics.csv",
+        "reliability.csv",
+        "intensity_predictions.csv",
+        "intensity_metrics.csv",
+        "intensity_scores.csv",
+    ):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     a, b = (json.loads((tmp_path / d / "run.json").read_text()) for d in ("a", "b"))
     assert a["data_hashes"] == b["data_hashes"]
-    assert set(pd.read_csv(tmp_path / "a" / "predictions.csv")["model"]) >= {"ensemble", "lgbm", "glm_negbin", "logistic"}
+    assert set(pd.read_csv(tmp_path / "a" / "predictions.csv")["model"]) >= {
+        "ensemble",
+        "lgbm",
+        "glm_negbin",
+        "logistic",
+    }
 
 
 def test_real_acled_mali_run(shared_data, tmp_path):
@@ -34,7 +52,9 @@ def test_real_acled_mali_run(shared_data, tmp_path):
     # The real file through every stage; the fast model set without the ablation keeps it short
     # (the default set on real data is the skill card's job: benchmarks/skill.py).
     quick = ["model.set=fast", "backtest.ablation=false", "backtest.n_boot=20", "report.pdf=false"]
-    r = cli("run", "examples/acled_mali.toml", "--out", str(tmp_path), *[x for s in quick for x in ("--set", s)])
+    r = cli(
+        "run", "examples/acled_mali.toml", "--out", str(tmp_path), *[x for s in quick for x in ("--set", s)]
+    )
     assert r.returncode == 0, r.stderr
     panel = pd.read_parquet(tmp_path / "features.parquet")
     assert panel["unit_id"].nunique() == 10
@@ -52,13 +72,22 @@ def test_real_acled_mali_run(shared_data, tmp_path):
     assert "median reporting lag" in html
 
 
-@pytest.mark.parametrize("sets", [
-    ["unit=admin2", "inputs.events.options.level=\"admin2\""],
-    ["unit=priogrid", "regions.bbox=[-4.5, 14.0, 1.5, 18.0]", "regions.max_unassigned_share=0.9"],
-], ids=["admin2", "priogrid"])
+@pytest.mark.parametrize(
+    "sets",
+    [
+        ["unit=admin2", 'inputs.events.options.level="admin2"'],
+        ["unit=priogrid", "regions.bbox=[-4.5, 14.0, 1.5, 18.0]", "regions.max_unassigned_share=0.9"],
+    ],
+    ids=["admin2", "priogrid"],
+)
 def test_other_spatial_units(tmp_path, sets):
-    quick = ["backtest.horizons=[1, 3]", "backtest.eval_months=6", "model.set=\"fast\"", "backtest.ablation_model=\"logistic\"",
-             "report.pdf=false"]
+    quick = [
+        "backtest.horizons=[1, 3]",
+        "backtest.eval_months=6",
+        'model.set="fast"',
+        'backtest.ablation_model="logistic"',
+        "report.pdf=false",
+    ]
     cfg = default_config([*sets, *quick])
     result = run_all(cfg, tmp_path, echo=lambda m: None)
     panel = pd.read_parquet(tmp_path / "features.parquet")
@@ -83,15 +112,15 @@ countries = ["Burkina Faso"]
 [inputs.acled]
 kind = "events"
 format = "acled_hdx"
-path = "{(d / 'events' / 'acled_hdx_burkina_faso_1997_2020-08.csv').as_posix()}"
+path = "{(d / "events" / "acled_hdx_burkina_faso_1997_2020-08.csv").as_posix()}"
 [inputs.coups]
 kind = "shocks"
 format = "powell_thyne"
-path = "{(d / 'shocks' / 'powell_thyne_coups_V2022.11.29.csv').as_posix()}"
+path = "{(d / "shocks" / "powell_thyne_coups_V2022.11.29.csv").as_posix()}"
 [inputs.accords]
 kind = "shocks"
 format = "ucdp_peace"
-path = "{(d / 'shocks' / 'ucdp_peace_agreements_221.xlsx').as_posix()}"
+path = "{(d / "shocks" / "ucdp_peace_agreements_221.xlsx").as_posix()}"
 [inputs.shocks]
 kind = "shocks"
 format = "curated"
@@ -117,16 +146,32 @@ pdf = false
     decay = panel.groupby("month")["shock_decay_coup_halflife3"].first()
     assert decay.loc["2014-10-01"] == 1.0 and decay.loc["2014-09-01"] < 1e-6
     assert run["inputs"]["shocks"]["rows_dropped"] + run["inputs"]["coups"]["rows_dropped"] > 0
-    assert any("already read" in reason for reason in run["inputs"]["shocks"]["dropped"]) or \
-        any("already read" in reason for reason in run["inputs"]["coups"]["dropped"])
+    assert any("already read" in reason for reason in run["inputs"]["shocks"]["dropped"]) or any(
+        "already read" in reason for reason in run["inputs"]["coups"]["dropped"]
+    )
 
 
 def test_stage_commands_chain_through_the_output_folder(tmp_path):
-    quick = ["--set", "backtest.horizons=[1]", "--set", "backtest.eval_months=3", "--set", "model.set=fast",
-             "--set", "backtest.ablation_model=logistic"]
+    quick = [
+        "--set",
+        "backtest.horizons=[1]",
+        "--set",
+        "backtest.eval_months=3",
+        "--set",
+        "model.set=fast",
+        "--set",
+        "backtest.ablation_model=logistic",
+    ]
     for stage in ("ingest", "features", "backtest", "train", "score", "report"):
         r = cli(stage, "pipelines/demo.toml", "--out", str(tmp_path), *quick)
         assert r.returncode == 0, (stage, r.stderr)
-    for name in ("features.parquet", "predictions.csv", "metrics.csv", "scores.csv", "report.html", "run.json"):
+    for name in (
+        "features.parquet",
+        "predictions.csv",
+        "metrics.csv",
+        "scores.csv",
+        "report.html",
+        "run.json",
+    ):
         assert (tmp_path / name).is_file(), name
     assert json.loads((tmp_path / "run.json").read_text())["registered_model_version"] == "1"

@@ -5,6 +5,7 @@ units (with a deliberately broken copy proving that verify catches errors), the 
 the timer's ``OnCalendar=`` read as "06:00 on the 1st of every month", and the very commands
 the files contain run against a temporary state folder.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -32,8 +33,20 @@ CRONTAB = SCHEDULE / "riskcast-retrain.crontab"
 INSTALL_ROOT = "/opt/riskcast"
 #: The cache folder the service points matplotlib and fontconfig at (CacheDirectory=riskcast).
 SERVICE_CACHE = "/var/cache/riskcast"
-FAST = ["--set", "model.set=fast", "--set", "backtest.horizons=[1]", "--set", "backtest.eval_months=6",
-        "--set", "backtest.n_boot=20", "--set", "backtest.ablation=false", "--set", "target.intensity=[]"]
+FAST = [
+    "--set",
+    "model.set=fast",
+    "--set",
+    "backtest.horizons=[1]",
+    "--set",
+    "backtest.eval_months=6",
+    "--set",
+    "backtest.n_boot=20",
+    "--set",
+    "backtest.ablation=false",
+    "--set",
+    "target.intensity=[]",
+]
 _CRON_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\s*=")
 
 
@@ -55,8 +68,11 @@ def _unit_values(path: Path, section: str, key: str) -> list[str]:
 
 def _cron_job_line() -> str:
     """The single job line of the crontab (not a comment, not a ``NAME=value`` setting)."""
-    jobs = [ln.strip() for ln in CRONTAB.read_text().splitlines()
-            if ln.strip() and not ln.lstrip().startswith("#") and not _CRON_ENV.match(ln.strip())]
+    jobs = [
+        ln.strip()
+        for ln in CRONTAB.read_text().splitlines()
+        if ln.strip() and not ln.lstrip().startswith("#") and not _CRON_ENV.match(ln.strip())
+    ]
     assert len(jobs) == 1, f"expected one job line in {CRONTAB.name}, got {jobs}"
     return jobs[0]
 
@@ -140,21 +156,27 @@ def _local_command(command: str) -> list[str]:
     """A command from the files with /opt/riskcast pointing at this checkout, split without a shell."""
     tokens = _strip_redirections(shlex.split(command.replace(INSTALL_ROOT, str(PROJECT))))
     # One plain command: anything a shell would interpret would be lost by running it without one.
-    assert not {"|", "||", "&&", ";", "&"} & set(tokens) and not any("`" in t or "$(" in t for t in tokens), tokens
+    assert not {"|", "||", "&&", ";", "&"} & set(tokens) and not any("`" in t or "$(" in t for t in tokens), (
+        tokens
+    )
     return tokens
 
 
 def _exec_start() -> str:
     values = _unit_values(SERVICE, "Service", "ExecStart")
     assert len(values) == 1, values
-    return values[0].lstrip("-@:+!")  # systemd's prefixes (ignore failure, argv0, ...) are not part of the command
+    return values[0].lstrip(
+        "-@:+!"
+    )  # systemd's prefixes (ignore failure, argv0, ...) are not part of the command
 
 
 def _systemd_analyze() -> str:
     exe = shutil.which("systemd-analyze")
     if exe is None:
-        pytest.skip("systemd-analyze is not installed (Debian package 'systemd'): "
-                    "the units cannot be verified nor OnCalendar= evaluated")
+        pytest.skip(
+            "systemd-analyze is not installed (Debian package 'systemd'): "
+            "the units cannot be verified nor OnCalendar= evaluated"
+        )
     return exe
 
 
@@ -164,8 +186,12 @@ def _verify(exe: str, folder: Path) -> tuple[int, str]:
     verify exits 0 on settings it can only ignore (an unknown key, an unparsable value), so the
     lines it prints about these files count as errors too; lines about other units do not.
     """
-    proc = subprocess.run([exe, "verify", *(str(p) for p in sorted(folder.glob("riskcast-retrain.*")))],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [exe, "verify", *(str(p) for p in sorted(folder.glob("riskcast-retrain.*")))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     ours = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "riskcast-retrain" in ln]
     return proc.returncode, "\n".join(ours)
 
@@ -192,24 +218,35 @@ def _local_units(dest: Path, edit_service=lambda text: text) -> Path:
 def test_units_verify_clean(tmp_path: Path) -> None:
     exe = _systemd_analyze()
     if not (PROJECT / ".venv" / "bin" / "riskcast").exists():
-        pytest.skip("no .venv/bin/riskcast (run `make setup`): verify would reject the missing ExecStart program")
+        pytest.skip(
+            "no .venv/bin/riskcast (run `make setup`): verify would reject the missing ExecStart program"
+        )
     code, ours = _verify(exe, _local_units(tmp_path / "units"))
     assert code == 0 and not ours, f"systemd-analyze verify exit {code}:\n{ours}"
 
 
-@pytest.mark.parametrize(("edit", "expect"), [
-    # a hard error: verify exits non-zero
-    (lambda t: re.sub(r"(?m)^ExecStart=\S+", "ExecStart=/nonexistent/riskcast", t), "not executable"),
-    # a soft error: verify exits 0 but names the line; the test must still catch it
-    (lambda t: t.replace("NoNewPrivileges=", "NoNewPrivilege="), "Unknown key"),
-    (lambda t: t.replace("TimeoutStartSec=4h", "TimeoutStartSec=4 fortnights"), "TimeoutStartSec"),
-], ids=["missing-program", "misspelt-key", "bad-value"])
+@pytest.mark.parametrize(
+    ("edit", "expect"),
+    [
+        # a hard error: verify exits non-zero
+        (lambda t: re.sub(r"(?m)^ExecStart=\S+", "ExecStart=/nonexistent/riskcast", t), "not executable"),
+        # a soft error: verify exits 0 but names the line; the test must still catch it
+        (lambda t: t.replace("NoNewPrivileges=", "NoNewPrivilege="), "Unknown key"),
+        (lambda t: t.replace("TimeoutStartSec=4h", "TimeoutStartSec=4 fortnights"), "TimeoutStartSec"),
+    ],
+    ids=["missing-program", "misspelt-key", "bad-value"],
+)
 def test_units_verify_catches_a_broken_copy(tmp_path: Path, edit, expect: str) -> None:
     exe = _systemd_analyze()
     folder = _local_units(tmp_path / "broken", edit)
-    assert folder.joinpath(SERVICE.name).read_text() != _local_units(tmp_path / "good").joinpath(SERVICE.name).read_text()
+    assert (
+        folder.joinpath(SERVICE.name).read_text()
+        != _local_units(tmp_path / "good").joinpath(SERVICE.name).read_text()
+    )
     code, ours = _verify(exe, folder)
-    assert code != 0 or ours, "verify accepted a deliberately broken unit: the clean check above proves nothing"
+    assert code != 0 or ours, (
+        "verify accepted a deliberately broken unit: the clean check above proves nothing"
+    )
     assert expect in ours
 
 
@@ -224,7 +261,11 @@ def test_service_settings() -> None:
     env = dict(kv.split("=", 1) for v in get("Environment") for kv in shlex.split(v))
     assert env["MLFLOW_DISABLE_TELEMETRY"] == "true"
     assert get("TimeoutStartSec") == ["4h"]
-    assert get("NoNewPrivileges") == ["yes"] and get("PrivateTmp") == ["yes"] and get("ProtectSystem") == ["full"]
+    assert (
+        get("NoNewPrivileges") == ["yes"]
+        and get("PrivateTmp") == ["yes"]
+        and get("ProtectSystem") == ["full"]
+    )
     # the state dir of pipelines/monthly.toml ("../out/monthly" beside the spec)
     assert get("ReadWritePaths") == [f"-{INSTALL_ROOT}/out/monthly"]
     assert _unit_values(TIMER, "Timer", "Persistent") == ["true"]
@@ -248,16 +289,28 @@ def test_cron_oracle_sanity() -> None:
     """The hand-written cron reader against schedules whose answers are known."""
     base = dt.datetime(2025, 1, 1, 0, 0)  # a Wednesday
     assert list(_cron_times(["*/15", "*", "*", "*", "*"], base, 3)) == [
-        dt.datetime(2025, 1, 1, 0, 15), dt.datetime(2025, 1, 1, 0, 30), dt.datetime(2025, 1, 1, 0, 45)]
+        dt.datetime(2025, 1, 1, 0, 15),
+        dt.datetime(2025, 1, 1, 0, 30),
+        dt.datetime(2025, 1, 1, 0, 45),
+    ]
     assert next(_cron_times(["0", "6", "*", "*", "1"], base, 1)) == dt.datetime(2025, 1, 6, 6, 0)  # a Monday
     # both day fields restricted: either matches (the 1st, or any Monday)
-    assert next(_cron_times(["0", "6", "1", "*", "1"], dt.datetime(2025, 1, 2), 1)) == dt.datetime(2025, 1, 6, 6, 0)
-    assert next(_cron_times(["0", "6", "31", "*", "*"], dt.datetime(2025, 2, 1), 1)) == dt.datetime(2025, 3, 31, 6, 0)
+    assert next(_cron_times(["0", "6", "1", "*", "1"], dt.datetime(2025, 1, 2), 1)) == dt.datetime(
+        2025, 1, 6, 6, 0
+    )
+    assert next(_cron_times(["0", "6", "31", "*", "*"], dt.datetime(2025, 2, 1), 1)) == dt.datetime(
+        2025, 3, 31, 6, 0
+    )
 
 
 def _calendar(exe: str, spec: str, *extra: str) -> list[dt.datetime]:
-    proc = subprocess.run([exe, "calendar", *extra, spec], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "TZ": "UTC", "LC_ALL": "C"})
+    proc = subprocess.run(
+        [exe, "calendar", *extra, spec],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "TZ": "UTC", "LC_ALL": "C"},
+    )
     assert proc.returncode == 0, proc.stderr
     stamps = re.findall(r"(?:Next elapse|Iter\. #\d+):\s+\w+ (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", proc.stdout)
     return [dt.datetime.strptime(s, "%Y-%m-%d %H:%M:%S") for s in stamps]
@@ -269,7 +322,9 @@ def test_timer_calendar() -> None:
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     got = _calendar(exe, spec, "--iterations=13")
     assert got == _first_of_next_months(now, 13), f"{spec!r}: {got}"
-    assert got[0] == _first_of_next_months(now, 1)[0]  # the 1st of next month (or today if before 06:00 on the 1st)
+    assert (
+        got[0] == _first_of_next_months(now, 1)[0]
+    )  # the 1st of next month (or today if before 06:00 on the 1st)
     # a fixed base, where the tool supports it (systemd >= 252): mid-month and right after a firing
     help_text = subprocess.run([exe, "calendar", "--help"], capture_output=True, text=True, timeout=60).stdout
     if "--base-time" in help_text:
@@ -291,7 +346,9 @@ def _retrain_available() -> None:
         pytest.skip(f"{exe} is missing (run `make setup`)")
     proc = subprocess.run([str(exe), "retrain", "--help"], capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
-        pytest.skip(f"`riskcast retrain --help` failed (exit {proc.returncode}): the retrain command is not there yet")
+        pytest.skip(
+            f"`riskcast retrain --help` failed (exit {proc.returncode}): the retrain command is not there yet"
+        )
 
 
 def _service_env(cache: Path) -> dict[str, str]:
@@ -310,8 +367,14 @@ def test_scheduled_commands_run(tmp_path: Path) -> None:
     # as systemd runs it: in WorkingDirectory, with the unit's environment
     service_cmd = _local_command(_exec_start()) + ["--state", str(state), *FAST]
     (workdir,) = _unit_values(SERVICE, "Service", "WorkingDirectory")
-    first = subprocess.run(service_cmd, cwd=workdir.replace(INSTALL_ROOT, str(PROJECT)), env=_service_env(tmp_path / "cache"),
-                           capture_output=True, text=True, timeout=1200)
+    first = subprocess.run(
+        service_cmd,
+        cwd=workdir.replace(INSTALL_ROOT, str(PROJECT)),
+        env=_service_env(tmp_path / "cache"),
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert first.returncode == EXIT_PROMOTED, f"exit {first.returncode}\n{first.stdout}\n{first.stderr}"
     summary = json.loads((state / "summary.json").read_text())
     assert summary["status"] == "promoted" and summary["exit_code"] == EXIT_PROMOTED
@@ -321,8 +384,14 @@ def test_scheduled_commands_run(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
     cron_cmd = _local_command(_cron_job_line().split(None, 5)[5]) + ["--state", str(state), *FAST]
-    second = subprocess.run(cron_cmd, cwd=home, env={**os.environ, **_cron_env(), "HOME": str(home), "COLUMNS": "300"},
-                            capture_output=True, text=True, timeout=1200)
+    second = subprocess.run(
+        cron_cmd,
+        cwd=home,
+        env={**os.environ, **_cron_env(), "HOME": str(home), "COLUMNS": "300"},
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert second.returncode == EXIT_UNCHANGED, f"exit {second.returncode}\n{second.stdout}\n{second.stderr}"
     again = json.loads((state / "summary.json").read_text())
     assert again["status"] == "unchanged" and again["as_of"] == summary["as_of"]

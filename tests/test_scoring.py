@@ -1,4 +1,5 @@
 """The score table: columns, tiers, top features and provenance; written atomically by suffix."""
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,9 @@ def bundle(month_rows):
 
 
 def _score(bundle, rows, **kw):
-    return score_month(bundle, rows, as_of="2021-12", model_name="riskcast", model_version=7, data_hash="abc", **kw)
+    return score_month(
+        bundle, rows, as_of="2021-12", model_name="riskcast", model_version=7, data_hash="abc", **kw
+    )
 
 
 def test_score_table_columns_rows_and_provenance(bundle, month_rows):
@@ -57,7 +60,14 @@ def test_tiers_follow_the_cuts(bundle, month_rows):
     for p, tier in zip(scores["p"], scores["tier"]):
         assert tier == next(name for name, cut in TIERS if p >= cut)
     assert (scores.loc[scores["horizon"] == 3, "tier"] == "high").all()  # p = 0.55
-    assert list(assign_tiers([0.0, 0.2, 0.5, 0.79, 0.8, 1.0], TIERS)) == ["low", "medium", "high", "high", "very high", "very high"]
+    assert list(assign_tiers([0.0, 0.2, 0.5, 0.79, 0.8, 1.0], TIERS)) == [
+        "low",
+        "medium",
+        "high",
+        "high",
+        "very high",
+        "very high",
+    ]
     with pytest.raises(ValueError, match=r"tiers must cover p = 0: the lowest cut is 0.1"):
         assign_tiers([0.5], [("high", 0.5), ("low", 0.1)])
     with pytest.raises(ValueError, match=r"tier cuts must lie in \[0, 1\]"):
@@ -123,6 +133,7 @@ def test_failed_write_leaves_the_existing_file(bundle, month_rows, tmp_path, mon
 
 # --- what moved the forecast since last month -------------------------------------------
 
+
 def test_explain_change_splits_the_logit_change(bundle, month_rows):
     from riskcast.reporting.drivers import parse_top_features
     from riskcast.scoring import explain_change
@@ -153,7 +164,11 @@ def test_explain_change_splits_the_logit_change(bundle, month_rows):
 def test_explain_change_words():
     from riskcast.reporting.drivers import explain_change_row
 
-    moves = explain_change_row("n_target_lag1 +0.30", {"n_target_lag1": 5.0}, {"n_target_lag1": 1.0},
-                               {"n_target_lag1": "target events one month before"})
-    (driver, was), = moves
+    moves = explain_change_row(
+        "n_target_lag1 +0.30",
+        {"n_target_lag1": 5.0},
+        {"n_target_lag1": 1.0},
+        {"n_target_lag1": "target events one month before"},
+    )
+    ((driver, was),) = moves
     assert driver.direction == "up" and "5" in driver.sentence and "1" in was

@@ -1,4 +1,5 @@
 """The score cache: a hit needs every key part equal and a file stamped with that key; chunked scoring."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -12,7 +13,14 @@ from riskcast.scoring_cache import ScoreKey, cache_file, cached_score, frame_has
 from riskcast.tracking.bundle import ForecastBundle
 from tests.tracking._models import FEATURES, BareModel, ContractModel, tiny_panel
 
-KEY = ScoreKey(model_name="riskcast", model_version="7", data_hash="abc", as_of="2021-12", features_hash="f0", settings="s0")
+KEY = ScoreKey(
+    model_name="riskcast",
+    model_version="7",
+    data_hash="abc",
+    as_of="2021-12",
+    features_hash="f0",
+    settings="s0",
+)
 
 
 @pytest.fixture
@@ -25,7 +33,9 @@ def setup():
 
 
 def _score(bundle, rows, **kw):
-    return score_month(bundle, rows, as_of="2021-12", model_name="riskcast", model_version=7, data_hash="abc", **kw)
+    return score_month(
+        bundle, rows, as_of="2021-12", model_name="riskcast", model_version=7, data_hash="abc", **kw
+    )
 
 
 class Counter:
@@ -62,7 +72,13 @@ def test_any_key_part_differing_recomputes(tmp_path, setup, field):
 
 def test_score_key_follows_features_ids_and_settings(setup):
     _, rows = setup
-    kw = dict(model_name="riskcast", model_version=7, data_hash="abc", as_of=pd.Timestamp("2021-12-01"), feature_cols=FEATURES)
+    kw = dict(
+        model_name="riskcast",
+        model_version=7,
+        data_hash="abc",
+        as_of=pd.Timestamp("2021-12-01"),
+        feature_cols=FEATURES,
+    )
     base = score_key(rows=rows, **kw)
     assert base.as_of == "2021-12" and base.model_version == "7"
     assert score_key(rows=rows.copy(), **kw) == base

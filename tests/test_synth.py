@@ -1,4 +1,5 @@
 """Tests of riskcast.synth: the synthetic default events and their known effects."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -83,7 +84,9 @@ def test_all_ten_mali_regions_present(events, inputs):
 def test_aliases_used_for_about_ten_percent(events, inputs):
     regions = inputs[0]
     has_alias = regions.loc[regions["aliases"].notna(), "name"].tolist()
-    alias_of = {a: n for n, al in zip(regions["name"], regions["aliases"].fillna("")) for a in al.split("|") if a}
+    alias_of = {
+        a: n for n, al in zip(regions["name"], regions["aliases"].fillna("")) for a in al.split("|") if a
+    }
     canon = events["admin1"].map(lambda s: alias_of.get(s, s))
     assert set(canon) == set(regions["name"])  # every spelling resolves through the gazetteer
     sub = events[canon.isin(has_alias)]
@@ -168,10 +171,15 @@ def test_north_higher_than_south(sims):
         north = p.loc[p["name"].isin(NORTH), "events"].mean()
         south = p.loc[p["name"].isin(SOUTH), "events"].mean()
         assert north > 5 * south
-        assert (p.loc[p["name"].isin(SOUTH)].groupby("name")["target_events"].apply(lambda s: (s == 0).mean()) > 0.5).all()
+        assert (
+            p.loc[p["name"].isin(SOUTH)].groupby("name")["target_events"].apply(lambda s: (s == 0).mean())
+            > 0.5
+        ).all()
 
 
-def _withdrawals(presence: pd.DataFrame, forces=("France", "MINUSMA", "Takuba")) -> list[tuple[str, pd.Timestamp]]:
+def _withdrawals(
+    presence: pd.DataFrame, forces=("France", "MINUSMA", "Takuba")
+) -> list[tuple[str, pd.Timestamp]]:
     """(region, first month without the force) for every end of a protective force's presence."""
     out = []
     pres = presence[presence["force"].isin(forces) & (presence["country"] == "Mali")]

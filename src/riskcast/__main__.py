@@ -1,4 +1,5 @@
 """``python -m riskcast ...``: the same command line as the ``riskcast`` script."""
+
 from riskcast.cli import main
 
 main()

@@ -2,6 +2,7 @@
 
 A reader (or a killed run) never sees half a file: either the old one or the new one.
 """
+
 from __future__ import annotations
 
 import os

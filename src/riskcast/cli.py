@@ -3,6 +3,7 @@
 Exit codes: 0 success; 2 bad input or config (the message names the file, row and column or
 the key); 1 any other error. What the CLI prints, and the --out check, live in ``riskcast.cli_out``.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,9 +29,18 @@ app = typer.Typer(no_args_is_help=True, help="Forecast monthly armed-attack risk
 out = Console()
 
 ConfigArg = Annotated[Path, typer.Argument(help="TOML config file", exists=False)]
-OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", show_default=False,
-                                                help="output folder (default: out/ and the config's file name without .toml)")]
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="override a config value: dotted.key=value (repeatable)")]
+OutOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--out",
+        "-o",
+        show_default=False,
+        help="output folder (default: out/ and the config's file name without .toml)",
+    ),
+]
+SetOpt = Annotated[
+    Optional[list[str]], typer.Option("--set", help="override a config value: dotted.key=value (repeatable)")
+]
 DEMO_OUT = default_out(None)
 
 
@@ -46,13 +56,30 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def options(
-    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version, help="print riskcast's version and exit")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars or info lines: only warnings, errors and results")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="also per-input details (file, format, drop reasons) and timings")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="print riskcast's version and exit"
+        ),
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="no progress bars or info lines: only warnings, errors and results"
+        ),
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="also per-input details (file, format, drop reasons) and timings"
+        ),
+    ] = False,
 ) -> None:
     """Forecast monthly armed-attack risk per region, and explain it."""
     if quiet and verbose:
-        raise typer.BadParameter("use one of --quiet and --verbose, not both", param_hint="--quiet / --verbose")
+        raise typer.BadParameter(
+            "use one of --quiet and --verbose, not both", param_hint="--quiet / --verbose"
+        )
     ui.set_level(QUIET if quiet else VERBOSE if verbose else NORMAL)
 
 
@@ -102,7 +129,10 @@ def _run(config: Path | None, out_dir: Path | None, sets: list[str] | None) -> N
 
 
 @app.command()
-def demo(out_dir: Annotated[Path, typer.Option("--out", "-o", help="output folder")] = DEMO_OUT, set_: SetOpt = None) -> None:
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="output folder")] = DEMO_OUT,
+    set_: SetOpt = None,
+) -> None:
     """Run the main job on the embedded SYNTHETIC Sahel data (no config needed)."""
     _run(None, out_dir, set_)
 
@@ -116,8 +146,13 @@ def run(config: ConfigArg, out_dir: OutOpt = None, set_: SetOpt = None) -> None:
 @app.command()
 def retrain(
     spec: Annotated[Path, typer.Argument(help="pipeline spec, e.g. pipelines/monthly.toml")],
-    as_of: Annotated[Optional[str], typer.Option("--as-of", help="YYYY-MM, 'data' or 'previous_month' (default: the spec's)")] = None,
-    state: Annotated[Optional[Path], typer.Option("--state", help="state folder (default: the spec's job.state_dir)")] = None,
+    as_of: Annotated[
+        Optional[str],
+        typer.Option("--as-of", help="YYYY-MM, 'data' or 'previous_month' (default: the spec's)"),
+    ] = None,
+    state: Annotated[
+        Optional[Path], typer.Option("--state", help="state folder (default: the spec's job.state_dir)")
+    ] = None,
     set_: SetOpt = None,
 ) -> None:
     """The scheduled monthly job: ingest, validate, retrain, promote or keep the champion, score, report.
@@ -141,8 +176,11 @@ def retrain(
 
     summary = _guard(go)
     where = Path(summary.get("state_dir", ".")) / "summary.json"
-    out.print(f"retrain {summary.get('as_of') or ''}: {summary['status']} (exit {summary['exit_code']}); summary: {where}",
-              highlight=False, soft_wrap=True)
+    out.print(
+        f"retrain {summary.get('as_of') or ''}: {summary['status']} (exit {summary['exit_code']}); summary: {where}",
+        highlight=False,
+        soft_wrap=True,
+    )
     if summary["status"] == "terminated":
         # interrupted work (worker pools, half-done imports) must not turn the exit into a crash
         import os
@@ -156,18 +194,40 @@ def retrain(
 @app.command()
 def fetch(
     source: Annotated[Optional[str], typer.Argument(help="acled, ucdp or coups")] = None,
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="data folder: vintages go to DATA_DIR/<source>/<UTC time>/")] = Path("data"),
-    country: Annotated[Optional[list[str]], typer.Option("--country", help="a country to fetch (repeatable; default Mali)")] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="data folder: vintages go to DATA_DIR/<source>/<UTC time>/")
+    ] = Path("data"),
+    country: Annotated[
+        Optional[list[str]], typer.Option("--country", help="a country to fetch (repeatable; default Mali)")
+    ] = None,
     since: Annotated[Optional[str], typer.Option(help="first event date, YYYY-MM-DD")] = None,
     until: Annotated[Optional[str], typer.Option(help="last event date, YYYY-MM-DD")] = None,
-    version: Annotated[Optional[list[str]], typer.Option("--version", help="UCDP GED release: 25.1 (yearly) or 25.0.3 (monthly candidate); repeatable")] = None,
-    base_url: Annotated[Optional[str], typer.Option("--base-url", help="replace the source's scheme and host (its paths are kept); http only on loopback")] = None,
-    force: Annotated[bool, typer.Option("--force", help="accept a table smaller than --min-rows-ratio of the current vintage")] = False,
-    min_rows_ratio: Annotated[float, typer.Option(help="refuse a table below this share of the current vintage's rows (same query)")] = 0.9,
+    version: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--version", help="UCDP GED release: 25.1 (yearly) or 25.0.3 (monthly candidate); repeatable"
+        ),
+    ] = None,
+    base_url: Annotated[
+        Optional[str],
+        typer.Option(
+            "--base-url",
+            help="replace the source's scheme and host (its paths are kept); http only on loopback",
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="accept a table smaller than --min-rows-ratio of the current vintage"),
+    ] = False,
+    min_rows_ratio: Annotated[
+        float, typer.Option(help="refuse a table below this share of the current vintage's rows (same query)")
+    ] = 0.9,
     daily_quota: Annotated[int, typer.Option(help="UCDP requests allowed a day, errors included")] = 5000,
     retries: Annotated[int, typer.Option(help="tries per request (connection errors, 429, 5xx)")] = 6,
     timeout: Annotated[float, typer.Option(help="seconds per request")] = 60.0,
-    list_: Annotated[bool, typer.Option("--list", help="list the vintages in --out instead of fetching")] = False,
+    list_: Annotated[
+        bool, typer.Option("--list", help="list the vintages in --out instead of fetching")
+    ] = False,
 ) -> None:
     """Fetch a source into a new vintage (ACLED_EMAIL + ACLED_PASSWORD[_FILE]; UCDP_ACCESS_TOKEN).
 
@@ -184,17 +244,34 @@ def fetch(
             if not rows:
                 out.print(f"no vintages in {out_dir}", highlight=False)
             for r in rows:
-                out.print(f"{r['source']:6} {r['vintage']:20} {'current' if r['current'] else '       '} {r['kind']:6} "
-                          f"new {r['new']}, changed {r['changed']}, deleted {r['deleted']}, total {r['total']}  "
-                          f"{r['query']}{'  version ' + r['dataset_version'] if r['dataset_version'] else ''}  sha256 {r['sha256']}",
-                          highlight=False, soft_wrap=True)
+                out.print(
+                    f"{r['source']:6} {r['vintage']:20} {'current' if r['current'] else '       '} {r['kind']:6} "
+                    f"new {r['new']}, changed {r['changed']}, deleted {r['deleted']}, total {r['total']}  "
+                    f"{r['query']}{'  version ' + r['dataset_version'] if r['dataset_version'] else ''}  sha256 {r['sha256']}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
             return
         if source is None:
             raise ConfigError("name the source to fetch: acled, ucdp or coups (or --list)", key="SOURCE")
-        req = FetchRequest(source=source, countries=tuple(country or ("Mali",)), since=since, until=until,
-                           versions=tuple(version or ()), base_url=base_url, min_rows_ratio=min_rows_ratio,
-                           daily_quota=daily_quota, force=force)
-        run_fetch(req, out_dir, policy=RetryPolicy(timeout=timeout, attempts=retries), console=ui.bars(), echo=ui.info)
+        req = FetchRequest(
+            source=source,
+            countries=tuple(country or ("Mali",)),
+            since=since,
+            until=until,
+            versions=tuple(version or ()),
+            base_url=base_url,
+            min_rows_ratio=min_rows_ratio,
+            daily_quota=daily_quota,
+            force=force,
+        )
+        run_fetch(
+            req,
+            out_dir,
+            policy=RetryPolicy(timeout=timeout, attempts=retries),
+            console=ui.bars(),
+            echo=ui.info,
+        )
 
     _guard(go)
 
@@ -246,9 +323,18 @@ def score(
     config: ConfigArg,
     out_dir: OutOpt = None,
     set_: SetOpt = None,
-    version: Annotated[Optional[str], typer.Option(help="score with this registered version instead of @champion")] = None,
-    run_id: Annotated[Optional[str], typer.Option("--run", help="score with the bundle logged by this run of the configured tracking store")] = None,
-    output: Annotated[Optional[Path], typer.Option(help="also write the scores here (.csv, .parquet or .json)")] = None,
+    version: Annotated[
+        Optional[str], typer.Option(help="score with this registered version instead of @champion")
+    ] = None,
+    run_id: Annotated[
+        Optional[str],
+        typer.Option(
+            "--run", help="score with the bundle logged by this run of the configured tracking store"
+        ),
+    ] = None,
+    output: Annotated[
+        Optional[Path], typer.Option(help="also write the scores here (.csv, .parquet or .json)")
+    ] = None,
 ) -> None:
     """Score the latest month with models:/<name>@champion from the configured registry (scores.csv)."""
     from riskcast.jobs.score import stage_score
@@ -261,18 +347,24 @@ def score(
         ui.sync_mlflow()
         cfg = _config(config, set_)
         if output is not None and output.suffix.lower() not in SCORE_FORMATS:
-            raise ConfigError(f"--output {output}: the suffix must be one of {', '.join(SCORE_FORMATS)}", key="--output")
+            raise ConfigError(
+                f"--output {output}: the suffix must be one of {', '.join(SCORE_FORMATS)}", key="--output"
+            )
         where.mkdir(parents=True, exist_ok=True)
         from rich.progress import Progress
 
         t0 = time.perf_counter()
         with Progress(transient=True, console=ui.bars()) as bar:
             task = bar.add_task("scoring units", total=None)
-            scores = stage_score(cfg, where, version=version, run_id=run_id, progress=lambda n: bar.update(task, completed=n))
+            scores = stage_score(
+                cfg, where, version=version, run_id=run_id, progress=lambda n: bar.update(task, completed=n)
+            )
         if output is not None:
             write_scores(scores, output)
-        ui.info(f"[score] {len(scores):,} rows scored ({scores['unit_id'].nunique():,} units), "
-                f"model {scores['model'].iloc[0]} v{scores['model_version'].iloc[0]}")
+        ui.info(
+            f"[score] {len(scores):,} rows scored ({scores['unit_id'].nunique():,} units), "
+            f"model {scores['model'].iloc[0]} v{scores['model_version'].iloc[0]}"
+        )
         ui.detail(f"[score] took {time.perf_counter() - t0:.2f} s")
 
     _guard(go)
@@ -282,9 +374,13 @@ def score(
 def plot(
     unit: Annotated[str, typer.Option(help="unit id, e.g. ML07")],
     # no default: a run's folder is named after its config, which plot does not take
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="the run's output folder (as given to riskcast run)")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="the run's output folder (as given to riskcast run)")
+    ],
     months: Annotated[int, typer.Option(help="months of history to draw")] = 36,
-    file: Annotated[Optional[Path], typer.Option(help="PNG to write (default DIR/figures/unit_<id>.png)")] = None,
+    file: Annotated[
+        Optional[Path], typer.Option(help="PNG to write (default DIR/figures/unit_<id>.png)")
+    ] = None,
 ) -> None:
     """Draw one unit's observed attacks and its latest forecast (from a run's output folder)."""
     import pandas as pd
@@ -313,7 +409,12 @@ def model_list() -> None:
 
     def go():
         for row in describe_models():
-            out.print(f"{row['model']}({row['params']})\n    {plain(row['description'])}", markup=False, highlight=False, soft_wrap=True)
+            out.print(
+                f"{row['model']}({row['params']})\n    {plain(row['description'])}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
 
     _guard(go)
 
@@ -326,12 +427,18 @@ def formats() -> None:
     for name, (kind, fn) in sorted(READERS.items()):
         doc = plain(fn.__doc__.strip().splitlines()[0]) if fn.__doc__ else ""
         out.print(f"{name:18} {kind:9} {doc}", markup=False, highlight=False, soft_wrap=True)
-    out.print(f"{'synthetic':18} {'events':9} riskcast's embedded SYNTHETIC Sahel events (seeded)", highlight=False)
+    out.print(
+        f"{'synthetic':18} {'events':9} riskcast's embedded SYNTHETIC Sahel events (seeded)", highlight=False
+    )
     out.print(f"{'curated':18} {'shocks':9} riskcast's curated shock / presence tables", highlight=False)
 
 
 @app.command("feature-list")
-def feature_list(feature_set: Annotated[Optional[str], typer.Argument(help="a feature set (name in features/ or TOML path) to expand")] = None) -> None:
+def feature_list(
+    feature_set: Annotated[
+        Optional[str], typer.Argument(help="a feature set (name in features/ or TOML path) to expand")
+    ] = None,
+) -> None:
     """List the available features with their parameters and descriptions, or the columns of a set."""
 
     def go():
@@ -342,10 +449,16 @@ def feature_list(feature_set: Annotated[Optional[str], typer.Argument(help="a fe
         if feature_set is None:
             table = Table("feature", "family", "parameters", "description")
             for row in describe_registry():
-                table.add_row(*(escape(plain(row[k])) for k in ("feature", "family", "params", "description")))
+                table.add_row(
+                    *(escape(plain(row[k])) for k in ("feature", "family", "params", "description"))
+                )
         else:
             s = load_feature_set(feature_set)
-            table = Table("column", "definition", title=f"{s.name}: {len(s)} features ({s.path}, sha256 {s.sha256[:12]})")
+            table = Table(
+                "column",
+                "definition",
+                title=f"{s.name}: {len(s)} features ({s.path}, sha256 {s.sha256[:12]})",
+            )
             for f in s.features:
                 table.add_row(escape(f.name), escape(plain(f.describe())))
         out.print(table)

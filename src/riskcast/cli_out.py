@@ -3,6 +3,7 @@
 The CLI (``riskcast.cli``) only dispatches; this module holds the plain-words side of it, so that
 every command checks its output folder the same way and reports a stage the same way.
 """
+
 from __future__ import annotations
 
 import os
@@ -101,7 +102,9 @@ def check_out_dir(out: Path, *, writable: bool = True) -> Path:
     try:
         fd, tmp = tempfile.mkstemp(prefix=".riskcast-write-check-", dir=probe)
     except OSError as exc:
-        why = "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or type(exc).__name__)
+        why = (
+            "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or type(exc).__name__)
+        )
         where = "" if probe == out else f" (cannot create a file in {probe})"
         raise ConfigError(f"--out {out} is not writable{where}: {why}") from None
     os.close(fd)
@@ -131,13 +134,19 @@ def input_lines(inputs: dict, verbose: bool = False) -> list[str]:
     for name, info in sorted(inputs.items()):
         line = f"{name}: {_n(info['rows_read'])} rows read, {_n(info['rows_kept'])} kept, {_n(info['rows_dropped'])} dropped"
         if info.get("dropped"):
-            line += " (" + "; ".join(f"{reason}: {_n(n)}" for reason, n in sorted(info["dropped"].items())) + ")"
+            line += (
+                " (" + "; ".join(f"{reason}: {_n(n)}" for reason, n in sorted(info["dropped"].items())) + ")"
+            )
         lines.append(line)
         if verbose:
-            lines.append(f"  {info.get('table', '?')} from {info.get('file', '?')} (format {info.get('format', '?')})")
+            lines.append(
+                f"  {info.get('table', '?')} from {info.get('file', '?')} (format {info.get('format', '?')})"
+            )
             if info.get("vintage"):
                 v = info["vintage"]
-                lines.append(f"  vintage {v['vintage']} of {v['source']} (fetched {v['fetched_at']}, sha256 {v['sha256'][:12]})")
+                lines.append(
+                    f"  vintage {v['vintage']} of {v['source']} (fetched {v['fetched_at']}, sha256 {v['sha256'][:12]})"
+                )
             lines.extend(f"  note: {note}" for note in info.get("notes", []))
     return lines
 
@@ -145,8 +154,10 @@ def input_lines(inputs: dict, verbose: bool = False) -> list[str]:
 def _panel_lines(panel: dict, verbose: bool) -> list[str]:
     lines = []
     if "units" in panel:
-        lines.append(f"panel: {_n(panel['units'])} units x {_n(panel['months'])} months ({panel['first_month']} to "
-                     f"{panel['last_month']}), {len(panel.get('features', []))} features")
+        lines.append(
+            f"panel: {_n(panel['units'])} units x {_n(panel['months'])} months ({panel['first_month']} to "
+            f"{panel['last_month']}), {len(panel.get('features', []))} features"
+        )
     # zero counts are noise in a normal run; verbose lists every reason the panel checks
     for reason, n in panel.get("events_not_in_panel", {}).items():
         if n or verbose:
@@ -165,8 +176,10 @@ def stage_lines(stage: str, run: dict, verbose: bool = False) -> list[str]:
         lines += input_lines(run.get("inputs", {}), verbose)
         ra = run.get("region_assignment") or {}
         if verbose and ra:
-            lines.append(f"events placed in units: {_n(ra.get('n_assigned', 0))} of {_n(ra.get('n_events', 0))} "
-                         f"({_n(ra.get('n_unassigned', 0))} unassigned)")
+            lines.append(
+                f"events placed in units: {_n(ra.get('n_assigned', 0))} of {_n(ra.get('n_events', 0))} "
+                f"({_n(ra.get('n_unassigned', 0))} unassigned)"
+            )
     if stage in ("features", "run"):
         lines += _panel_lines(run.get("panel", {}), verbose)
     if stage in ("backtest", "run") and run.get("backtest"):
@@ -174,11 +187,20 @@ def stage_lines(stage: str, run: dict, verbose: bool = False) -> list[str]:
         lines.append(f"backtest: {_n(b['folds'])} folds, {len(b['models'])} models and baselines")
         if verbose:
             lines.append(f"  models: {', '.join(b['models'])}")
-            lines.extend(f"  horizon {h}: origins {span[0]} to {span[1]}" for h, span in sorted(b.get("origins", {}).items(), key=lambda kv: int(kv[0])))
+            lines.extend(
+                f"  horizon {h}: origins {span[0]} to {span[1]}"
+                for h, span in sorted(b.get("origins", {}).items(), key=lambda kv: int(kv[0]))
+            )
     if stage in ("train", "run") and run.get("registered_model"):
         promo = run.get("promotion") or {}
-        lines.append(f"registered model {run['registered_model']} version {run['registered_model_version']}"
-                     + (f"; {'promoted' if promo.get('promoted') else 'champion kept'}: {promo.get('reason')}" if promo else ""))
+        lines.append(
+            f"registered model {run['registered_model']} version {run['registered_model_version']}"
+            + (
+                f"; {'promoted' if promo.get('promoted') else 'champion kept'}: {promo.get('reason')}"
+                if promo
+                else ""
+            )
+        )
     return lines
 
 

@@ -10,6 +10,7 @@ Two numbers say so:
   12 months of data. ACLED's timestamp is the *last* modification, so revisions make this an
   upper bound; it is still the best estimate a single download gives.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,8 +35,17 @@ def source_coverage(events: pd.DataFrame, as_of: str | pd.Timestamp | None = Non
         ``lag_n`` (events with a record time in the lag window), ``lag_median_days``,
         ``lag_p90_days`` and ``recorded_within_30d`` (share), NaN where the source records no times.
     """
-    cols = ["source_dataset", "count", "first", "last", "days_since_last", "lag_n", "lag_median_days",
-            "lag_p90_days", "recorded_within_30d"]
+    cols = [
+        "source_dataset",
+        "count",
+        "first",
+        "last",
+        "days_since_last",
+        "lag_n",
+        "lag_median_days",
+        "lag_p90_days",
+        "recorded_within_30d",
+    ]
     if events.empty:
         return pd.DataFrame(columns=cols)
     d = events.assign(date=pd.to_datetime(events["date"]))
@@ -44,15 +54,27 @@ def source_coverage(events: pd.DataFrame, as_of: str | pd.Timestamp | None = Non
     rows = []
     for src, g in d.groupby("source_dataset", sort=True):
         last = g["date"].max()
-        row = {"source_dataset": src, "count": len(g), "first": g["date"].min(), "last": last,
-               "days_since_last": int((month_end - last).days), "lag_n": 0, "lag_median_days": np.nan,
-               "lag_p90_days": np.nan, "recorded_within_30d": np.nan}
+        row = {
+            "source_dataset": src,
+            "count": len(g),
+            "first": g["date"].min(),
+            "last": last,
+            "days_since_last": int((month_end - last).days),
+            "lag_n": 0,
+            "lag_median_days": np.nan,
+            "lag_p90_days": np.nan,
+            "recorded_within_30d": np.nan,
+        }
         if "recorded" in g:
             w = g[(g["date"] > last - pd.DateOffset(months=LAG_WINDOW_MONTHS)) & g["recorded"].notna()]
             if len(w):
                 lag = (pd.to_datetime(w["recorded"]) - w["date"]).dt.total_seconds().to_numpy() / 86400.0
                 lag = np.clip(lag, 0.0, None)  # a record time before the event date is a coding slip
-                row.update(lag_n=len(w), lag_median_days=float(np.median(lag)),
-                           lag_p90_days=float(np.quantile(lag, 0.9)), recorded_within_30d=float(np.mean(lag <= 30)))
+                row.update(
+                    lag_n=len(w),
+                    lag_median_days=float(np.median(lag)),
+                    lag_p90_days=float(np.quantile(lag, 0.9)),
+                    recorded_within_30d=float(np.mean(lag <= 30)),
+                )
         rows.append(row)
     return pd.DataFrame(rows, columns=cols)

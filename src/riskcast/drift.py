@@ -10,6 +10,7 @@ reporting lag that grew.
 Profiles are plain JSON kept for months; a profile written by an older version may lack keys,
 and everything missing is treated as unknown, never as empty.
 """
+
 from __future__ import annotations
 
 import math
@@ -76,13 +77,23 @@ def _inputs(reports: Mapping[str, object] | None) -> dict | None:
     for name in sorted(reports):
         r = reports[name]
         r = r.to_dict() if hasattr(r, "to_dict") else r
-        out[str(name)] = {"table": _get(r, "table"), "rows_read": _int(_get(r, "rows_read")),
-                          "rows_kept": _int(_get(r, "rows_kept")), "rows_dropped": _int(_get(r, "rows_dropped"))}
+        out[str(name)] = {
+            "table": _get(r, "table"),
+            "rows_read": _int(_get(r, "rows_read")),
+            "rows_kept": _int(_get(r, "rows_kept")),
+            "rows_dropped": _int(_get(r, "rows_dropped")),
+        }
     return out
 
 
-def input_profile(events: pd.DataFrame, units: pd.DataFrame, as_of: object, reports: Mapping[str, object] | None = None,
-                  *, window_months: int = 12) -> dict:
+def input_profile(
+    events: pd.DataFrame,
+    units: pd.DataFrame,
+    as_of: object,
+    reports: Mapping[str, object] | None = None,
+    *,
+    window_months: int = 12,
+) -> dict:
     """A JSON-able profile of the inputs as of month ``as_of``; events dated later are ignored.
 
     Args:
@@ -119,9 +130,13 @@ def input_profile(events: pd.DataFrame, units: pd.DataFrame, as_of: object, repo
     for row in source_coverage(ev, month.to_timestamp()).itertuples(index=False):
         own = (ev["source_dataset"] == row.source_dataset).to_numpy()
         sources[str(row.source_dataset)] = {
-            "events": int(row.count), "first": row.first.strftime("%Y-%m-%d"), "newest": row.last.strftime("%Y-%m-%d"),
-            "days_since_last": int(row.days_since_last), "lag_n": int(row.lag_n),
-            "lag_median_days": _rounded(row.lag_median_days), "lag_p90_days": _rounded(row.lag_p90_days),
+            "events": int(row.count),
+            "first": row.first.strftime("%Y-%m-%d"),
+            "newest": row.last.strftime("%Y-%m-%d"),
+            "days_since_last": int(row.days_since_last),
+            "lag_n": int(row.lag_n),
+            "lag_median_days": _rounded(row.lag_median_days),
+            "lag_p90_days": _rounded(row.lag_p90_days),
             "recorded_within_30d": _rounded(row.recorded_within_30d),
             "as_of_month": int((own & at_month).sum()),
             "previous_window_monthly_mean": round(float((own & in_previous).sum()) / window_months, 6),
@@ -135,7 +150,11 @@ def input_profile(events: pd.DataFrame, units: pd.DataFrame, as_of: object, repo
     panel = sorted({str(u) for u in units["unit_id"]})
     names = {}
     if "name" in units:
-        names = {str(u): str(n) for u, n in sorted(zip(units["unit_id"].astype(str), units["name"])) if not pd.isna(n)}
+        names = {
+            str(u): str(n)
+            for u, n in sorted(zip(units["unit_id"].astype(str), units["name"]))
+            if not pd.isna(n)
+        }
 
     types = ev.loc[in_window, "event_type"].fillna("(no type)").astype(str).value_counts()
     n = int(types.sum())
@@ -147,9 +166,12 @@ def input_profile(events: pd.DataFrame, units: pd.DataFrame, as_of: object, repo
         "window": [str(first), str(month)],
         "inputs": _inputs(reports),
         "sources": sources,
-        "events": {"total": int(len(ev)), "as_of_month": int(at_month.sum()),
-                   "previous_window_monthly_mean": round(float(in_previous.sum()) / window_months, 6),
-                   "unassigned": unassigned},
+        "events": {
+            "total": int(len(ev)),
+            "as_of_month": int(at_month.sum()),
+            "previous_window_monthly_mean": round(float(in_previous.sum()) / window_months, 6),
+            "unassigned": unassigned,
+        },
         "units": panel,
         "unit_names": names,
         "active_units": active,
@@ -187,10 +209,21 @@ def _mix(before: object, now: object) -> dict:
     changes = []
     for t in sorted(set(pb) | set(pn)):
         b, n = _num(pb.get(t, 0.0)) or 0.0, _num(pn.get(t, 0.0)) or 0.0
-        changes.append({"event_type": str(t), "share_before": b, "share_now": n, "change": round(n - b, 6),
-                        "count_before": _int(_get(cb, t)), "count_now": _int(_get(cn, t))})
+        changes.append(
+            {
+                "event_type": str(t),
+                "share_before": b,
+                "share_now": n,
+                "change": round(n - b, 6),
+                "count_before": _int(_get(cb, t)),
+                "count_now": _int(_get(cn, t)),
+            }
+        )
     changes.sort(key=lambda c: (-abs(c["change"]), c["event_type"]))
-    return {"tvd": round(0.5 * sum(abs(c["share_now"] - c["share_before"]) for c in changes), 6), "changes": changes}
+    return {
+        "tvd": round(0.5 * sum(abs(c["share_now"] - c["share_before"]) for c in changes), 6),
+        "changes": changes,
+    }
 
 
 def _moved(ratio: float) -> str:
@@ -201,8 +234,14 @@ def _outside(ratio: float | None, volume_ratio: tuple[float, float]) -> bool:
     return ratio is not None and not volume_ratio[0] <= ratio <= volume_ratio[1]
 
 
-def compare_profiles(previous: Mapping | None, current: Mapping, *, mix_threshold: float = 0.10,
-                     volume_ratio: tuple[float, float] = (0.5, 2.0), lag_change_days: float = 14.0) -> dict:
+def compare_profiles(
+    previous: Mapping | None,
+    current: Mapping,
+    *,
+    mix_threshold: float = 0.10,
+    volume_ratio: tuple[float, float] = (0.5, 2.0),
+    lag_change_days: float = 14.0,
+) -> dict:
     """What changed between the last run's input profile and this one's.
 
     Args:
@@ -233,11 +272,15 @@ def compare_profiles(previous: Mapping | None, current: Mapping, *, mix_threshol
     alerts: list[str] = []
 
     if prev and _get(prev, "window_months") not in (None, _get(current, "window_months")):
-        alerts.append(f"the profile window changed from {_get(prev, 'window_months')} to "
-                      f"{_get(current, 'window_months')} months: active units and the mix are not comparable")
+        alerts.append(
+            f"the profile window changed from {_get(prev, 'window_months')} to "
+            f"{_get(current, 'window_months')} months: active units and the mix are not comparable"
+        )
 
-    units = {"panel": _unit_changes(_get(prev, "units"), _get(current, "units"), names),
-             "active": _unit_changes(_get(prev, "active_units"), _get(current, "active_units"), names)}
+    units = {
+        "panel": _unit_changes(_get(prev, "units"), _get(current, "units"), names),
+        "active": _unit_changes(_get(prev, "active_units"), _get(current, "active_units"), names),
+    }
     for key, where in (("panel", "the panel"), ("active", "the active set")):
         for kind, verb in (("vanished", "vanished from"), ("new", "new in")):
             got = units[key][kind]
@@ -247,7 +290,9 @@ def compare_profiles(previous: Mapping | None, current: Mapping, *, mix_threshol
     mix = _mix(_get(prev, "event_types"), _get(current, "event_types"))
     if mix["tvd"] is not None and mix["tvd"] > mix_threshold:
         top = mix["changes"][0]
-        alerts.append(f"event-type mix moved by {mix['tvd']:.2f} (TVD), most in '{top['event_type']}' {top['change']:+.2f}")
+        alerts.append(
+            f"event-type mix moved by {mix['tvd']:.2f} (TVD), most in '{top['event_type']}' {top['change']:+.2f}"
+        )
 
     inputs = []
     ib, inow = _get(prev, "inputs"), _get(current, "inputs")
@@ -263,23 +308,33 @@ def compare_profiles(previous: Mapping | None, current: Mapping, *, mix_threshol
         elif name not in inow:
             alerts.append(f"input '{name}' was read in {last} but not now")
         elif _outside(r, volume_ratio):
-            alerts.append(f"input '{name}': rows kept {_moved(r)} from {before} to {now} ({r:.2f}x) since {last}")
+            alerts.append(
+                f"input '{name}': rows kept {_moved(r)} from {before} to {now} ({r:.2f}x) since {last}"
+            )
 
     sources = []
     sb, snow = _get(prev, "sources"), _get(current, "sources")
     sb, snow = (sb if isinstance(sb, Mapping) else None), (snow if isinstance(snow, Mapping) else {})
     for src in sorted(set(snow) | set(sb or {})):
         b, n = _get(sb, src) or {}, _get(snow, src) or {}
-        row = {"source": str(src), "events_before": _int(_get(b, "events")), "events_now": _int(_get(n, "events")),
-               "newest_before": _get(b, "newest"), "newest_now": _get(n, "newest"),
-               "lag_median_before": _num(_get(b, "lag_median_days")), "lag_median_now": _num(_get(n, "lag_median_days")),
-               "as_of_month": _int(_get(n, "as_of_month")),
-               "previous_window_monthly_mean": _num(_get(n, "previous_window_monthly_mean"))}
+        row = {
+            "source": str(src),
+            "events_before": _int(_get(b, "events")),
+            "events_now": _int(_get(n, "events")),
+            "newest_before": _get(b, "newest"),
+            "newest_now": _get(n, "newest"),
+            "lag_median_before": _num(_get(b, "lag_median_days")),
+            "lag_median_now": _num(_get(n, "lag_median_days")),
+            "as_of_month": _int(_get(n, "as_of_month")),
+            "previous_window_monthly_mean": _num(_get(n, "previous_window_monthly_mean")),
+        }
         row["ratio"] = _ratio(row["events_before"], row["events_now"])
         lb, ln = row["lag_median_before"], row["lag_median_now"]
         row["lag_change_days"] = None if lb is None or ln is None else round(ln - lb, 3)
         mean = row["previous_window_monthly_mean"]
-        row["month_ratio"] = _ratio(mean, row["as_of_month"]) if mean is not None and mean >= MIN_MONTHLY_MEAN else None
+        row["month_ratio"] = (
+            _ratio(mean, row["as_of_month"]) if mean is not None and mean >= MIN_MONTHLY_MEAN else None
+        )
         sources.append(row)
         if sb is None:
             continue
@@ -291,7 +346,9 @@ def compare_profiles(previous: Mapping | None, current: Mapping, *, mix_threshol
             continue
         r = row["ratio"]
         if _outside(r, volume_ratio):
-            alerts.append(f"{src}: events {_moved(r)} from {row['events_before']} to {row['events_now']} ({r:.2f}x) since {last}")
+            alerts.append(
+                f"{src}: events {_moved(r)} from {row['events_before']} to {row['events_now']} ({r:.2f}x) since {last}"
+            )
         nb, nn = row["newest_before"], row["newest_now"]
         if isinstance(nb, str) and isinstance(nn, str):  # ISO dates order as strings
             if nn < nb:
@@ -299,19 +356,34 @@ def compare_profiles(previous: Mapping | None, current: Mapping, *, mix_threshol
             elif nn == nb and isinstance(prev_as_of, str) and isinstance(as_of, str) and as_of > prev_as_of:
                 alerts.append(f"{src}: no event newer than {nb}, the newest in {last}")
         if row["lag_change_days"] is not None and abs(row["lag_change_days"]) > lag_change_days:
-            alerts.append(f"{src}: median reporting lag {'grew' if row['lag_change_days'] > 0 else 'fell'} "
-                          f"from {lb:.0f} to {ln:.0f} days since {last}")
+            alerts.append(
+                f"{src}: median reporting lag {'grew' if row['lag_change_days'] > 0 else 'fell'} "
+                f"from {lb:.0f} to {ln:.0f} days since {last}"
+            )
         r = row["month_ratio"]
         if _outside(r, volume_ratio):
-            alerts.append(f"{src}: {row['as_of_month']} events in {as_of}, {r:.2f}x its monthly mean over the "
-                          f"{_get(current, 'window_months')} months before ({mean:.1f})")
+            alerts.append(
+                f"{src}: {row['as_of_month']} events in {as_of}, {r:.2f}x its monthly mean over the "
+                f"{_get(current, 'window_months')} months before ({mean:.1f})"
+            )
 
-    events = {"total_before": _int(_get(prev, "events", "total")), "total_now": _int(_get(current, "events", "total")),
-              "as_of_month": _int(_get(current, "events", "as_of_month")),
-              "previous_window_monthly_mean": _num(_get(current, "events", "previous_window_monthly_mean")),
-              "unassigned_before": _int(_get(prev, "events", "unassigned")),
-              "unassigned_now": _int(_get(current, "events", "unassigned"))}
-    return {"first_run": previous is None, "as_of": as_of, "previous_as_of": prev_as_of,
-            "window_months": _int(_get(current, "window_months")),
-            "alerts": [] if previous is None else alerts, "units": units, "mix": mix, "inputs": inputs,
-            "sources": sources, "events": events}
+    events = {
+        "total_before": _int(_get(prev, "events", "total")),
+        "total_now": _int(_get(current, "events", "total")),
+        "as_of_month": _int(_get(current, "events", "as_of_month")),
+        "previous_window_monthly_mean": _num(_get(current, "events", "previous_window_monthly_mean")),
+        "unassigned_before": _int(_get(prev, "events", "unassigned")),
+        "unassigned_now": _int(_get(current, "events", "unassigned")),
+    }
+    return {
+        "first_run": previous is None,
+        "as_of": as_of,
+        "previous_as_of": prev_as_of,
+        "window_months": _int(_get(current, "window_months")),
+        "alerts": [] if previous is None else alerts,
+        "units": units,
+        "mix": mix,
+        "inputs": inputs,
+        "sources": sources,
+        "events": events,
+    }

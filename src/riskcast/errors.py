@@ -1,4 +1,5 @@
 """Errors riskcast raises for bad input, with the place they were found."""
+
 from __future__ import annotations
 
 import math
@@ -6,7 +7,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-__all__ = ["InputError", "ConfigError", "FetchError", "Problem", "shown", "EXIT_BAD_INPUT", "EXIT_FETCH_FAILED", "MAX_LISTED"]
+__all__ = [
+    "InputError",
+    "ConfigError",
+    "FetchError",
+    "Problem",
+    "shown",
+    "EXIT_BAD_INPUT",
+    "EXIT_FETCH_FAILED",
+    "MAX_LISTED",
+]
 
 #: Exit code of the CLI for bad input or a bad config (documented in the README).
 EXIT_BAD_INPUT = 2
@@ -37,7 +47,11 @@ def shown(value: object) -> str:
     if isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d") if value == datetime(value.year, value.month, value.day) else value.isoformat(sep=" ")
+        return (
+            value.strftime("%Y-%m-%d")
+            if value == datetime(value.year, value.month, value.day)
+            else value.isoformat(sep=" ")
+        )
     if isinstance(value, date):
         return value.isoformat()
     return repr(str(value))
@@ -53,7 +67,8 @@ class Problem:
 
     def where(self) -> str:
         parts = ([f"row {self.row}"] if self.row is not None else []) + (
-            [f"column {self.column!r}"] if self.column is not None else [])
+            [f"column {self.column!r}"] if self.column is not None else []
+        )
         return ", ".join(parts)
 
 
@@ -85,7 +100,10 @@ class InputError(ValueError):
             n = self.total - 1
             text += f"\n  {n} more problem{'s' if n > 1 else ''} in this file"
             text += ":" if len(self.problems) > 1 else " (not listed)"
-            text += "".join(f"\n  {p.where()}: {p.message}" if p.where() else f"\n  {p.message}" for p in self.problems[1:])
+            text += "".join(
+                f"\n  {p.where()}: {p.message}" if p.where() else f"\n  {p.message}"
+                for p in self.problems[1:]
+            )
             if self.total > len(self.problems):
                 text += f"\n  ... and {self.total - len(self.problems)} more not listed ({self.total} in all)"
         super().__init__(text)
@@ -95,8 +113,14 @@ class InputError(ValueError):
         """One error for many problems: the first names the place, the next ones are listed
         (up to :data:`MAX_LISTED` in all), the rest counted."""
         first, *rest = problems
-        return cls(first.message, file=file, row=first.row, column=first.column,
-                   also=rest[: MAX_LISTED - 1], total=total or len(problems))
+        return cls(
+            first.message,
+            file=file,
+            row=first.row,
+            column=first.column,
+            also=rest[: MAX_LISTED - 1],
+            total=total or len(problems),
+        )
 
 
 class ConfigError(ValueError):

@@ -2,6 +2,7 @@
 
 This is the contract every stage and the report read and write through; it sits below them all.
 """
+
 from __future__ import annotations
 
 import json

@@ -5,6 +5,7 @@ actors and fatality floor of the config's target) and of all events, and the for
 ``target_any_h{h}`` / ``target_count_h{h}``: whether (how many) target events happen in month
 t + h. A row at month t never holds information dated after t except in ``target_*`` columns.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,7 +22,11 @@ def to_month(dates: pd.Series) -> pd.Series:
 
 
 def month_range(start: str | pd.Timestamp, end: str | pd.Timestamp) -> pd.DatetimeIndex:
-    return pd.date_range(pd.Timestamp(start).to_period("M").to_timestamp(), pd.Timestamp(end).to_period("M").to_timestamp(), freq="MS")
+    return pd.date_range(
+        pd.Timestamp(start).to_period("M").to_timestamp(),
+        pd.Timestamp(end).to_period("M").to_timestamp(),
+        freq="MS",
+    )
 
 
 def target_mask(events: pd.DataFrame, target: TargetSpec) -> pd.Series:
@@ -83,8 +88,14 @@ def build_panel(
         kernels work on: ``n_target``, ``n_fatalities``, ``n_all``.
     """
     ev = events.assign(month=to_month(events["date"]))
-    counts = counts if counts is not None else pd.DataFrame(columns=["unit_id", "month", "events", "fatalities", "event_class"])
-    last = max([d for d in (ev["month"].max(), pd.to_datetime(counts["month"]).max()) if pd.notna(d)], default=None)
+    counts = (
+        counts
+        if counts is not None
+        else pd.DataFrame(columns=["unit_id", "month", "events", "fatalities", "event_class"])
+    )
+    last = max(
+        [d for d in (ev["month"].max(), pd.to_datetime(counts["month"]).max()) if pd.notna(d)], default=None
+    )
     if end is None:
         if last is None:
             raise ValueError("no events or counts to build a panel from")
@@ -98,9 +109,12 @@ def build_panel(
     tev = ev[is_target]
     cls = counts[counts["event_class"].isin(count_classes)] if len(counts) else counts
     arrays = {
-        "n_target": _grid(tev, np.ones(len(tev)), unit_ix, months) + _grid(cls, cls.get("events", []), unit_ix, months),
-        "n_fatalities": _grid(tev, tev["fatalities"], unit_ix, months) + _grid(cls, cls.get("fatalities", []), unit_ix, months),
-        "n_all": _grid(ev, np.ones(len(ev)), unit_ix, months) + _grid(counts, counts.get("events", []), unit_ix, months),
+        "n_target": _grid(tev, np.ones(len(tev)), unit_ix, months)
+        + _grid(cls, cls.get("events", []), unit_ix, months),
+        "n_fatalities": _grid(tev, tev["fatalities"], unit_ix, months)
+        + _grid(cls, cls.get("fatalities", []), unit_ix, months),
+        "n_all": _grid(ev, np.ones(len(ev)), unit_ix, months)
+        + _grid(counts, counts.get("events", []), unit_ix, months),
     }
 
     n_u, n_m = len(unit_ix), len(months)

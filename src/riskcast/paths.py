@@ -3,6 +3,7 @@
 In a source checkout they are the top-level folders; in an installed wheel they are shipped
 inside the package under ``riskcast/_project``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,6 +4,7 @@ Every reader turns its format into one of these tables and calls :func:`validate
 violation is reported the same way everywhere: file, row, column and what was expected.
 Months are ``datetime64[ns]`` timestamps at the first day of the month.
 """
+
 from __future__ import annotations
 
 import ast
@@ -210,14 +211,18 @@ def validate(
     except SchemaErrors as exc:
         columns = columns or {}
         checked = None
-        problems = [Problem(p.message, p.row, columns.get(p.column, p.column) if p.column else None)
-                    for p in _problems(exc.failure_cases, df, schema, row_of, written)]
+        problems = [
+            Problem(p.message, p.row, columns.get(p.column, p.column) if p.column else None)
+            for p in _problems(exc.failure_cases, df, schema, row_of, written)
+        ]
     if found:
         # One problem per cell: a cell the reader could not parse also fails the schema
         # (as an empty or mistyped cell), and the reader's words say more.
         reported = {(p.row, p.column) for p in found}
-        problems = sorted([*found, *(p for p in problems if (p.row, p.column) not in reported)],
-                          key=lambda p: -1 if p.row is None else p.row)
+        problems = sorted(
+            [*found, *(p for p in problems if (p.row, p.column) not in reported)],
+            key=lambda p: -1 if p.row is None else p.row,
+        )
     if problems or checked is None:
         raise InputError.of(problems or [Problem(f"does not match the {schema.name} table")], file=file)
     return checked
@@ -227,18 +232,30 @@ def validate(
 _WIDE = {_END_AFTER_START: ("end_month", "start_month")}
 
 
-def _problems(fc: pd.DataFrame, df: pd.DataFrame, schema: pa.DataFrameSchema,
-              row_of: Callable[[object], int | None] | None,
-              written: Callable[[object, str], object] | None) -> list[Problem]:
+def _problems(
+    fc: pd.DataFrame,
+    df: pd.DataFrame,
+    schema: pa.DataFrameSchema,
+    row_of: Callable[[object], int | None] | None,
+    written: Callable[[object, str], object] | None,
+) -> list[Problem]:
     """Every failure case in words, one per cell, in the order of the file's rows."""
     checks = fc["check"].astype(str)
     # A missing or unknown column explains everything else that failed: report only those.
     structural = checks.str.startswith("column_in_")
     if structural.any():
-        return [Problem(f"{schema.name} table: "
-                        + ("missing column" if c.startswith("column_in_dataframe") else "unexpected column (not in the canonical table)"),
-                        column=str(v))
-                for c, v in zip(checks[structural], fc.loc[structural, "failure_case"], strict=True)]
+        return [
+            Problem(
+                f"{schema.name} table: "
+                + (
+                    "missing column"
+                    if c.startswith("column_in_dataframe")
+                    else "unexpected column (not in the canonical table)"
+                ),
+                column=str(v),
+            )
+            for c, v in zip(checks[structural], fc.loc[structural, "failure_case"], strict=True)
+        ]
     seen: dict[tuple, tuple] = {}
     for (_, case), check in zip(fc.iterrows(), checks, strict=True):
         idx = case.get("index")
@@ -265,17 +282,31 @@ def _problems(fc: pd.DataFrame, df: pd.DataFrame, schema: pa.DataFrameSchema,
             text += f" ({shown_too} {shown(df.at[idx, shown_too])})"
         row = (row_of(idx) if row_of else int(idx) + 1) if idx is not None else None
         order = list(df.columns).index(column) if column in df.columns else len(df.columns)
-        seen[key] = (row if row is not None else -1, order,
-                     Problem(f"{schema.name} table: {rule}, got {text}", row=row, column=column))
+        seen[key] = (
+            row if row is not None else -1,
+            order,
+            Problem(f"{schema.name} table: {rule}, got {text}", row=row, column=column),
+        )
     return [p for *_, p in sorted(seen.values(), key=lambda t: t[:2])]
 
 
 _OPS = {
-    "greater_than_or_equal_to": ">=", "less_than_or_equal_to": "<=", "greater_than": ">",
-    "less_than": "<", "equal_to": "=", "not_equal_to": "!=",
+    "greater_than_or_equal_to": ">=",
+    "less_than_or_equal_to": "<=",
+    "greater_than": ">",
+    "less_than": "<",
+    "equal_to": "=",
+    "not_equal_to": "!=",
 }
-_TYPES = {"int64": "a whole number", "Int64": "a whole number", "float64": "a number",
-          "datetime64[ns]": "a date", "str": "text", "object": "text", "bool": "true or false"}
+_TYPES = {
+    "int64": "a whole number",
+    "Int64": "a whole number",
+    "float64": "a number",
+    "datetime64[ns]": "a date",
+    "str": "text",
+    "object": "text",
+    "bool": "true or false",
+}
 
 
 def _literals(args: str) -> list:

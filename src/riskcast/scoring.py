@@ -5,6 +5,7 @@ returns a wide frame per unit; :func:`score_month` turns it into one row per uni
 horizon, with a risk tier and a readable list of the features that drove the score, and
 stamps each row with the model version and data hash it came from.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,14 +17,43 @@ import pandas as pd
 
 from riskcast.atomic import atomic_path
 
-__all__ = ["score_month", "explain_change", "write_scores", "assign_tiers", "SCORE_COLUMNS", "DEFAULT_TIERS", "SCORE_FORMATS",
-           "DEFAULT_CHUNK_SIZE"]
+__all__ = [
+    "score_month",
+    "explain_change",
+    "write_scores",
+    "assign_tiers",
+    "SCORE_COLUMNS",
+    "DEFAULT_TIERS",
+    "SCORE_FORMATS",
+    "DEFAULT_CHUNK_SIZE",
+]
 
-SCORE_COLUMNS = ["unit_id", "unit_name", "country", "as_of", "target_month", "horizon", "p", "expected_count",
-                 "q10", "q50", "q90", "tier", "top_features", "model", "model_version", "data_hash"]
+SCORE_COLUMNS = [
+    "unit_id",
+    "unit_name",
+    "country",
+    "as_of",
+    "target_month",
+    "horizon",
+    "p",
+    "expected_count",
+    "q10",
+    "q50",
+    "q90",
+    "tier",
+    "top_features",
+    "model",
+    "model_version",
+    "data_hash",
+]
 
 #: (tier, lowest p in the tier), highest first; the last cut is 0 so every p has a tier.
-DEFAULT_TIERS: tuple[tuple[str, float], ...] = (("very high", 0.8), ("high", 0.5), ("medium", 0.2), ("low", 0.0))
+DEFAULT_TIERS: tuple[tuple[str, float], ...] = (
+    ("very high", 0.8),
+    ("high", 0.5),
+    ("medium", 0.2),
+    ("low", 0.0),
+)
 
 SCORE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json"}
 
@@ -72,8 +102,9 @@ def _predict(bundle_model, X: pd.DataFrame, top_k: int) -> pd.DataFrame:
     return bundle_model.forecast(X, top_k=int(top_k))  # an in-memory ForecastBundle
 
 
-def _predict_chunked(bundle_model, rows: pd.DataFrame, top_k: int, chunk_size: int,
-                     progress: Callable[[int], None] | None) -> pd.DataFrame:
+def _predict_chunked(
+    bundle_model, rows: pd.DataFrame, top_k: int, chunk_size: int, progress: Callable[[int], None] | None
+) -> pd.DataFrame:
     """``_predict`` over consecutive slices of ``rows``, reporting the units done after each.
 
     Every bundle output is computed row by row (fitted models, per-row contributions), so the
@@ -83,16 +114,26 @@ def _predict_chunked(bundle_model, rows: pd.DataFrame, top_k: int, chunk_size: i
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
     parts = []
     for start in range(0, len(rows), chunk_size):
-        chunk = rows.iloc[start:start + chunk_size]
+        chunk = rows.iloc[start : start + chunk_size]
         parts.append(_predict(bundle_model, chunk, top_k).reset_index(drop=True))
         if progress is not None:
             progress(start + len(chunk))
     return pd.concat(parts, ignore_index=True)
 
 
-def score_month(bundle_model, panel_rows: pd.DataFrame, *, as_of, model_name: str, model_version: str | int,
-                data_hash: str, tiers: Sequence[tuple[str, float]] = DEFAULT_TIERS, top_k: int = 3,
-                progress: Callable[[int], None] | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE) -> pd.DataFrame:
+def score_month(
+    bundle_model,
+    panel_rows: pd.DataFrame,
+    *,
+    as_of,
+    model_name: str,
+    model_version: str | int,
+    data_hash: str,
+    tiers: Sequence[tuple[str, float]] = DEFAULT_TIERS,
+    top_k: int = 3,
+    progress: Callable[[int], None] | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> pd.DataFrame:
     """Score the units of one origin month with a bundle; one row per unit and horizon.
 
     Args:
@@ -135,31 +176,52 @@ def score_month(bundle_model, panel_rows: pd.DataFrame, *, as_of, model_name: st
 
     def col(name: str, h: int, fill) -> np.ndarray:
         key = f"{name}_h{h}"
-        return pred[key].to_numpy() if key in pred.columns else np.full(len(rows), fill, dtype=object if fill == "" else float)
+        return (
+            pred[key].to_numpy()
+            if key in pred.columns
+            else np.full(len(rows), fill, dtype=object if fill == "" else float)
+        )
 
     parts = []
     for h in horizons:
         p = pred[f"p_h{h}"].to_numpy(dtype=float)
-        parts.append(pd.DataFrame({
-            "unit_id": rows["unit_id"].to_numpy(), "unit_name": rows["unit_name"].to_numpy(),
-            "country": rows["country"].to_numpy(), "as_of": f"{as_of:%Y-%m}",
-            "target_month": f"{as_of + pd.DateOffset(months=h):%Y-%m}", "horizon": h, "p": p,
-            "expected_count": col("expected_count", h, np.nan).astype(float),
-            "q10": col("q10", h, np.nan).astype(float), "q50": col("q50", h, np.nan).astype(float),
-            "q90": col("q90", h, np.nan).astype(float), "tier": assign_tiers(p, tiers),
-            "top_features": col("top_features", h, ""), "model": model_name,
-            "model_version": str(model_version), "data_hash": data_hash,
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "unit_id": rows["unit_id"].to_numpy(),
+                    "unit_name": rows["unit_name"].to_numpy(),
+                    "country": rows["country"].to_numpy(),
+                    "as_of": f"{as_of:%Y-%m}",
+                    "target_month": f"{as_of + pd.DateOffset(months=h):%Y-%m}",
+                    "horizon": h,
+                    "p": p,
+                    "expected_count": col("expected_count", h, np.nan).astype(float),
+                    "q10": col("q10", h, np.nan).astype(float),
+                    "q50": col("q50", h, np.nan).astype(float),
+                    "q90": col("q90", h, np.nan).astype(float),
+                    "tier": assign_tiers(p, tiers),
+                    "top_features": col("top_features", h, ""),
+                    "model": model_name,
+                    "model_version": str(model_version),
+                    "data_hash": data_hash,
+                }
+            )
+        )
     out = pd.concat(parts, ignore_index=True)[SCORE_COLUMNS]
-    return out.sort_values(["horizon", "p", "unit_id"], ascending=[True, False, True], kind="stable", ignore_index=True)
+    return out.sort_values(
+        ["horizon", "p", "unit_id"], ascending=[True, False, True], kind="stable", ignore_index=True
+    )
 
 
 def _bundle(bundle_model):
-    return bundle_model.unwrap_python_model() if hasattr(bundle_model, "unwrap_python_model") else bundle_model
+    return (
+        bundle_model.unwrap_python_model() if hasattr(bundle_model, "unwrap_python_model") else bundle_model
+    )
 
 
-def explain_change(bundle_model, rows_now: pd.DataFrame, rows_before: pd.DataFrame, *, horizon: int,
-                   top_k: int = 3) -> pd.DataFrame:
+def explain_change(
+    bundle_model, rows_now: pd.DataFrame, rows_before: pd.DataFrame, *, horizon: int, top_k: int = 3
+) -> pd.DataFrame:
     """What moved each unit's forecast since the month before, with the same model.
 
     Contributions of additive models are relative to an average unit-month, which reads oddly
@@ -199,8 +261,15 @@ def explain_change(bundle_model, rows_now: pd.DataFrame, rows_before: pd.DataFra
         diff = cn.iloc[np.flatnonzero(has_before)].reset_index(drop=True) - cb.reset_index(drop=True)
         for i, text in zip(np.flatnonzero(has_before), top_contributions(diff, top_k)):
             changes[i] = text
-    return pd.DataFrame({"unit_id": now["unit_id"].to_numpy(), "horizon": int(horizon), "p_before": p_before,
-                         "p_now": p_now, "changes": changes})
+    return pd.DataFrame(
+        {
+            "unit_id": now["unit_id"].to_numpy(),
+            "horizon": int(horizon),
+            "p_before": p_before,
+            "p_now": p_now,
+            "changes": changes,
+        }
+    )
 
 
 def write_scores(df: pd.DataFrame, path: str | Path) -> Path:
@@ -212,7 +281,9 @@ def write_scores(df: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     fmt = SCORE_FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise ValueError(f"unknown score file suffix {path.suffix!r} for {path}: use one of {sorted(SCORE_FORMATS)}")
+        raise ValueError(
+            f"unknown score file suffix {path.suffix!r} for {path}: use one of {sorted(SCORE_FORMATS)}"
+        )
     with atomic_path(path) as tmp:
         if fmt == "csv":
             df.to_csv(tmp, index=False)

@@ -6,6 +6,7 @@ parquet file per :class:`ScoreKey`, with the key itself embedded in the parquet 
 the file name is only a hash of the key, so a file is used only when the key it carries
 equals the one asked for (a renamed, stale or corrupt file is recomputed and overwritten).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -18,7 +19,15 @@ import pandas as pd
 
 from riskcast.atomic import atomic_path
 
-__all__ = ["ScoreKey", "cached_score", "score_key", "frame_hash", "cache_file", "CACHE_DIRNAME", "KEY_METADATA"]
+__all__ = [
+    "ScoreKey",
+    "cached_score",
+    "score_key",
+    "frame_hash",
+    "cache_file",
+    "CACHE_DIRNAME",
+    "KEY_METADATA",
+]
 
 CACHE_DIRNAME = "score_cache"
 #: The parquet schema-metadata entry holding the key (JSON) of the table in the file.
@@ -63,18 +72,34 @@ def frame_hash(rows: pd.DataFrame, columns: Iterable[str] | None = None) -> str:
     return h.hexdigest()
 
 
-def score_key(*, model_name: str, model_version: str | int, data_hash: str, as_of, rows: pd.DataFrame,
-              feature_cols: Sequence[str], tiers: Sequence[tuple[str, float]] = (), top_k: int = 3) -> ScoreKey:
+def score_key(
+    *,
+    model_name: str,
+    model_version: str | int,
+    data_hash: str,
+    as_of,
+    rows: pd.DataFrame,
+    feature_cols: Sequence[str],
+    tiers: Sequence[tuple[str, float]] = (),
+    top_k: int = 3,
+) -> ScoreKey:
     """The key for scoring ``rows`` (one month of the panel) with the given model and options.
 
     ``feature_cols`` are the bundle's feature columns; the id columns (unit_id, unit_name,
     country) are hashed with them since they are copied into the table.
     """
     ids = [c for c in ("unit_id", "unit_name", "country") if c in rows.columns]
-    settings = json.dumps({"tiers": [[str(n), float(c)] for n, c in tiers], "top_k": int(top_k)}, sort_keys=True)
-    return ScoreKey(model_name=str(model_name), model_version=str(model_version), data_hash=str(data_hash),
-                    as_of=f"{pd.Timestamp(as_of):%Y-%m}", features_hash=frame_hash(rows, [*ids, *feature_cols]),
-                    settings=hashlib.sha256(settings.encode()).hexdigest()[:16])
+    settings = json.dumps(
+        {"tiers": [[str(n), float(c)] for n, c in tiers], "top_k": int(top_k)}, sort_keys=True
+    )
+    return ScoreKey(
+        model_name=str(model_name),
+        model_version=str(model_version),
+        data_hash=str(data_hash),
+        as_of=f"{pd.Timestamp(as_of):%Y-%m}",
+        features_hash=frame_hash(rows, [*ids, *feature_cols]),
+        settings=hashlib.sha256(settings.encode()).hexdigest()[:16],
+    )
 
 
 def cache_file(cache_dir: str | Path, key: ScoreKey) -> Path:
@@ -104,12 +129,16 @@ def _write(path: Path, key: ScoreKey, df: pd.DataFrame) -> None:
 
     table = pa.Table.from_pandas(df, preserve_index=False)
     # Keep pandas' own metadata (dtypes) and add the key beside it.
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), KEY_METADATA: key.to_json().encode()})
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), KEY_METADATA: key.to_json().encode()}
+    )
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
 
 
-def cached_score(cache_dir: str | Path, key: ScoreKey, compute: Callable[[], pd.DataFrame]) -> tuple[pd.DataFrame, bool]:
+def cached_score(
+    cache_dir: str | Path, key: ScoreKey, compute: Callable[[], pd.DataFrame]
+) -> tuple[pd.DataFrame, bool]:
     """The score table for ``key``: from the cache when a valid entry exists, else ``compute()``.
 
     Args:

@@ -39,25 +39,43 @@ def _panel(n_units: int = 8, n_months: int = 40, seed: int = 0) -> pd.DataFrame:
         prev = np.r_[0.0, c[:-1]]
         share = pd.Series(c > 0, dtype=float).rolling(12, min_periods=1).mean().to_numpy()
         total = pd.Series(c).rolling(12, min_periods=1).sum().to_numpy()
-        frames.append(pd.DataFrame({
-            "unit_id": f"U{u}", "unit_name": f"unit {u}", "country": "Mali" if u < 4 else "Niger", "month": months,
-            "h_recent": prev, "h_noise": rng.normal(size=n_months),
-            "s_neighbours": counts[:, :].mean(axis=0), "s_noise": rng.normal(size=n_months),
-            "p_troops": troops[u], "p_noise": rng.normal(size=n_months),
-            "k_coup": (np.arange(n_months) > 20).astype(float), "k_noise": rng.normal(size=n_months),
-            "c_sin": np.sin(2 * np.pi * months.month / 12), "c_cos": np.cos(2 * np.pi * months.month / 12),
-            "clim_share": share, "clim_sum": total,
-            # the feature at month t describes t; the target is month t + 1 (NaN past the panel's end)
-            "target_count_h1": np.r_[c[1:], np.nan],
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "unit_id": f"U{u}",
+                    "unit_name": f"unit {u}",
+                    "country": "Mali" if u < 4 else "Niger",
+                    "month": months,
+                    "h_recent": prev,
+                    "h_noise": rng.normal(size=n_months),
+                    "s_neighbours": counts[:, :].mean(axis=0),
+                    "s_noise": rng.normal(size=n_months),
+                    "p_troops": troops[u],
+                    "p_noise": rng.normal(size=n_months),
+                    "k_coup": (np.arange(n_months) > 20).astype(float),
+                    "k_noise": rng.normal(size=n_months),
+                    "c_sin": np.sin(2 * np.pi * months.month / 12),
+                    "c_cos": np.cos(2 * np.pi * months.month / 12),
+                    "clim_share": share,
+                    "clim_sum": total,
+                    # the feature at month t describes t; the target is month t + 1 (NaN past the panel's end)
+                    "target_count_h1": np.r_[c[1:], np.nan],
+                }
+            )
+        )
     panel = pd.concat(frames, ignore_index=True)
-    panel["target_any_h1"] = (panel["target_count_h1"] > 0).astype(float).where(panel["target_count_h1"].notna())
+    panel["target_any_h1"] = (
+        (panel["target_count_h1"] > 0).astype(float).where(panel["target_count_h1"].notna())
+    )
     return panel
 
 
 def _run(cols_by_family):
     return run_ablation(
-        _panel(), cols_by_family, lambda cols: LogisticCount(columns=tuple(cols)), (1,),
+        _panel(),
+        cols_by_family,
+        lambda cols: LogisticCount(columns=tuple(cols)),
+        (1,),
         backtest_kwargs={"min_train_months": 12, "eval_months": 6},
         reference_model=Climatology(share_column="clim_share", sum_column="clim_sum", window=12),
     )
@@ -95,8 +113,18 @@ def test_family_without_columns_is_skipped_with_a_note():
     scored = a[~a["variant"].isin(["-calendar", "-actors", "-sub_events", "-cross_border"])]
     assert scored["n"].nunique() == 1
     wide = ablation_table(a)
-    assert list(wide.columns) == ["all", "climatology", "without history", "without actors", "without sub_events", "without spatial",
-                                  "without cross_border", "without presence", "without shocks", "without calendar"]
+    assert list(wide.columns) == [
+        "all",
+        "climatology",
+        "without history",
+        "without actors",
+        "without sub_events",
+        "without spatial",
+        "without cross_border",
+        "without presence",
+        "without shocks",
+        "without calendar",
+    ]
     assert wide.index.get_level_values("metric")[0] == "auroc"
     assert wide["without calendar"].isna().all()
 
@@ -105,12 +133,18 @@ def test_unknown_family_and_unrestricted_model_are_refused():
     with pytest.raises(ValueError, match="unknown feature families"):
         _run({**FAMILY_COLS, "weather": ["x"]})
     with pytest.raises(ValueError, match="columns=None"):
-        run_ablation(_panel(), FAMILY_COLS, lambda cols: LogisticCount(), (1,),
-                     backtest_kwargs={"min_train_months": 12, "eval_months": 6},
-                     reference_model=Climatology(share_column="clim_share", sum_column="clim_sum"))
+        run_ablation(
+            _panel(),
+            FAMILY_COLS,
+            lambda cols: LogisticCount(),
+            (1,),
+            backtest_kwargs={"min_train_months": 12, "eval_months": 6},
+            reference_model=Climatology(share_column="clim_share", sum_column="clim_sum"),
+        )
 
 
 # --- family tagging -----------------------------------------------------------------------
+
 
 def test_every_feature_class_has_a_family():
     for mod in (history, spatial, presence, shocks, calendar):
@@ -128,7 +162,12 @@ def test_composed_features_carry_their_information():
     assert feature_family(Rolling(3, of=SpatialLag())) == "spatial"
     assert feature_family(SpatialLag(of=Withdrawal(force="France"))) == "presence"
     assert feature_family(Decay(of=Present(force="France"))) == "presence"
-    assert feature_family(Interaction(of=Present(force="France"), by=PostShock(kind="withdrawal_announced", months=12))) == "presence"
+    assert (
+        feature_family(
+            Interaction(of=Present(force="France"), by=PostShock(kind="withdrawal_announced", months=12))
+        )
+        == "presence"
+    )
     assert feature_family(Interaction(of=Events(), by=ShockDecay(kind="coup", halflife=3))) == "shocks"
 
 

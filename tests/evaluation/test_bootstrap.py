@@ -19,8 +19,19 @@ def _preds(n_months: int, n_units: int = 30, seed: int = 0, horizons=(1,)) -> pd
             rate = np.clip(0.3 + rng.normal(0, 0.1), 0.05, 0.9)
             y = (rng.random(n_units) < rate).astype(float)
             count = y * rng.integers(1, 6, n_units)
-            base = pd.DataFrame({"unit_id": [f"U{i}" for i in range(n_units)], "origin": m, "horizon": h, "y_true": y,
-                                 "y_count": count, "expected_count": 1.0, "q10": 0.0, "q50": 1.0, "q90": 3.0})
+            base = pd.DataFrame(
+                {
+                    "unit_id": [f"U{i}" for i in range(n_units)],
+                    "origin": m,
+                    "horizon": h,
+                    "y_true": y,
+                    "y_count": count,
+                    "expected_count": 1.0,
+                    "q10": 0.0,
+                    "q50": 1.0,
+                    "q90": 3.0,
+                }
+            )
             skill = np.clip(0.3 + 0.4 * (y - 0.3) + rng.normal(0, 0.2, n_units), 0.01, 0.99)
             frames += [base.assign(model="logistic", p=skill), base.assign(model="climatology", p=0.3)]
     return pd.concat(frames, ignore_index=True)
@@ -35,7 +46,10 @@ def test_point_estimate_is_score_predictions_and_inside_its_ci():
     assert np.allclose(merged["value"], merged["value_point"], equal_nan=True)
     ok = b.dropna(subset=["value"])
     assert ((ok["ci_low"] <= ok["value"] + 1e-12) & (ok["value"] <= ok["ci_high"] + 1e-12)).all()
-    assert ok[ok["model"] == "logistic"].set_index("metric").loc["brier", "ci_high"] > ok.set_index(["model", "metric"]).loc[("logistic", "brier"), "ci_low"]
+    assert (
+        ok[ok["model"] == "logistic"].set_index("metric").loc["brier", "ci_high"]
+        > ok.set_index(["model", "metric"]).loc[("logistic", "brier"), "ci_low"]
+    )
 
 
 def test_resamples_equal_a_recompute_on_duplicated_months():
@@ -46,12 +60,26 @@ def test_resamples_equal_a_recompute_on_duplicated_months():
     months = sorted(preds["origin"].unique())
     oracle = []
     for r in range(3):
-        rows = pd.concat([preds[preds["origin"] == m] for m, c in zip(months, counts[r]) for _ in range(int(c))])
+        rows = pd.concat(
+            [preds[preds["origin"] == m] for m, c in zip(months, counts[r]) for _ in range(int(c))]
+        )
         copy = rows.groupby(["model", "unit_id", "origin"]).cumcount().astype(str)
-        oracle.append(score_predictions(rows.assign(unit_id=rows["unit_id"] + "_" + copy)).set_index(["model", "metric"])["value"])
+        oracle.append(
+            score_predictions(rows.assign(unit_id=rows["unit_id"] + "_" + copy)).set_index(
+                ["model", "metric"]
+            )["value"]
+        )
     oracle = pd.concat(oracle, axis=1)
     b = bootstrap_scores(preds, n_boot=3, seed=7, level=0.5).set_index(["model", "metric"])
-    for metric in ("brier", "brier_skill_vs_climatology", "ece", "crps_count", "coverage_10_90", "auroc", "aupr"):
+    for metric in (
+        "brier",
+        "brier_skill_vs_climatology",
+        "ece",
+        "crps_count",
+        "coverage_10_90",
+        "auroc",
+        "aupr",
+    ):
         vals = oracle.loc[("logistic", metric)].to_numpy()
         assert b.loc[("logistic", metric), "ci_low"] == pytest.approx(np.percentile(vals, 25)), metric
         assert b.loc[("logistic", metric), "ci_high"] == pytest.approx(np.percentile(vals, 75)), metric
@@ -97,7 +125,11 @@ def test_undefined_point_has_no_interval_and_resample_gaps_are_noted():
     preds.loc[first & (preds["unit_id"] == "U0"), "y_true"] = 1.0
     b = bootstrap_scores(preds, n_boot=100, seed=0).set_index(["model", "metric"])
     crps = b.loc[("logistic", "crps_count")]
-    assert np.isnan(crps["value"]) and np.isnan(crps["ci_low"]) and crps["note"] == "model gives no quantile forecast"
+    assert (
+        np.isnan(crps["value"])
+        and np.isnan(crps["ci_low"])
+        and crps["note"] == "model gives no quantile forecast"
+    )
     auroc = b.loc[("logistic", "auroc")]
     assert np.isfinite(auroc["value"]) and "resamples undefined, CI from the rest" in auroc["note"]
 
@@ -168,7 +200,9 @@ def test_rank_intervals_equal_the_per_resample_sklearn_loop(monkeypatch):
         for j, metric in enumerate(("auroc", "aupr")):
             row = b.loc[(model, h, metric)]
             lo, hi = np.nanpercentile(oracle[:, j], [2.5, 97.5])
-            assert row["ci_low"] == pytest.approx(lo, abs=1e-12) and row["ci_high"] == pytest.approx(hi, abs=1e-12)
+            assert row["ci_low"] == pytest.approx(lo, abs=1e-12) and row["ci_high"] == pytest.approx(
+                hi, abs=1e-12
+            )
             undefined = int(np.isnan(oracle[:, j]).sum())
             assert (f"{undefined} of {n_boot} resamples undefined" in row["note"]) == (undefined > 0)
     assert "resamples undefined" in b.loc[("logistic", 2, "auroc"), "note"]

@@ -15,9 +15,21 @@ from riskcast.evaluation.metrics import (
 
 def _preds(y, p_model, p_clim, **extra):
     n = len(y)
-    base = pd.DataFrame({"unit_id": [f"U{i}" for i in range(n)], "origin": "2020-01", "horizon": 1, "y_true": y, "y_count": y,
-                         "expected_count": np.nan, **extra})
-    return pd.concat([base.assign(model="logistic", p=p_model), base.assign(model="climatology", p=p_clim)], ignore_index=True)
+    base = pd.DataFrame(
+        {
+            "unit_id": [f"U{i}" for i in range(n)],
+            "origin": "2020-01",
+            "horizon": 1,
+            "y_true": y,
+            "y_count": y,
+            "expected_count": np.nan,
+            **extra,
+        }
+    )
+    return pd.concat(
+        [base.assign(model="logistic", p=p_model), base.assign(model="climatology", p=p_clim)],
+        ignore_index=True,
+    )
 
 
 def test_metrics_beside_the_reference_on_the_same_rows():
@@ -36,7 +48,10 @@ def test_undefined_metric_is_reported_not_dropped():
     assert set(m.loc["logistic"].index) == set(METRICS)  # every metric listed, defined or not
     row = m.loc[("logistic", "auroc")]
     assert np.isnan(row["value"]) and "only one class" in row["note"]
-    assert np.isnan(m.loc[("logistic", "aupr"), "value"]) and "only one class" in m.loc[("logistic", "aupr"), "note"]
+    assert (
+        np.isnan(m.loc[("logistic", "aupr"), "value"])
+        and "only one class" in m.loc[("logistic", "aupr"), "note"]
+    )
     assert m.loc[("logistic", "mae_log1p_count"), "note"] == "model gives no count forecast"
     assert m.loc[("logistic", "crps_count"), "note"] == "no q10/q50/q90 columns in the predictions"
     assert np.isnan(m.loc[("logistic", "coverage_10_90"), "value"])
@@ -77,7 +92,9 @@ def test_crps_and_coverage_against_scoringrules():
     assert m.loc[("logistic", "crps_count"), "value"] == pytest.approx(direct)
     # row 2 by hand: y = 3 above all of (0, 1, 2): pinball 0.1*3 + 0.5*2 + 0.9*1 = 2.2; CRPS = 2 * 2.2 / 3
     one = _preds(y[1:2], [0.5], [0.5], q10=[0.0], q50=[1.0], q90=[2.0]).assign(y_count=3.0)
-    assert score_predictions(one).set_index(["model", "metric"]).loc[("logistic", "crps_count"), "value"] == pytest.approx(2 * 2.2 / 3)
+    assert score_predictions(one).set_index(["model", "metric"]).loc[
+        ("logistic", "crps_count"), "value"
+    ] == pytest.approx(2 * 2.2 / 3)
     # closed interval [q10, q90]: 0 in [0, 1], 0 in [0, 0] and 1 in [1, 3] are covered; 3, 7 and 0 (< q10 = 1) are not
     inside = (count >= q[:, 0]) & (count <= q[:, 2])
     assert inside.tolist() == [True, False, True, True, False, False]
@@ -103,13 +120,17 @@ def test_grouping_by_country_and_unit_adds_up():
     assert list(per_c.columns) == ["model", "horizon", "country", "metric", "value", "n", "note"]
     brier = per_c[per_c["metric"] == "brier"]
     for model, g in brier.groupby("model"):  # n-weighted mean of the groups = overall Brier
-        assert (g["value"] * g["n"]).sum() / g["n"].sum() == pytest.approx(overall.loc[(model, "brier"), "value"])
+        assert (g["value"] * g["n"]).sum() / g["n"].sum() == pytest.approx(
+            overall.loc[(model, "brier"), "value"]
+        )
         assert g["n"].sum() == n
     per_u = score_predictions(preds, by=("horizon", "unit_id"))
     auroc = per_u[(per_u["metric"] == "auroc")]
     assert len(auroc) == 2 * n and auroc["value"].isna().all()  # one row per unit: one class each, NaN kept
     # skill per group uses the reference's rows in that group only
-    g = per_c[(per_c["model"] == "logistic") & (per_c["metric"] == "brier_skill_vs_climatology")].set_index("country")["value"]
+    g = per_c[(per_c["model"] == "logistic") & (per_c["metric"] == "brier_skill_vs_climatology")].set_index(
+        "country"
+    )["value"]
     mali = preds[(preds["country"] == "Mali")]
     b = ((mali["p"] - mali["y_true"]) ** 2).groupby(mali["model"]).mean()
     assert g["Mali"] == pytest.approx(1 - b["logistic"] / b["climatology"])

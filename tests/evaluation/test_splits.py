@@ -31,12 +31,17 @@ def test_training_rows_have_targets_known_at_the_origin(h):
 
 def test_sliding_window_keeps_only_recent_months():
     months = rows()
-    train, test = list(RollingOriginSplit(1, 12, 3, window="sliding", sliding_months=12).split(None, groups=months))[0]
+    train, test = list(
+        RollingOriginSplit(1, 12, 3, window="sliding", sliding_months=12).split(None, groups=months)
+    )[0]
     assert months[train].nunique() == 12
 
 
 def test_refuses_a_window_that_is_too_short():
-    with pytest.raises(SplitError, match=r"too short for horizon 12: the first origin .* has \d+ training months, at least 90"):
+    with pytest.raises(
+        SplitError,
+        match=r"too short for horizon 12: the first origin .* has \d+ training months, at least 90",
+    ):
         list(RollingOriginSplit(12, min_train_months=90, eval_months=12).split(None, groups=rows()))
 
 

@@ -1,4 +1,5 @@
 """Calendar features: month of the year and the rainy season from the curated table."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,8 +17,12 @@ MONTHS = pd.date_range("2016-11", periods=26, freq="MS")
 
 def ctx(countries=("Mali", "Niger", "Burkina Faso"), rainy=None) -> FeatureContext:
     units = pd.DataFrame({"unit_id": [f"U{i}" for i in range(len(countries))], "country": list(countries)})
-    return FeatureContext(units=units, months=MONTHS, neighbours=sp.csr_matrix((len(units), len(units))),
-                          rainy_season=dict(rainy or {}))
+    return FeatureContext(
+        units=units,
+        months=MONTHS,
+        neighbours=sp.csr_matrix((len(units), len(units))),
+        rainy_season=dict(rainy or {}),
+    )
 
 
 def test_month_of_year_against_a_loop():

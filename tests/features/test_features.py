@@ -5,6 +5,7 @@ The oracle recurses through ``of`` with itself, so a nested composition such as
 Counts come from the events table row by row, so the array path of ``Events()`` is also
 checked against the table it summarises.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,9 +36,13 @@ R_KM = 6371.0088
 
 # --- the oracle ---------------------------------------------------------------------------
 
+
 def _km(lat1, lon1, lat2, lon2) -> float:
     p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    a = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
     return 2 * R_KM * math.asin(math.sqrt(a))
 
 
@@ -80,8 +85,11 @@ def oracle(f, ctx) -> np.ndarray:
                 best = f.cap_km
                 for row in ctx.events.itertuples():
                     if row.is_target and t - f.window < row.month_ix <= t:
-                        elat, elon = (row.latitude, row.longitude) if not (math.isnan(row.latitude) or math.isnan(row.longitude)) \
+                        elat, elon = (
+                            (row.latitude, row.longitude)
+                            if not (math.isnan(row.latitude) or math.isnan(row.longitude))
                             else (lat[row.unit_ix], lon[row.unit_ix])
+                        )
                         best = min(best, _km(lat[u], lon[u], elat, elon))
                 out[u, t] = best
         return out
@@ -125,18 +133,53 @@ def oracle(f, ctx) -> np.ndarray:
 # --- the features under test --------------------------------------------------------------
 
 FEATURES = [
-    Events(), Events(event_type="Battles"), Events(event_type="riots"), Events(actor_group="jnim"),
-    Events(event_type="Violence against civilians", actor_group="militias"), Fatalities(),
-    Fatalities(actor_group="state_forces"), AllEvents(), Indicator(), Indicator(2), Lag(1), Lag(3),
-    Lag(2, of=Fatalities()), Rolling(1), Rolling(3), Rolling(12, "sum"), Rolling(6, "mean"), Rolling(12, "mean", Indicator()),
-    Rolling(4, "max"), Rolling(100, "max", Change()), TimeSince(), TimeSince(cap=5), Decay(3.0), Decay(12),
-    Onset(), Onset(quiet=3), Change(), Change(3, of=Fatalities()),
-    SpatialLag(1), SpatialLag(1, "mean"), SpatialLag(2), SpatialLag(2, "mean"), SpatialLag(3), SpatialLag(3, "mean"),
-    SpatialLag(1, weighting="inverse_distance"), SpatialLag(2, "mean", "inverse_distance"),
-    SpatialLag(3, "sum", "inverse_distance"), CountryTotal(), CountryTotal(of=Fatalities()),
-    NearestEventDistance(), NearestEventDistance(window=3), NearestEventDistance(window=12, cap_km=150.0),
-    Lag(k=1, of=Decay(12)), SpatialLag(of=Rolling(3)), TimeSince(of=SpatialLag(2, of=Events(actor_group="jnim"))),
-    Decay(6, of=CountryTotal(of=Indicator())), Rolling(3, "mean", SpatialLag(1, "mean", "inverse_distance", Fatalities())),
+    Events(),
+    Events(event_type="Battles"),
+    Events(event_type="riots"),
+    Events(actor_group="jnim"),
+    Events(event_type="Violence against civilians", actor_group="militias"),
+    Fatalities(),
+    Fatalities(actor_group="state_forces"),
+    AllEvents(),
+    Indicator(),
+    Indicator(2),
+    Lag(1),
+    Lag(3),
+    Lag(2, of=Fatalities()),
+    Rolling(1),
+    Rolling(3),
+    Rolling(12, "sum"),
+    Rolling(6, "mean"),
+    Rolling(12, "mean", Indicator()),
+    Rolling(4, "max"),
+    Rolling(100, "max", Change()),
+    TimeSince(),
+    TimeSince(cap=5),
+    Decay(3.0),
+    Decay(12),
+    Onset(),
+    Onset(quiet=3),
+    Change(),
+    Change(3, of=Fatalities()),
+    SpatialLag(1),
+    SpatialLag(1, "mean"),
+    SpatialLag(2),
+    SpatialLag(2, "mean"),
+    SpatialLag(3),
+    SpatialLag(3, "mean"),
+    SpatialLag(1, weighting="inverse_distance"),
+    SpatialLag(2, "mean", "inverse_distance"),
+    SpatialLag(3, "sum", "inverse_distance"),
+    CountryTotal(),
+    CountryTotal(of=Fatalities()),
+    NearestEventDistance(),
+    NearestEventDistance(window=3),
+    NearestEventDistance(window=12, cap_km=150.0),
+    Lag(k=1, of=Decay(12)),
+    SpatialLag(of=Rolling(3)),
+    TimeSince(of=SpatialLag(2, of=Events(actor_group="jnim"))),
+    Decay(6, of=CountryTotal(of=Indicator())),
+    Rolling(3, "mean", SpatialLag(1, "mean", "inverse_distance", Fatalities())),
 ]
 # (seed, units, months): larger graphs give non-empty rings of order 2 and 3.
 PANELS = [(0, 7, 40), (1, 12, 30), (2, 15, 26), (3, 9, 36)]
@@ -157,7 +200,11 @@ def test_feature_matches_oracle(feature, panel):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_random_context_events_table_agrees_with_arrays(seed):
     ctx = random_context(seed)
-    for array, feature in [("n_target", Events(actor_group=None)), ("n_fatalities", Fatalities()), ("n_all", AllEvents())]:
+    for array, feature in [
+        ("n_target", Events(actor_group=None)),
+        ("n_fatalities", Fatalities()),
+        ("n_all", AllEvents()),
+    ]:
         np.testing.assert_array_equal(oracle(feature, ctx), ctx.arrays[array], err_msg=array)
     every_group = Events(actor_group="jnim").compute(ctx) + Events(actor_group="state_forces").compute(ctx)
     assert every_group.sum() > 0
@@ -166,7 +213,9 @@ def test_random_context_events_table_agrees_with_arrays(seed):
 
 def test_inverse_distance_sum_gives_the_nearest_neighbour_weight_one():
     ctx = random_context(1, 12, 30)
-    ones = FeatureContext(units=ctx.units, months=ctx.months, neighbours=ctx.neighbours, arrays={"n_target": np.ones(ctx.shape)})
+    ones = FeatureContext(
+        units=ctx.units, months=ctx.months, neighbours=ctx.neighbours, arrays={"n_target": np.ones(ctx.shape)}
+    )
     near = SpatialLag(1, weighting="inverse_distance").compute(ones)[:, 0]
     has = np.asarray(ctx.neighbours.sum(axis=1)).ravel() > 0
     assert np.all(near[has] >= 1.0) and np.all(near[~has] == 0.0)
@@ -177,17 +226,27 @@ def test_inverse_distance_sum_gives_the_nearest_neighbour_weight_one():
     graph = ctx.neighbours.tolil()
     graph[0, 1] = graph[1, 0] = 1.0  # coincident centroids count as 1 km apart, not 0
     graph = graph.tocsr()
-    same = FeatureContext(units=units, months=ctx.months, neighbours=graph, arrays={"n_target": np.ones(ctx.shape)})
+    same = FeatureContext(
+        units=units, months=ctx.months, neighbours=graph, arrays={"n_target": np.ones(ctx.shape)}
+    )
     values = SpatialLag(1, weighting="inverse_distance").compute(same)
-    assert np.isfinite(values).all() and values[0, 0] == pytest.approx(1.0 + sum(
-        1.0 / _km(units.centroid_lat[0], units.centroid_lon[0], units.centroid_lat[v], units.centroid_lon[v])
-        for v in graph[0].indices if v != 1))
+    assert np.isfinite(values).all() and values[0, 0] == pytest.approx(
+        1.0
+        + sum(
+            1.0
+            / _km(units.centroid_lat[0], units.centroid_lon[0], units.centroid_lat[v], units.centroid_lon[v])
+            for v in graph[0].indices
+            if v != 1
+        )
+    )
 
 
 def test_nearest_event_distance_is_zero_at_an_event_and_capped_without_one():
     ctx = random_context(0)
     lat, lon = ctx.units["centroid_lat"].to_numpy(), ctx.units["centroid_lon"].to_numpy()
-    events = pd.DataFrame({"unit_ix": [3], "month_ix": [5], "is_target": [True], "latitude": [lat[3]], "longitude": [lon[3]]})
+    events = pd.DataFrame(
+        {"unit_ix": [3], "month_ix": [5], "is_target": [True], "latitude": [lat[3]], "longitude": [lon[3]]}
+    )
     one = FeatureContext(units=ctx.units, months=ctx.months, neighbours=ctx.neighbours, events=events)
     d = NearestEventDistance(window=2, cap_km=5000.0).compute(one)
     assert d[3, 5] == pytest.approx(0.0, abs=1e-6) and d[3, 6] == pytest.approx(0.0, abs=1e-6)
@@ -203,22 +262,38 @@ def test_spatial_features_on_a_large_grid_stay_sparse():
     path = sp.diags([np.ones(side - 1), np.ones(side - 1)], [-1, 1])
     grid = (sp.kron(sp.identity(side), path) + sp.kron(path, sp.identity(side))).tocsr()
     ij = np.indices((side, side)).reshape(2, -1)
-    units = pd.DataFrame({"unit_id": np.arange(side * side).astype(str), "country": "A",
-                          "centroid_lat": 10 + 0.5 * ij[0], "centroid_lon": -10 + 0.5 * ij[1]})
+    units = pd.DataFrame(
+        {
+            "unit_id": np.arange(side * side).astype(str),
+            "country": "A",
+            "centroid_lat": 10 + 0.5 * ij[0],
+            "centroid_lon": -10 + 0.5 * ij[1],
+        }
+    )
     x = np.zeros((side * side, 3))
     x[0, 1] = 1.0
-    ctx = FeatureContext(units=units, months=pd.date_range("2020-01", periods=3, freq="MS"), neighbours=grid, arrays={"n_target": x})
+    ctx = FeatureContext(
+        units=units,
+        months=pd.date_range("2020-01", periods=3, freq="MS"),
+        neighbours=grid,
+        arrays={"n_target": x},
+    )
     ring = SpatialLag(3).compute(ctx)
     assert ring[:, 1].sum() == 4  # cells exactly 3 rook steps from a corner: (0,3) (1,2) (2,1) (3,0)
     idw = SpatialLag(3, weighting="inverse_distance").compute(ctx)
     assert np.count_nonzero(idw[:, 1]) == 9 and idw[1, 1] == pytest.approx(1.0)
-    events = pd.DataFrame({"unit_ix": [0], "month_ix": [1], "is_target": [True], "latitude": [np.nan], "longitude": [np.nan]})
+    events = pd.DataFrame(
+        {"unit_ix": [0], "month_ix": [1], "is_target": [True], "latitude": [np.nan], "longitude": [np.nan]}
+    )
     ctx.events = events
     d = NearestEventDistance().compute(ctx)
-    assert d[0, 1] == 0.0 and d[1, 1] == pytest.approx(_km(10, -10, 10, -9.5)) and (d[:, [0, 2]] == 1000.0).all()
+    assert (
+        d[0, 1] == 0.0 and d[1, 1] == pytest.approx(_km(10, -10, 10, -9.5)) and (d[:, [0, 2]] == 1000.0).all()
+    )
 
 
 # --- names, parameters, documentation -----------------------------------------------------
+
 
 def test_names_say_how_a_feature_was_computed():
     assert Decay(12).name == "decay_halflife12"
@@ -236,19 +311,25 @@ def test_names_say_how_a_feature_was_computed():
     assert len(names) == len(set(names))
 
 
-@pytest.mark.parametrize(("make", "message"), [
-    (lambda: Decay(0), r"halflife must be > 0, got 0"),
-    (lambda: Decay(-3.0), r"halflife must be > 0, got -3.0"),
-    (lambda: Rolling(0), r"window must be a whole number >= 1, got 0"),
-    (lambda: Rolling(2.5), r"window must be a whole number >= 1, got 2.5"),
-    (lambda: Rolling(3, "median"), r"stat must be 'sum', 'mean' or 'max', got 'median'"),
-    (lambda: Lag(0), r"k must be a whole number >= 1, got 0"),
-    (lambda: SpatialLag(0), r"order must be a whole number >= 1, got 0"),
-    (lambda: SpatialLag(1, "max"), r"stat must be 'sum' or 'mean', got 'max'"),
-    (lambda: SpatialLag(weighting="gaussian"), r"weighting must be 'none' or 'inverse_distance', got 'gaussian'"),
-    (lambda: NearestEventDistance(window=0), r"window must be a whole number >= 1, got 0"),
-    (lambda: NearestEventDistance(cap_km=0.0), r"cap_km must be > 0, got 0.0"),
-])
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: Decay(0), r"halflife must be > 0, got 0"),
+        (lambda: Decay(-3.0), r"halflife must be > 0, got -3.0"),
+        (lambda: Rolling(0), r"window must be a whole number >= 1, got 0"),
+        (lambda: Rolling(2.5), r"window must be a whole number >= 1, got 2.5"),
+        (lambda: Rolling(3, "median"), r"stat must be 'sum', 'mean' or 'max', got 'median'"),
+        (lambda: Lag(0), r"k must be a whole number >= 1, got 0"),
+        (lambda: SpatialLag(0), r"order must be a whole number >= 1, got 0"),
+        (lambda: SpatialLag(1, "max"), r"stat must be 'sum' or 'mean', got 'max'"),
+        (
+            lambda: SpatialLag(weighting="gaussian"),
+            r"weighting must be 'none' or 'inverse_distance', got 'gaussian'",
+        ),
+        (lambda: NearestEventDistance(window=0), r"window must be a whole number >= 1, got 0"),
+        (lambda: NearestEventDistance(cap_km=0.0), r"cap_km must be > 0, got 0.0"),
+    ],
+)
 def test_bad_parameters_raise_feature_error(make, message):
     with pytest.raises(FeatureError, match=f"^{message}$"):
         make()
@@ -256,10 +337,14 @@ def test_bad_parameters_raise_feature_error(make, message):
 
 def test_unknown_actor_group_and_missing_centroids_are_named():
     ctx = random_context(0)
-    with pytest.raises(FeatureError, match=r"unknown actor group 'wagner'; declared: \['jnim', 'militias', 'state_forces'\]"):
+    with pytest.raises(
+        FeatureError, match=r"unknown actor group 'wagner'; declared: \['jnim', 'militias', 'state_forces'\]"
+    ):
         Events(actor_group="wagner").compute(ctx)
     ctx.units.loc[2, "centroid_lat"] = np.nan
-    with pytest.raises(FeatureError, match=r"NearestEventDistance needs unit centroids; 1 unit\(s\) have none: U2"):
+    with pytest.raises(
+        FeatureError, match=r"NearestEventDistance needs unit centroids; 1 unit\(s\) have none: U2"
+    ):
         NearestEventDistance().compute(ctx)
 
 
@@ -273,22 +358,27 @@ def test_every_registered_feature_is_documented():
 def test_every_feature_of_the_default_set_describes_itself():
     for f in load_feature_set("default").features + FEATURES:
         assert f.describe().strip(), f.name
-    assert SpatialLag(2, "mean", "inverse_distance").describe() == \
-        f"inverse-distance weighted mean over neighbours within 2 step(s) of {Events().describe()}"
+    assert (
+        SpatialLag(2, "mean", "inverse_distance").describe()
+        == f"inverse-distance weighted mean over neighbours within 2 step(s) of {Events().describe()}"
+    )
 
 
 # --- causality ----------------------------------------------------------------------------
+
 
 def _scrambled_after(ctx, t: int, seed: int) -> FeatureContext:
     """A copy of ``ctx`` whose arrays and events after month t are replaced by other random ones."""
     rng = np.random.default_rng(seed)
     arrays = {k: v.copy() for k, v in ctx.arrays.items()}
     for v in arrays.values():
-        v[:, t + 1:] = rng.poisson(3.0, size=v[:, t + 1:].shape)
+        v[:, t + 1 :] = rng.poisson(3.0, size=v[:, t + 1 :].shape)
     ev = ctx.events
     past, future = ev[ev["month_ix"] <= t], ev[ev["month_ix"] > t]
     future = future.sample(frac=0.5, random_state=seed)  # delete some rows ...
-    fresh = ev.sample(n=len(ev), replace=True, random_state=seed + 1).reset_index(drop=True)  # ... and add others
+    fresh = ev.sample(n=len(ev), replace=True, random_state=seed + 1).reset_index(
+        drop=True
+    )  # ... and add others
     n_m = ctx.shape[1]
     if t + 1 < n_m:
         fresh["month_ix"] = rng.integers(t + 1, n_m, len(fresh))
@@ -297,8 +387,14 @@ def _scrambled_after(ctx, t: int, seed: int) -> FeatureContext:
         fresh["fatalities"] = rng.poisson(5, len(fresh))
         future = pd.concat([future, fresh], ignore_index=True)
     events = pd.concat([past, future], ignore_index=True)
-    return FeatureContext(units=ctx.units, months=ctx.months, neighbours=ctx.neighbours, arrays=arrays, events=events,
-                          actor_groups=ctx.actor_groups)
+    return FeatureContext(
+        units=ctx.units,
+        months=ctx.months,
+        neighbours=ctx.neighbours,
+        arrays=arrays,
+        events=events,
+        actor_groups=ctx.actor_groups,
+    )
 
 
 @pytest.mark.parametrize("t", [0, 7, 20, 38, 39])

@@ -1,5 +1,6 @@
 """The default feature set on real inputs: ACLED Mali events, presence from the curated table and
 Geo-PKO, shocks from the curated table, Powell & Thyne and the UCDP peace agreements."""
+
 from __future__ import annotations
 
 import tomllib
@@ -34,14 +35,28 @@ def real_panel(shared_data, tmp_path_factory):
     feature_set.write_text(EXTRA_SET)
     data = tomllib.loads(project_file("pipelines", "demo.toml").read_text(encoding="utf-8"))
     data["inputs"] = {
-        "events": {"kind": "events", "format": "acled_hdx", "path": str(shared_data / "events" / "acled_hdx_mali_1997_2019-06.csv")},
+        "events": {
+            "kind": "events",
+            "format": "acled_hdx",
+            "path": str(shared_data / "events" / "acled_hdx_mali_1997_2019-06.csv"),
+        },
         "shocks": {"kind": "shocks", "format": "curated"},
         "presence": {"kind": "presence", "format": "curated"},
-        "geopko": {"kind": "presence", "format": "geopko",
-                   "path": str(shared_data / "presence" / "geopko_v2.1_derived_kunkel_final.parquet")},
-        "coups": {"kind": "shocks", "format": "powell_thyne",
-                  "path": str(shared_data / "shocks" / "powell_thyne_coups_V2022.11.29.csv")},
-        "peace": {"kind": "shocks", "format": "ucdp_peace", "path": str(shared_data / "shocks" / "ucdp_peace_agreements_221.xlsx")},
+        "geopko": {
+            "kind": "presence",
+            "format": "geopko",
+            "path": str(shared_data / "presence" / "geopko_v2.1_derived_kunkel_final.parquet"),
+        },
+        "coups": {
+            "kind": "shocks",
+            "format": "powell_thyne",
+            "path": str(shared_data / "shocks" / "powell_thyne_coups_V2022.11.29.csv"),
+        },
+        "peace": {
+            "kind": "shocks",
+            "format": "ucdp_peace",
+            "path": str(shared_data / "shocks" / "ucdp_peace_agreements_221.xlsx"),
+        },
     }
     data["panel"] = {"start": "2012-01", "end": "2019-06"}
     data["features"] = {"set": str(feature_set)}

@@ -1,4 +1,5 @@
 """Shock features: placement, each feature against a plain-loop oracle, the time rule, bad input."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,14 +15,19 @@ from riskcast.regions import Gazetteer, normalise_name
 from riskcast.schemas import SHOCK_KINDS
 
 MONTHS = pd.date_range("2014-01", "2017-12", freq="MS")
-REGIONS = {"Mali": ["Gao", "Kidal", "Tombouctou", "Mopti", "Ménaka"], "Niger": ["Tillabéri", "Niamey"],
-           "Burkina Faso": ["Sahel"]}
+REGIONS = {
+    "Mali": ["Gao", "Kidal", "Tombouctou", "Mopti", "Ménaka"],
+    "Niger": ["Tillabéri", "Niamey"],
+    "Burkina Faso": ["Sahel"],
+}
 
 
 def units_admin1() -> pd.DataFrame:
     units = load_regions("admin1", ["Mali", "Niger"])
     keep = set(units["unit_id"])
-    units["neighbours"] = units["neighbours"].fillna("").map(lambda s: "|".join(n for n in s.split("|") if n in keep))
+    units["neighbours"] = (
+        units["neighbours"].fillna("").map(lambda s: "|".join(n for n in s.split("|") if n in keep))
+    )
     return units
 
 
@@ -31,14 +37,29 @@ def random_shocks(seed: int, n: int = 60) -> pd.DataFrame:
     country = rng.choice(list(REGIONS), n, p=[0.5, 0.35, 0.15])
     region = [None if rng.random() < 0.5 else str(rng.choice(REGIONS[c])) for c in country]
     date = pd.Timestamp("2010-01-01") + pd.to_timedelta(rng.integers(0, 3650, n), unit="D")
-    return pd.DataFrame({"date": date, "country": country, "region": region, "kind": rng.choice(SHOCK_KINDS, n),
-                         "actor": None, "description": "test", "source": "test"})
+    return pd.DataFrame(
+        {
+            "date": date,
+            "country": country,
+            "region": region,
+            "kind": rng.choice(SHOCK_KINDS, n),
+            "actor": None,
+            "description": "test",
+            "source": "test",
+        }
+    )
 
 
 def context(shocks: pd.DataFrame, units: pd.DataFrame | None = None):
     units = units_admin1() if units is None else units
-    return build_context(units=units, months=MONTHS, neighbours=Gazetteer(units).neighbour_matrix(),
-                         arrays={}, events=pd.DataFrame(columns=["unit_id", "date"]), shocks=shocks)
+    return build_context(
+        units=units,
+        months=MONTHS,
+        neighbours=Gazetteer(units).neighbour_matrix(),
+        arrays={},
+        events=pd.DataFrame(columns=["unit_id", "date"]),
+        shocks=shocks,
+    )
 
 
 def _ord(ts) -> int:
@@ -53,7 +74,9 @@ def oracle(shocks, units, kind, scope):
         for j, m in enumerate(MONTHS):
             for s in shocks.itertuples(index=False):
                 national = s.region is None
-                applies = s.country == ucountry and (national or normalise_name(s.region) == normalise_name(uname))
+                applies = s.country == ucountry and (
+                    national or normalise_name(s.region) == normalise_name(uname)
+                )
                 in_scope = scope == "any" or (scope == "national") == national
                 if applies and in_scope and (kinds is None or s.kind in kinds) and _ord(s.date) <= _ord(m):
                     out[u][j].append(_ord(m) - _ord(s.date))
@@ -61,8 +84,15 @@ def oracle(shocks, units, kind, scope):
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-@pytest.mark.parametrize("kind,scope", [("coup", "any"), (("withdrawal_completed", "peace_accord", "election"), "any"),
-                                        ("other", "national"), (("sanctions", "deployment", "other"), "unit")])
+@pytest.mark.parametrize(
+    "kind,scope",
+    [
+        ("coup", "any"),
+        (("withdrawal_completed", "peace_accord", "election"), "any"),
+        ("other", "national"),
+        (("sanctions", "deployment", "other"), "unit"),
+    ],
+)
 def test_features_match_the_oracle(seed, kind, scope):
     shocks = random_shocks(seed, 150)
     ctx = context(shocks)
@@ -77,7 +107,9 @@ def test_features_match_the_oracle(seed, kind, scope):
     np.testing.assert_array_equal(ctx.get(ShockCount(7, kind, scope)), want_count)
     assert want_post.any() and not want_post.all()
     all_ages = oracle(shocks, ctx.units, None, "any")
-    np.testing.assert_array_equal(ctx.get(ShockCount(12)), [[sum(x < 12 for x in a) for a in row] for row in all_ages])
+    np.testing.assert_array_equal(
+        ctx.get(ShockCount(12)), [[sum(x < 12 for x in a) for a in row] for row in all_ages]
+    )
 
 
 def test_placement_and_counts_of_what_was_left_out():
@@ -85,11 +117,19 @@ def test_placement_and_counts_of_what_was_left_out():
     placed = place_shocks(shocks, units_admin1(), MONTHS)
     after = shocks["date"] >= MONTHS[-1] + pd.DateOffset(months=1)
     burkina = shocks["country"] == "Burkina Faso"
-    assert placed.attrs["unplaced"] == {k: v for k, v in {"country not in the run": int(burkina.sum()),
-                                                         "after the panel end": int((after & ~burkina).sum())}.items() if v}
+    assert placed.attrs["unplaced"] == {
+        k: v
+        for k, v in {
+            "country not in the run": int(burkina.sum()),
+            "after the panel end": int((after & ~burkina).sum()),
+        }.items()
+        if v
+    }
     assert placed["month_ix"].min() < 0  # shocks before the panel are kept: months since them are known
     national = placed[placed["national"]]
-    assert (national.groupby("line").size() == placed.loc[placed["national"]].groupby("line")["unit_ix"].nunique()).all()
+    assert (
+        national.groupby("line").size() == placed.loc[placed["national"]].groupby("line")["unit_ix"].nunique()
+    ).all()
     n_mali = 10
     assert set(national.groupby("line").size()) <= {n_mali, 8}
 
@@ -97,15 +137,26 @@ def test_placement_and_counts_of_what_was_left_out():
 def test_regional_shocks_at_admin2_and_priogrid():
     from riskcast.regions import priogrid_gazetteer, priogrid_gid
 
-    shocks = pd.DataFrame({"date": pd.Timestamp("2015-03-10"), "country": "Mali", "region": ["Kidal", None],
-                           "kind": ["withdrawal_completed", "coup"], "actor": None, "description": "t", "source": "t"})
+    shocks = pd.DataFrame(
+        {
+            "date": pd.Timestamp("2015-03-10"),
+            "country": "Mali",
+            "region": ["Kidal", None],
+            "kind": ["withdrawal_completed", "coup"],
+            "actor": None,
+            "description": "t",
+            "source": "t",
+        }
+    )
     cercles = load_regions("admin2", ["Mali"])
     placed = place_shocks(shocks, cercles, MONTHS)
     ids = cercles["unit_id"].to_numpy()
     assert sorted(ids[placed.loc[placed["line"] == 2, "unit_ix"]]) == ["ML0801", "ML0802", "ML0803", "ML0804"]
     assert (placed["line"] == 3).sum() == len(cercles)
-    cells = priogrid_gazetteer([int(priogrid_gid(18.44, 1.41)), int(priogrid_gid(16.27, -0.04)), int(priogrid_gid(13.5, 2.1))],
-                               country="Mali/Niger")
+    cells = priogrid_gazetteer(
+        [int(priogrid_gid(18.44, 1.41)), int(priogrid_gid(16.27, -0.04)), int(priogrid_gid(13.5, 2.1))],
+        country="Mali/Niger",
+    )
     placed = place_shocks(shocks, cells, MONTHS)
     kidal = placed[placed["line"] == 2]["unit_ix"].tolist()
     national = placed[placed["line"] == 3]["unit_ix"].tolist()
@@ -114,6 +165,7 @@ def test_regional_shocks_at_admin2_and_priogrid():
 
 
 # --- the time rule ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("t", ["2014-03", "2015-09", "2017-06"])
 @pytest.mark.parametrize("mode", ["removed", "changed"])
@@ -129,8 +181,14 @@ def test_shocks_after_t_do_not_move_values_at_t(t, mode):
         moved["date"] = rng.permutation(moved["date"].to_numpy())
         extra = moved.assign(region=None, kind="coup")
         other = pd.concat([other, moved, extra], ignore_index=True)
-    feats = [MonthsSinceShock("coup"), MonthsSinceShock(("coup", "other"), "unit"), ShockDecay("peace_accord", 3),
-             PostShock("coup", 6), ShockCount(12), ShockCount(3, "election", "national")]
+    feats = [
+        MonthsSinceShock("coup"),
+        MonthsSinceShock(("coup", "other"), "unit"),
+        ShockDecay("peace_accord", 3),
+        PostShock("coup", 6),
+        ShockCount(12),
+        ShockCount(3, "election", "national"),
+    ]
     a, b = context(shocks), context(other)
     upto = MONTHS <= t
     changed = False
@@ -141,17 +199,27 @@ def test_shocks_after_t_do_not_move_values_at_t(t, mode):
 
 
 def test_a_shock_counts_in_its_own_month():
-    shocks = pd.DataFrame({"date": [pd.Timestamp("2015-03-31")], "country": "Mali", "region": None, "kind": "coup",
-                           "actor": None, "description": "t", "source": "t"})
+    shocks = pd.DataFrame(
+        {
+            "date": [pd.Timestamp("2015-03-31")],
+            "country": "Mali",
+            "region": None,
+            "kind": "coup",
+            "actor": None,
+            "description": "t",
+            "source": "t",
+        }
+    )
     ctx = context(shocks)
     j = MONTHS.get_loc(pd.Timestamp("2015-03-01"))
     since = ctx.get(MonthsSinceShock("coup"))
     assert (since[:10, j] == 0).all() and (since[:10, j - 1] == 120).all() and (since[10:] == 120).all()
     post = ctx.get(PostShock("coup", 6))
-    assert post[0, j: j + 6].tolist() == [1.0] * 6 and post[0, j + 6] == 0 and post[0, j - 1] == 0
+    assert post[0, j : j + 6].tolist() == [1.0] * 6 and post[0, j + 6] == 0 and post[0, j - 1] == 0
 
 
 # --- bad input -----------------------------------------------------------------------------
+
 
 def test_unknown_kind_names_row_and_field():
     shocks = random_shocks(0, 5)
@@ -185,6 +253,7 @@ def test_halflife_zero_in_a_feature_set_names_file_and_key(tmp_path):
 def test_names_and_words():
     assert MonthsSinceShock("coup").name == "months_since_shock_coup"
     assert ShockDecay(["withdrawal_announced", "withdrawal_completed"], 6).name == (
-        "shock_decay_kindwithdrawal_announced_withdrawal_completed_halflife6")
+        "shock_decay_kindwithdrawal_announced_withdrawal_completed_halflife6"
+    )
     assert PostShock("coup", 6).describe() == "1 in the month of a coup and the 5 months after it"
     assert ShockCount(12).family == "shocks"

@@ -1,4 +1,5 @@
 """Intensity targets: each is its indicator feature at t + h, with its own climatology columns."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,28 +38,34 @@ def test_shift_ahead_and_names():
     assert np.isnan(shift_ahead(x, 9)).all()
     assert target_column("k5", 3) == "target_k5_h3" and count_column("k5", 3) == "target_k5_count_h3"
     assert count_column("any", 1) == "target_count_h1"
-    assert describe_target(IntensitySpec(name="d", kind="fatalities", at_least=10)) == "at least 10 deaths in attacks in the month"
+    assert (
+        describe_target(IntensitySpec(name="d", kind="fatalities", at_least=10))
+        == "at least 10 deaths in attacks in the month"
+    )
 
 
-@pytest.mark.parametrize("bad, match", [
-    ([{"name": "k5", "kind": "events"}, {"name": "k5", "kind": "fatalities"}], "unique"),
-    ([{"name": "any", "kind": "events"}], "not 'any'"),
-    ([{"name": "K 5", "kind": "events"}], "pattern"),
-    ([{"name": "k5", "kind": "attacks"}], "kind"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ([{"name": "k5", "kind": "events"}, {"name": "k5", "kind": "fatalities"}], "unique"),
+        ([{"name": "any", "kind": "events"}], "not 'any'"),
+        ([{"name": "K 5", "kind": "events"}], "pattern"),
+        ([{"name": "k5", "kind": "attacks"}], "kind"),
+    ],
+)
 def test_bad_intensity_specs_are_refused(bad, match):
     with pytest.raises(Exception, match=match):
         TargetSpec(intensity=bad)
 
 
 def test_intensity_models_must_be_in_the_set_and_forecast_the_target():
-    cfg = default_config(["model.intensity_models=[\"nope\"]"])
+    cfg = default_config(['model.intensity_models=["nope"]'])
     with pytest.raises(ConfigError, match="intensity_models"):
         models_for(cfg, "k5")
     # a count GLM's P is P(count >= 1), whatever it is trained on: refused for an intensity target
     for name in ("glm_negbin", "ensemble"):
         with pytest.raises(ConfigError, match="P\\(count >= 1\\)"):
-            models_for(default_config([f"model.intensity_models=[\"{name}\"]"]), "k5")
+            models_for(default_config([f'model.intensity_models=["{name}"]']), "k5")
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +89,13 @@ def test_panel_targets_are_the_indicator_at_t_plus_h(demo_panel):
         if spec.kind == "events":
             np.testing.assert_array_equal(panel[current], (panel["n_target"] >= spec.at_least).astype(float))
         if spec.kind == "fatalities":
-            np.testing.assert_array_equal(panel[current], (panel["n_fatalities"] >= spec.at_least).astype(float))
-            np.testing.assert_array_equal(panel.groupby("unit_id")["n_fatalities"].shift(-1).to_numpy(),
-                                          panel[count_column(spec.name, 1)].to_numpy())
+            np.testing.assert_array_equal(
+                panel[current], (panel["n_fatalities"] >= spec.at_least).astype(float)
+            )
+            np.testing.assert_array_equal(
+                panel.groupby("unit_id")["n_fatalities"].shift(-1).to_numpy(),
+                panel[count_column(spec.name, 1)].to_numpy(),
+            )
 
 
 def test_intensity_baselines_read_the_targets_own_climatology(demo_panel):

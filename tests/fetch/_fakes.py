@@ -4,6 +4,7 @@ Each fake keeps its data and what it saw (logins, refreshes, requests), and can 
 misbehave for the next requests of a path (``fail``): a 429 with ``Retry-After``, 500s, a
 truncated body, an empty page.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,16 +27,30 @@ def acled_rows(events: pd.DataFrame, timestamp: int) -> list[dict]:
     """Canonical events (e.g. riskcast's synthetic ones) as ACLED API rows (strings, as its JSON)."""
     out = []
     for r in events.itertuples(index=False):
-        out.append({
-            "event_id_cnty": r.event_id, "event_date": f"{pd.Timestamp(r.date):%Y-%m-%d}", "year": str(pd.Timestamp(r.date).year),
-            "time_precision": str(int(r.precision)) if pd.notna(r.precision) else "1", "disorder_type": "Political violence",
-            "event_type": r.event_type, "sub_event_type": r.sub_event_type, "actor1": r.actor1,
-            "actor2": r.actor2 if isinstance(r.actor2, str) else "", "country": r.country, "admin1": r.admin1,
-            "admin2": r.admin2 if isinstance(r.admin2, str) else "", "location": "Somewhere",
-            "latitude": f"{r.latitude:.4f}", "longitude": f"{r.longitude:.4f}",
-            "geo_precision": str(int(r.geo_precision)) if pd.notna(r.geo_precision) else "1", "source": "riskcast test",
-            "notes": "SYNTHETIC test event", "fatalities": str(int(r.fatalities)), "timestamp": str(int(timestamp)),
-        })
+        out.append(
+            {
+                "event_id_cnty": r.event_id,
+                "event_date": f"{pd.Timestamp(r.date):%Y-%m-%d}",
+                "year": str(pd.Timestamp(r.date).year),
+                "time_precision": str(int(r.precision)) if pd.notna(r.precision) else "1",
+                "disorder_type": "Political violence",
+                "event_type": r.event_type,
+                "sub_event_type": r.sub_event_type,
+                "actor1": r.actor1,
+                "actor2": r.actor2 if isinstance(r.actor2, str) else "",
+                "country": r.country,
+                "admin1": r.admin1,
+                "admin2": r.admin2 if isinstance(r.admin2, str) else "",
+                "location": "Somewhere",
+                "latitude": f"{r.latitude:.4f}",
+                "longitude": f"{r.longitude:.4f}",
+                "geo_precision": str(int(r.geo_precision)) if pd.notna(r.geo_precision) else "1",
+                "source": "riskcast test",
+                "notes": "SYNTHETIC test event",
+                "fatalities": str(int(r.fatalities)),
+                "timestamp": str(int(timestamp)),
+            }
+        )
     return out
 
 
@@ -112,24 +127,36 @@ class FakeAcled(_Base):
         self.issued += [token, refresh]
         self.access[token] = time.time() + self.expires_in
         self.refresh_tokens.add(refresh)
-        return json_response({"token_type": "Bearer", "expires_in": self.expires_in, "access_token": token,
-                              "refresh_token": refresh})
+        return json_response(
+            {
+                "token_type": "Bearer",
+                "expires_in": self.expires_in,
+                "access_token": token,
+                "refresh_token": refresh,
+            }
+        )
 
     def _token(self, request: Request) -> Response:
         if (injected := self._injected("/oauth/token")) is not None:
             return injected
         form = request.form
         if form.get("client_id") != "acled":
-            return json_response({"error": "invalid_client", "error_description": "Client authentication failed."}, 401)
+            return json_response(
+                {"error": "invalid_client", "error_description": "Client authentication failed."}, 401
+            )
         if form.get("grant_type") == "password":
             if form.get("username") != EMAIL or form.get("password") != PASSWORD:
-                return json_response({"error": "invalid_grant",
-                                      "error_description": "The user credentials were incorrect."}, 400)
+                return json_response(
+                    {"error": "invalid_grant", "error_description": "The user credentials were incorrect."},
+                    400,
+                )
             self.logins += 1
             return self._issue()
         if form.get("grant_type") == "refresh_token":
             if form.get("refresh_token") not in self.refresh_tokens:
-                return json_response({"error": "invalid_grant", "error_description": "The refresh token is invalid."}, 400)
+                return json_response(
+                    {"error": "invalid_grant", "error_description": "The refresh token is invalid."}, 400
+                )
             self.refresh_tokens.discard(form["refresh_token"])
             self.refreshes += 1
             return self._issue()
@@ -152,7 +179,7 @@ class FakeAcled(_Base):
     def _page(rows: list[dict], request: Request) -> Response:
         limit = int(request.args.get("limit", 5000)) or len(rows) or 1
         page = int(request.args.get("page", 1))
-        data = rows[(page - 1) * limit: page * limit]
+        data = rows[(page - 1) * limit : page * limit]
         body = {"status": 200, "success": True, "count": len(data), "data": data}
         if request.args.get("with_total") == "true":
             body["total_count"] = len(rows)
@@ -160,7 +187,9 @@ class FakeAcled(_Base):
 
     def _read(self, request: Request) -> Response:
         if not self._authorised(request):
-            return json_response({"error": "invalid_token", "message": "Access token is invalid or expired."}, 401)
+            return json_response(
+                {"error": "invalid_token", "message": "Access token is invalid or expired."}, 401
+            )
         self.read_params.append(dict(request.args))
         injected = self._injected("/api/acled/read")
         if isinstance(injected, Response):
@@ -177,7 +206,9 @@ class FakeAcled(_Base):
         if a.get("timestamp") and a.get("timestamp_where") == ">=":
             rows = [r for r in rows if int(r["timestamp"]) >= int(a["timestamp"])]
         if injected == "empty":
-            return json_response({"status": 200, "success": True, "count": 0, "total_count": len(rows), "data": []})
+            return json_response(
+                {"status": 200, "success": True, "count": 0, "total_count": len(rows), "data": []}
+            )
         resp = self._page(rows, request)
         if injected == "truncated":
             return Response(resp.get_data()[: len(resp.get_data()) // 2], content_type="application/json")
@@ -199,15 +230,34 @@ def ged_rows(events: pd.DataFrame, start_id: int = 1) -> list[dict]:
     out = []
     for i, r in enumerate(events.itertuples(index=False)):
         d = pd.Timestamp(r.date)
-        out.append({
-            "id": start_id + i, "relid": f"MLI-{d.year}-{start_id + i}", "year": d.year, "active_year": True,
-            "type_of_violence": kinds.get(r.event_type, 2), "side_a": r.actor1, "side_b": r.actor2 or "Civilians",
-            "best": int(r.fatalities), "high": int(r.fatalities), "low": int(r.fatalities), "country": r.country,
-            "country_id": 432, "region": "Africa", "adm_1": f"{r.admin1} region", "adm_2": None,
-            "latitude": float(r.latitude), "longitude": float(r.longitude), "priogrid_gid": None,
-            "where_coordinates": "Somewhere", "where_prec": 1, "date_prec": 1, "source_headline": "SYNTHETIC",
-            "date_start": f"{d:%Y-%m-%d}T00:00:00", "date_end": f"{d:%Y-%m-%d}T00:00:00",
-        })
+        out.append(
+            {
+                "id": start_id + i,
+                "relid": f"MLI-{d.year}-{start_id + i}",
+                "year": d.year,
+                "active_year": True,
+                "type_of_violence": kinds.get(r.event_type, 2),
+                "side_a": r.actor1,
+                "side_b": r.actor2 or "Civilians",
+                "best": int(r.fatalities),
+                "high": int(r.fatalities),
+                "low": int(r.fatalities),
+                "country": r.country,
+                "country_id": 432,
+                "region": "Africa",
+                "adm_1": f"{r.admin1} region",
+                "adm_2": None,
+                "latitude": float(r.latitude),
+                "longitude": float(r.longitude),
+                "priogrid_gid": None,
+                "where_coordinates": "Somewhere",
+                "where_prec": 1,
+                "date_prec": 1,
+                "source_headline": "SYNTHETIC",
+                "date_start": f"{d:%Y-%m-%d}T00:00:00",
+                "date_end": f"{d:%Y-%m-%d}T00:00:00",
+            }
+        )
     return out
 
 
@@ -241,25 +291,44 @@ class FakeUcdp(_Base):
         page = int(request.args.get("page", 0))
         pages = max(1, math.ceil(len(rows) / size))
         nxt = f"{self.url}{request.path}?pagesize={size}&page={page + 1}" if page + 1 < pages else ""
-        return json_response({"TotalCount": len(rows), "TotalPages": pages, "PreviousPageUrl": "", "NextPageUrl": nxt,
-                              "Result": rows[page * size:(page + 1) * size]})
+        return json_response(
+            {
+                "TotalCount": len(rows),
+                "TotalPages": pages,
+                "PreviousPageUrl": "",
+                "NextPageUrl": nxt,
+                "Result": rows[page * size : (page + 1) * size],
+            }
+        )
 
 
 #: A hand-written Powell & Thyne style file (tab-separated; public dates of the Sahel's coups).
-COUPS_TSV = "\t".join(["country", "ccode", "year", "month", "day", "coup", "version"]) + "\n" + "\n".join(
-    "\t".join(map(str, row)) for row in [
-        ("Mali", 432, 2012, 3, 22, 2, "test"), ("Mali", 432, 2020, 8, 18, 2, "test"),
-        ("Mali", 432, 2021, 5, 24, 2, "test"), ("Burkina Faso", 439, 2022, 1, 24, 2, "test"),
-        ("Burkina Faso", 439, 2022, 9, 30, 2, "test"), ("Niger", 436, 2023, 7, 26, 2, "test"),
-        ("Chad", 483, 2021, 4, 20, 2, "test"),
-    ]) + "\n"
+COUPS_TSV = (
+    "\t".join(["country", "ccode", "year", "month", "day", "coup", "version"])
+    + "\n"
+    + "\n".join(
+        "\t".join(map(str, row))
+        for row in [
+            ("Mali", 432, 2012, 3, 22, 2, "test"),
+            ("Mali", 432, 2020, 8, 18, 2, "test"),
+            ("Mali", 432, 2021, 5, 24, 2, "test"),
+            ("Burkina Faso", 439, 2022, 1, 24, 2, "test"),
+            ("Burkina Faso", 439, 2022, 9, 30, 2, "test"),
+            ("Niger", 436, 2023, 7, 26, 2, "test"),
+            ("Chad", 483, 2021, 4, 20, 2, "test"),
+        ]
+    )
+    + "\n"
+)
 
 
 class FakeCoups(_Base):
     def __init__(self, text: str = COUPS_TSV) -> None:
         super().__init__()
         self.text = text
-        self.server.expect_request("/~clthyn2/coup_data/powell_thyne_coups_final.txt").respond_with_handler(self._file)
+        self.server.expect_request("/~clthyn2/coup_data/powell_thyne_coups_final.txt").respond_with_handler(
+            self._file
+        )
 
     def _file(self, request: Request) -> Response:  # noqa: ARG002
         if (injected := self._injected("/coups")) is not None:

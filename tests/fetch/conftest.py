@@ -1,4 +1,5 @@
 """Fixtures of the fetch tests: fake ACLED/UCDP/coups servers on 127.0.0.1 and small event sets."""
+
 from __future__ import annotations
 
 import time
@@ -35,7 +36,9 @@ def acled(half_year_events):
 @pytest.fixture
 def ucdp(half_year_events):
     rows = ged_rows(half_year_events)
-    fake = FakeUcdp({"23.1": rows[:150], "23.0.4": ged_rows(half_year_events.iloc[150:], start_id=10_000)}).start()
+    fake = FakeUcdp(
+        {"23.1": rows[:150], "23.0.4": ged_rows(half_year_events.iloc[150:], start_id=10_000)}
+    ).start()
     yield fake
     fake.stop()
 

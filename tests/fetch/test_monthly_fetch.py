@@ -4,6 +4,7 @@ Before each run the server's data grow by a month, two earlier events are revise
 withdrawn. The year ends with twelve month folders, each naming the vintage it used; one past
 month is rebuilt from its recorded vintage with identical scores.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,16 @@ from tests.fetch._fakes import EMAIL, PASSWORD, FakeAcled, acled_rows, json_resp
 
 MONTHS = [f"2024-{m:02d}" for m in range(1, 13)]
 # a small, quick job: the fast model set, one horizon, a short evaluation window, HTML reports only
-FAST = ["target.intensity=[]", "model.set=fast", "backtest.horizons=[1]", "backtest.eval_months=4", "backtest.n_boot=0", "backtest.ablation=false",
-        "panel.start=2017-01", "report.pdf=false"]
+FAST = [
+    "target.intensity=[]",
+    "model.set=fast",
+    "backtest.horizons=[1]",
+    "backtest.eval_months=4",
+    "backtest.n_boot=0",
+    "backtest.ablation=false",
+    "panel.start=2017-01",
+    "report.pdf=false",
+]
 
 
 def _write_spec(work: Path, url: str) -> tuple[Path, Path]:
@@ -31,12 +40,19 @@ def _write_spec(work: Path, url: str) -> tuple[Path, Path]:
     old = 'format = "synthetic"\noptions = { start = "2012-01", end = "2024-12" }'
     assert old in demo
     config = work / "monthly_live.toml"
-    config.write_text(demo.replace(old, f'format = "vintage"\npath = "{(work / "data" / "acled").as_posix()}"'), encoding="utf-8")
+    config.write_text(
+        demo.replace(old, f'format = "vintage"\npath = "{(work / "data" / "acled").as_posix()}"'),
+        encoding="utf-8",
+    )
     spec = work / "monthly.toml"
-    spec.write_text(project_file("pipelines", "monthly.toml").read_text(encoding="utf-8")
-                    .replace('config = "demo.toml"', f'config = "{config.as_posix()}"')
-                    + f'\n[fetch]\ndata_dir = "{(work / "data").as_posix()}"\nretries = 2\n\n'
-                    f'[fetch.sources.acled]\nsince = "2012-01-01"\nbase_url = "{url}"\n', encoding="utf-8")
+    spec.write_text(
+        project_file("pipelines", "monthly.toml")
+        .read_text(encoding="utf-8")
+        .replace('config = "demo.toml"', f'config = "{config.as_posix()}"')
+        + f'\n[fetch]\ndata_dir = "{(work / "data").as_posix()}"\nretries = 2\n\n'
+        f'[fetch.sources.acled]\nsince = "2012-01-01"\nbase_url = "{url}"\n',
+        encoding="utf-8",
+    )
     return spec, config
 
 
@@ -67,14 +83,23 @@ def live_year(tmp_path_factory):
             down = retrain(spec, as_of="2025-01", state=work / "state", sets=FAST)
     finally:
         fake.stop()
-    return {"work": work, "runs": runs, "down": down, "config": config, "revised": revised, "deleted": deleted,
-            "tokens": list(fake.issued)}
+    return {
+        "work": work,
+        "runs": runs,
+        "down": down,
+        "config": config,
+        "revised": revised,
+        "deleted": deleted,
+        "tokens": list(fake.issued),
+    }
 
 
 def test_twelve_month_folders_each_recording_its_vintage(live_year):
     state = live_year["work"] / "state"
     assert [s["as_of"] for s in live_year["runs"]] == MONTHS
-    assert all(s["exit_code"] in (0, 10) for s in live_year["runs"]), [s.get("reason") for s in live_year["runs"]]
+    assert all(s["exit_code"] in (0, 10) for s in live_year["runs"]), [
+        s.get("reason") for s in live_year["runs"]
+    ]
     assert sorted(p.name for p in (state / "months").iterdir()) == MONTHS
     seen = []
     for m, s in zip(MONTHS, live_year["runs"]):
@@ -103,7 +128,9 @@ def test_vintages_are_tagged_on_the_mlflow_runs(live_year):
     uri = f"sqlite:///{(live_year['work'] / 'state' / 'mlflow.db').as_posix()}"
     c = MlflowClient(tracking_uri=uri, registry_uri=uri)
     exp = c.get_experiment_by_name("riskcast-demo")
-    parents = c.search_runs([exp.experiment_id], filter_string="tags.`riskcast.kind` = 'retrain'", max_results=100)
+    parents = c.search_runs(
+        [exp.experiment_id], filter_string="tags.`riskcast.kind` = 'retrain'", max_results=100
+    )
     tagged = {r.data.tags["riskcast.as_of"]: r.data.tags.get("riskcast.vintage.events") for r in parents}
     for m, s in zip(MONTHS, live_year["runs"]):
         assert tagged[m] == f"acled/{s['data_vintages']['events']['vintage']}"
@@ -127,16 +154,27 @@ def test_a_past_month_rebuilt_from_its_vintage_gives_identical_scores(live_year,
     folder = state / "months" / month
     vintage = json.loads((folder / "summary.json").read_text())["data_vintages"]["events"]["path"]
     out = tmp_path / "rebuild"
-    r = cli("run", str(live_year["config"]), "--out", str(out), "--set", f"inputs.events.path={vintage}",
-            "--set", f"panel.end={month}", *[a for s in FAST for a in ("--set", s)])
+    r = cli(
+        "run",
+        str(live_year["config"]),
+        "--out",
+        str(out),
+        "--set",
+        f"inputs.events.path={vintage}",
+        "--set",
+        f"panel.end={month}",
+        *[a for s in FAST for a in ("--set", s)],
+    )
     assert r.returncode == 0, r.stderr
     for name in ("predictions.csv", "metrics.csv"):
         assert (out / name).read_bytes() == (folder / name).read_bytes(), name
     a, b = pd.read_csv(out / "scores.csv"), pd.read_csv(folder / "scores.csv")
     keep = [c for c in a.columns if c != "model_version"]
     pd.testing.assert_frame_equal(a[keep], b[keep])
-    assert json.loads((out / "run.json").read_text())["data_vintages"]["events"]["sha256"] == \
-        json.loads((folder / "run.json").read_text())["data_vintages"]["events"]["sha256"]
+    assert (
+        json.loads((out / "run.json").read_text())["data_vintages"]["events"]["sha256"]
+        == json.loads((folder / "run.json").read_text())["data_vintages"]["events"]["sha256"]
+    )
     assert os.path.samefile(vintage, Path(live_year["work"]) / "data" / "acled" / Path(vintage).name)
 
 
@@ -157,5 +195,8 @@ def test_a_fetched_source_that_no_input_reads_stops_the_job(tmp_path):
     config.write_text(config.read_text().replace(str(tmp_path / "data" / "acled"), "somewhere/else/acled"))
     s = retrain(spec, as_of="2024-01", state=tmp_path / "state", sets=FAST)
     assert s["status"] == "fetch_failed" and s["exit_code"] == EXIT_FETCH
-    assert "no input of the run config reads it" in s["reason"] and str(tmp_path / "data" / "acled") in s["reason"]
+    assert (
+        "no input of the run config reads it" in s["reason"]
+        and str(tmp_path / "data" / "acled") in s["reason"]
+    )
     assert not (tmp_path / "state" / "months").exists()

@@ -1,4 +1,5 @@
 """`riskcast fetch ucdp` and `riskcast fetch coups` against real HTTP servers on 127.0.0.1."""
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,9 @@ def _ucdp(fake, *versions, **kw) -> FetchRequest:
     return FetchRequest("ucdp", countries=("Mali",), versions=versions, base_url=fake.url, **kw)
 
 
-def test_ucdp_pages_from_zero_with_the_token_header_and_checks_the_total(ucdp, ucdp_env, policy, tmp_path, monkeypatch):
+def test_ucdp_pages_from_zero_with_the_token_header_and_checks_the_total(
+    ucdp, ucdp_env, policy, tmp_path, monkeypatch
+):
     monkeypatch.setattr(ucdp_mod, "PAGE_SIZE", 40)
     out = fetch_source(_ucdp(ucdp, "23.1"), tmp_path, env=ucdp_env, policy=policy)
     assert ucdp.requests == 4  # 150 events, 40 a page: pages 0..3
@@ -31,7 +34,9 @@ def test_ucdp_pages_from_zero_with_the_token_header_and_checks_the_total(ucdp, u
     assert ledger["used"] == 4 and ledger["daily_limit"] == 5000
 
 
-def test_ucdp_adds_a_monthly_candidate_release_without_refetching_the_yearly(ucdp, ucdp_env, policy, tmp_path, monkeypatch):
+def test_ucdp_adds_a_monthly_candidate_release_without_refetching_the_yearly(
+    ucdp, ucdp_env, policy, tmp_path, monkeypatch
+):
     monkeypatch.setattr(ucdp_mod, "PAGE_SIZE", 100)
     fetch_source(_ucdp(ucdp, "23.1"), tmp_path, env=ucdp_env, policy=policy)
     before = ucdp.requests
@@ -103,27 +108,42 @@ def test_vintages_are_listed_oldest_first_with_the_current_one(coups_server, pol
     assert b.manifest["rows"]["unchanged"] == 3 and b.manifest["rows"]["changed"] == 0  # three Malian coups
 
 
-def test_ucdp_releases_sharing_events_keep_the_latest_and_yearly_replaces_candidates(half_year_events, ucdp_env, policy,
-                                                                                     tmp_path):
+def test_ucdp_releases_sharing_events_keep_the_latest_and_yearly_replaces_candidates(
+    half_year_events, ucdp_env, policy, tmp_path
+):
     from tests.fetch._fakes import FakeUcdp, ged_rows
 
     june = half_year_events[pd.to_datetime(half_year_events["date"]) >= "2023-06-01"]
     yearly = ged_rows(half_year_events)  # 24.1 covers 2023: ids 1..236
     candidate = ged_rows(june, start_id=236 - len(june) + 1)  # 23.0.6: June 2023, the same ids as in 24.1
-    january = june.iloc[:3].assign(date=pd.to_datetime(june["date"].iloc[:3]) + pd.DateOffset(months=7))  # 2024-01
+    january = june.iloc[:3].assign(
+        date=pd.to_datetime(june["date"].iloc[:3]) + pd.DateOffset(months=7)
+    )  # 2024-01
     fake = FakeUcdp({"24.1": yearly, "23.0.6": candidate, "24.0.1": ged_rows(january, start_id=900)}).start()
     try:
-        out = fetch_source(FetchRequest("ucdp", versions=("23.0.6", "24.1"), base_url=fake.url), tmp_path,
-                           env=ucdp_env, policy=policy)
+        out = fetch_source(
+            FetchRequest("ucdp", versions=("23.0.6", "24.1"), base_url=fake.url),
+            tmp_path,
+            env=ucdp_env,
+            policy=policy,
+        )
         assert out.changes.total == 236  # no crash on the shared ids, no double counting
         assert any("candidate events dated up to 2023-12-31 left out" in n for n in out.notes)
         # a candidate release after the yearly one is added as an update
-        out = fetch_source(FetchRequest("ucdp", versions=("23.0.6", "24.1", "24.0.1"), base_url=fake.url), tmp_path,
-                           env=ucdp_env, policy=policy)
+        out = fetch_source(
+            FetchRequest("ucdp", versions=("23.0.6", "24.1", "24.0.1"), base_url=fake.url),
+            tmp_path,
+            env=ucdp_env,
+            policy=policy,
+        )
     finally:
         fake.stop()
     m = out.vintage.manifest
-    assert m["incremental"] and m["rows"]["new"] == 3 and m["checkpoint"]["versions"] == ["23.0.6", "24.0.1", "24.1"]
+    assert (
+        m["incremental"]
+        and m["rows"]["new"] == 3
+        and m["checkpoint"]["versions"] == ["23.0.6", "24.0.1", "24.1"]
+    )
 
 
 def test_a_redirect_is_not_followed_with_the_token(ucdp, ucdp_env, policy, tmp_path):
@@ -133,8 +153,10 @@ def test_a_redirect_is_not_followed_with_the_token(ucdp, ucdp_env, policy, tmp_p
 
     elsewhere = FakeUcdp({}).start()
     try:
-        ucdp.fail("/api/gedevents/23.1", Response("moved", status=302,
-                                                  headers={"Location": f"{elsewhere.url}/api/gedevents/23.1"}))
+        ucdp.fail(
+            "/api/gedevents/23.1",
+            Response("moved", status=302, headers={"Location": f"{elsewhere.url}/api/gedevents/23.1"}),
+        )
         with pytest.raises(FetchError, match="redirect, which riskcast does not follow"):
             fetch_source(_ucdp(ucdp, "23.1"), tmp_path, env=ucdp_env, policy=policy)
         assert elsewhere.requests == 0
@@ -147,8 +169,12 @@ def test_an_empty_first_answer_is_refused_unless_forced(acled, acled_env, policy
     with pytest.raises(ShrinkRefused, match="no rows at all.*check the country names"):
         fetch_source(req, tmp_path, env=acled_env, policy=policy)
     assert current_vintage(tmp_path / "acled") is None
-    out = fetch_source(FetchRequest("acled", countries=("Burkina faso",), base_url=acled.url, force=True), tmp_path,
-                       env=acled_env, policy=policy)
+    out = fetch_source(
+        FetchRequest("acled", countries=("Burkina faso",), base_url=acled.url, force=True),
+        tmp_path,
+        env=acled_env,
+        policy=policy,
+    )
     assert out.changes.total == 0
 
 
@@ -162,7 +188,9 @@ def test_bad_options_are_refused_before_any_request(tmp_path):
         FetchRequest("acled", min_rows_ratio=1.5)
 
 
-def test_ucdp_with_every_release_already_held_sends_nothing_and_keeps_the_rows(ucdp, ucdp_env, policy, tmp_path):
+def test_ucdp_with_every_release_already_held_sends_nothing_and_keeps_the_rows(
+    ucdp, ucdp_env, policy, tmp_path
+):
     first = fetch_source(_ucdp(ucdp, "23.1"), tmp_path, env=ucdp_env, policy=policy)
     before = ucdp.requests
     again = fetch_source(_ucdp(ucdp, "23.1"), tmp_path, env=ucdp_env, policy=policy)

@@ -1,4 +1,5 @@
 """Shared test helpers: where the real data and the hand-made fixtures are, and error checks."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,8 +34,9 @@ def with_lines(tmp_path: Path, name: str, lines: list[str]) -> Path:
     return write(tmp_path, name, "\n".join(lines) + "\n")
 
 
-def check_error(exc: pytest.ExceptionInfo[InputError], *, file: Path, row: int | None,
-                column: str | None, says: str = "") -> None:
+def check_error(
+    exc: pytest.ExceptionInfo[InputError], *, file: Path, row: int | None, column: str | None, says: str = ""
+) -> None:
     """The error names exactly this file, row and column (and contains ``says``)."""
     err = exc.value
     assert err.file == str(file), str(err)

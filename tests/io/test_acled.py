@@ -1,4 +1,5 @@
 """ACLED HDX and export readers: the real shared files, hand-made fixtures and bad input."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -26,6 +27,7 @@ def export_mali():
 
 # --- real files -------------------------------------------------------------------------
 
+
 def test_hdx_mali_counts_and_dates(hdx_mali):
     t, rep = hdx_mali.table, hdx_mali.report
     assert len(t) == rep.rows_read == rep.rows_kept == 2913
@@ -39,10 +41,13 @@ def test_hdx_mali_counts_and_dates(hdx_mali):
     assert t["admin1"].nunique() == 9 and "Menaka" not in set(t["admin1"])
 
 
-@pytest.mark.parametrize("rel, n, n_admin1", [
-    ("events/acled_hdx_burkina_faso_1997_2020-08.csv", 2730, 13),
-    ("events/acled_hdx_niger_1997_2020-08.csv", 1349, 8),
-])
+@pytest.mark.parametrize(
+    "rel, n, n_admin1",
+    [
+        ("events/acled_hdx_burkina_faso_1997_2020-08.csv", 2730, 13),
+        ("events/acled_hdx_niger_1997_2020-08.csv", 1349, 8),
+    ],
+)
 def test_hdx_other_countries(rel, n, n_admin1):
     res = read_acled_hdx(shared_file(rel))
     assert len(res.table) == n and res.table["event_id"].is_unique
@@ -66,6 +71,7 @@ def test_export_mali_deduplicated(export_mali):
 
 
 # --- hand-made fixtures -----------------------------------------------------------------
+
 
 def test_hdx_fixture_skips_hxl_row_and_maps_columns():
     res = read_acled_hdx(HDX)
@@ -101,6 +107,7 @@ def test_export_fixture_dyadic():
 
 
 # --- bad input --------------------------------------------------------------------------
+
 
 def _hdx_variant(tmp_path, old: str, new: str, line: int = 4):
     lines = fixture_lines("acled_hdx_sample.csv")
@@ -216,6 +223,7 @@ def test_export_unparseable_long_date(tmp_path):
 
 
 # --- record times (ACLED's timestamp) ---------------------------------------------------
+
 
 def _with_timestamp(tmp_path, stamps: list[str]):
     lines = fixture_lines("acled_hdx_sample.csv")

@@ -1,4 +1,5 @@
 """ACLED HDX admin2-month aggregates: the real Burkina Faso workbooks and bad input."""
+
 from __future__ import annotations
 
 import pandas as pd

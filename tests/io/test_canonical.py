@@ -1,4 +1,5 @@
 """riskcast's own tables: write atomically, read back with cell-level errors."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -61,7 +62,11 @@ def test_unknown_kind_value(tmp_path):
 
 
 def test_unexpected_column(tmp_path):
-    p = write(tmp_path, "shocks.csv", SHOCKS_CSV.replace("source\n", "source,extra\n", 1).replace("note\n", "note,x\n"))
+    p = write(
+        tmp_path,
+        "shocks.csv",
+        SHOCKS_CSV.replace("source\n", "source,extra\n", 1).replace("note\n", "note,x\n"),
+    )
     with pytest.raises(InputError) as exc:
         read_canonical(p, table="shocks")
     check_error(exc, file=p, row=None, column="extra", says="unexpected")

@@ -1,4 +1,5 @@
 """Powell & Thyne coups: the real (comma-separated) file and a tab-separated fixture."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -12,10 +13,13 @@ COUPS = "shocks/powell_thyne_coups_V2022.11.29.csv"
 
 # The coups the data README lists for the three countries: (country, date, coup code).
 README_COUPS = [
-    ("Mali", "2012-03-22", "coup"), ("Mali", "2012-05-01", "coup_attempt"),
-    ("Mali", "2020-08-18", "coup"), ("Mali", "2021-05-21", "coup"),
+    ("Mali", "2012-03-22", "coup"),
+    ("Mali", "2012-05-01", "coup_attempt"),
+    ("Mali", "2020-08-18", "coup"),
+    ("Mali", "2021-05-21", "coup"),
     ("Niger", "2021-03-31", "coup_attempt"),
-    ("Burkina Faso", "2022-01-23", "coup"), ("Burkina Faso", "2022-09-30", "coup"),
+    ("Burkina Faso", "2022-01-23", "coup"),
+    ("Burkina Faso", "2022-09-30", "coup"),
 ]
 
 
@@ -44,10 +48,12 @@ def test_all_countries(tmp_path):
     assert len(res.table) == 488 and not res.report.dropped
 
 
-TSV = ["country\tccode\tyear\tmonth\tday\tcoup\tversion",
-       "Mali\t432\t2012\t3\t22\t2\tVtest",
-       "Invented Land\t999\t2001\t6\t1\t1\tVtest",
-       "Niger\t436\t2021\t3\t31\t1\tVtest"]
+TSV = [
+    "country\tccode\tyear\tmonth\tday\tcoup\tversion",
+    "Mali\t432\t2012\t3\t22\t2\tVtest",
+    "Invented Land\t999\t2001\t6\t1\t1\tVtest",
+    "Niger\t436\t2021\t3\t31\t1\tVtest",
+]
 
 
 def test_tab_separated_fixture(tmp_path):

@@ -1,4 +1,5 @@
 """Geo-PKO: snapshot months held until the mission's next snapshot."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -39,7 +40,9 @@ def test_real_minusma_held_between_snapshots(minusma):
     # Gao is in every snapshot: its spells tile 2014-03 .. 2020-12 without gaps.
     gao = t[t["location"] == "Gao"].sort_values("start_month")
     assert len(gao) == 33
-    assert (gao["start_month"].iloc[1:].values == (gao["end_month"].iloc[:-1] + pd.DateOffset(months=1)).values).all()
+    assert (
+        gao["start_month"].iloc[1:].values == (gao["end_month"].iloc[:-1] + pd.DateOffset(months=1)).values
+    ).all()
     # e.g. the 2014-05 snapshot holds through 2014-08 (next snapshot 2014-09)
     row = gao[gao["start_month"] == "2014-05-01"].iloc[0]
     assert row["end_month"] == pd.Timestamp("2014-08-01")

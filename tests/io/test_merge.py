@@ -1,4 +1,5 @@
 """merge_events: overlapping ACLED inputs are not double-counted."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -30,7 +31,10 @@ def test_merge_real_hdx_and_export():
 
 
 def test_merge_fixtures_in_both_orders():
-    hdx, exp = read_acled_hdx(FIXTURES / "acled_hdx_sample.csv"), read_acled_export(FIXTURES / "acled_export_sample.csv")
+    hdx, exp = (
+        read_acled_hdx(FIXTURES / "acled_hdx_sample.csv"),
+        read_acled_export(FIXTURES / "acled_export_sample.csv"),
+    )
     merged, dropped = merge_events([hdx, exp])
     assert list(merged["event_id"]) == ["TST901", "TST902", "TST903", "TST904", "TST905", "TST906", "TST907"]
     assert dropped[exp.report.file] == 1 and dropped[hdx.report.file] == 0

@@ -1,4 +1,5 @@
 """UCDP peace agreements: the real v22.1 workbook and an invented workbook."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -39,16 +40,49 @@ def test_wrong_sheet_name():
 
 
 def _workbook(tmp_path, rows):
-    cols = ["paid", "gwno", "conflict_name", "actor_name", "pa_name", "year", "pa_date", "cease", "pa_type", "version"]
+    cols = [
+        "paid",
+        "gwno",
+        "conflict_name",
+        "actor_name",
+        "pa_name",
+        "year",
+        "pa_date",
+        "cease",
+        "pa_type",
+        "version",
+    ]
     p = tmp_path / "peace.xlsx"
     pd.DataFrame(rows, columns=cols).to_excel(p, sheet_name="Dataset", index=False)
     return p
 
 
 ROWS = [
-    [1, "432, 439", "Invented conflict", "Government of Mali, Invented Front", "Invented Joint Accord", 2016, "2016-02-01", 1, 2, 22.1],
+    [
+        1,
+        "432, 439",
+        "Invented conflict",
+        "Government of Mali, Invented Front",
+        "Invented Joint Accord",
+        2016,
+        "2016-02-01",
+        1,
+        2,
+        22.1,
+    ],
     [2, "700", "Invented elsewhere", "Someone", "Invented Far Accord", 2010, "2010-05-05", 0, 1, 22.1],
-    [3, "436", "Invented conflict", "Government of Niger, Invented Front", "Invented Full Peace", 2017, "2017-07-07", 1, 1, 22.1],
+    [
+        3,
+        "436",
+        "Invented conflict",
+        "Government of Niger, Invented Front",
+        "Invented Full Peace",
+        2017,
+        "2017-07-07",
+        1,
+        1,
+        22.1,
+    ],
 ]
 
 
@@ -56,10 +90,14 @@ def test_multi_country_gwno(tmp_path):
     res = read_ucdp_peace_agreements(_workbook(tmp_path, ROWS))
     t = res.table
     assert list(zip(t["country"], t["kind"])) == [
-        ("Mali", "ceasefire"), ("Burkina Faso", "ceasefire"), ("Niger", "peace_accord"),
+        ("Mali", "ceasefire"),
+        ("Burkina Faso", "ceasefire"),
+        ("Niger", "peace_accord"),
     ]
     assert res.report.dropped == {"country (gwno) not selected": 1}
-    only = read_ucdp_peace_agreements(_workbook(tmp_path, ROWS), gwno=[700], country_names={700: "Afghanistan"})
+    only = read_ucdp_peace_agreements(
+        _workbook(tmp_path, ROWS), gwno=[700], country_names={700: "Afghanistan"}
+    )
     assert list(only.table["country"]) == ["Afghanistan"]
 
 

@@ -1,4 +1,5 @@
 """RADPKO grid-month file: only cell-months with troops become PRESENCE rows."""
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """read_input: format name -> reader, with kind checks."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,8 +14,17 @@ from tests.io._helpers import FIXTURES
 
 def test_public_api():
     assert set(rio.__all__) == {"read_input", "merge_events", "READERS"}
-    assert {"acled_hdx", "acled_export", "acled_aggregates", "ucdp_ged", "powell_thyne",
-            "ucdp_peace", "geopko", "radpko", "canonical"} <= set(READERS)
+    assert {
+        "acled_hdx",
+        "acled_export",
+        "acled_aggregates",
+        "ucdp_ged",
+        "powell_thyne",
+        "ucdp_peace",
+        "geopko",
+        "radpko",
+        "canonical",
+    } <= set(READERS)
 
 
 def test_dispatch_and_options():
@@ -50,7 +60,9 @@ def test_unknown_kind():
 
 def test_registering_a_format(monkeypatch):
     def read_fake(path, *, sheet=None, **options):
-        return ReadResult(None, ReadReport(file=str(path), format="fake", table="events", notes=[str(options)]))
+        return ReadResult(
+            None, ReadReport(file=str(path), format="fake", table="events", notes=[str(options)])
+        )
 
     monkeypatch.setitem(READERS, "fake", ("events", read_fake))
     res = read_input("events", "fake", "x.csv", options={"seed": 1})

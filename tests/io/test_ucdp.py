@@ -1,4 +1,5 @@
 """UCDP GED reader on the hand-made codebook fixture (no real GED file in shared/data)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -38,15 +39,18 @@ def test_mapping(ged):
     assert t.loc["GED-990003", "event_type"] == "non-state"
 
 
-@pytest.mark.parametrize("eid, precision, geo", [
-    ("GED-990001", 1, 2),  # date_prec 1, where_prec 2
-    ("GED-990003", 2, 2),  # 3, 3
-    ("GED-990004", 2, 2),  # 2, 2
-    ("GED-990005", 3, 3),  # 4, 4
-    ("GED-990006", 1, 3),  # 1, 5
-    ("GED-990007", 3, 3),  # 5, 6
-    ("GED-990011", 1, 3),  # 1, 7
-])
+@pytest.mark.parametrize(
+    "eid, precision, geo",
+    [
+        ("GED-990001", 1, 2),  # date_prec 1, where_prec 2
+        ("GED-990003", 2, 2),  # 3, 3
+        ("GED-990004", 2, 2),  # 2, 2
+        ("GED-990005", 3, 3),  # 4, 4
+        ("GED-990006", 1, 3),  # 1, 5
+        ("GED-990007", 3, 3),  # 5, 6
+        ("GED-990011", 1, 3),  # 1, 7
+    ],
+)
 def test_precision_scales(ged, eid, precision, geo):
     e = ged.table.set_index("event_id").loc[eid]
     assert (e["precision"], e["geo_precision"]) == (precision, geo)

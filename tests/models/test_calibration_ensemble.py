@@ -1,4 +1,5 @@
 """Calibrated and Ensemble: the temporal hold-out, what calibration and weighting achieve, fallbacks."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,14 +50,25 @@ def panel(n_units: int = 8, n_months: int = 60, seed: int = 0):
     p = 1 / (1 + np.exp(-(0.3 + 1.2 * x1 - 0.8 * x2)))
     y = (rng.uniform(size=n) < p).astype(float)
     y_count = y * rng.poisson(1 + 2 * p)
-    X = pd.DataFrame({"m": np.repeat(np.arange(n_months), n_units), "p": p, "x1": x1, "x2": x2,
-                      "current": rng.poisson(1, n).astype(float)})
+    X = pd.DataFrame(
+        {
+            "m": np.repeat(np.arange(n_months), n_units),
+            "p": p,
+            "x1": x1,
+            "x2": x2,
+            "current": rng.poisson(1, n).astype(float),
+        }
+    )
     return X, y, y_count, months
 
 
 def ece(p, y, bins: int = 10) -> float:
     idx = np.minimum((p * bins).astype(int), bins - 1)
-    return sum(abs(p[idx == b].mean() - y[idx == b].mean()) * np.mean(idx == b) for b in range(bins) if np.any(idx == b))
+    return sum(
+        abs(p[idx == b].mean() - y[idx == b].mean()) * np.mean(idx == b)
+        for b in range(bins)
+        if np.any(idx == b)
+    )
 
 
 def test_temporal_holdout_keeps_a_gap_of_horizon_months():
@@ -71,7 +83,11 @@ def test_temporal_holdout_keeps_a_gap_of_horizon_months():
 @pytest.mark.parametrize("model", ["calibrated", "ensemble"])
 def test_held_out_rows_come_after_every_fit_row_plus_horizon(model):
     X, y, yc, months = panel(n_months=48)
-    est = Calibrated(Spy(), calib_months=12) if model == "calibrated" else Ensemble([("a", Spy()), ("b", Spy(power=2.0))], calib_months=12)
+    est = (
+        Calibrated(Spy(), calib_months=12)
+        if model == "calibrated"
+        else Ensemble([("a", Spy()), ("b", Spy(power=2.0))], calib_months=12)
+    )
     est = clone(est).set_params(horizon=3)
     FIT_LOG.clear()
     est.fit(X, y, yc, months=months)
@@ -117,7 +133,9 @@ def test_one_class_calibration_rows_fall_back_with_a_note():
     direct = LogisticCount(columns=("x1", "x2")).fit(X, y, yc)
     np.testing.assert_allclose(est.predict_proba(X), direct.predict_proba(X))
     ens = Ensemble([("a", Spy()), ("b", Spy(power=2.0))], calib_months=24).fit(X, y, yc, months=months)
-    assert ens.weights_ == {"a": 0.5, "b": 0.5} and "one class" in ens.weights_note_ and ens.calibrator_ is None
+    assert (
+        ens.weights_ == {"a": 0.5, "b": 0.5} and "one class" in ens.weights_note_ and ens.calibrator_ is None
+    )
 
 
 def test_too_few_months_fall_back_with_a_note():
@@ -129,7 +147,9 @@ def test_too_few_months_fall_back_with_a_note():
 def test_ensemble_weights_find_the_perfect_member():
     X, y, yc, months = panel(n_months=48)
     X = X.assign(p=np.clip(y, 0.001, 0.999))  # the Spy now reads the answer
-    ens = Ensemble([("noise", Noise()), ("perfect", Spy())], calib_months=24, method=None).fit(X, y, yc, months=months)
+    ens = Ensemble([("noise", Noise()), ("perfect", Spy())], calib_months=24, method=None).fit(
+        X, y, yc, months=months
+    )
     w = ens.weights_
     assert all(v >= 0 for v in w.values()) and sum(w.values()) == pytest.approx(1.0)
     assert w["perfect"] > 0.99
@@ -148,9 +168,15 @@ def test_simplex_weights_are_deterministic_and_on_the_simplex():
 
 def test_ensemble_of_real_models_and_its_count_quantile_contribution_heads():
     X, y, yc, months = panel(n_months=48)
-    members = [("logistic", LogisticCount(columns=("x1", "x2"), C=0.1)), ("persistence", Persistence(column="current")), ("spy", Spy())]
+    members = [
+        ("logistic", LogisticCount(columns=("x1", "x2"), C=0.1)),
+        ("persistence", Persistence(column="current")),
+        ("spy", Spy()),
+    ]
     ens = Ensemble(members, calib_months=12).fit(X, y, yc, months=months)
-    assert set(ens.weights_) == {"logistic", "persistence", "spy"} and sum(ens.weights_.values()) == pytest.approx(1.0)
+    assert set(ens.weights_) == {"logistic", "persistence", "spy"} and sum(
+        ens.weights_.values()
+    ) == pytest.approx(1.0)
     p = ens.predict_proba(X)
     assert p.shape == (len(X), 2) and np.allclose(p.sum(axis=1), 1)
     count = ens.predict_count(X)
@@ -165,14 +191,18 @@ def test_ensemble_of_real_models_and_its_count_quantile_contribution_heads():
 def test_ensemble_count_is_the_reweighted_mean_of_members_with_counts():
     X, y, yc, months = panel(n_months=48)
     a = LogisticCount(columns=("x1",)).fit(X, y, yc)
-    ens = Ensemble([("a", LogisticCount(columns=("x1",))), ("noise", Noise())], method=None, calib_months=12).fit(X, y, yc, months=months)
+    ens = Ensemble(
+        [("a", LogisticCount(columns=("x1",))), ("noise", Noise())], method=None, calib_months=12
+    ).fit(X, y, yc, months=months)
     assert 0 < ens.weights_["noise"] < ens.weights_["a"]
     np.testing.assert_allclose(ens.predict_count(X), a.predict_count(X))  # noise has no count head
 
 
 def test_zero_weight_members_are_not_refitted():
     X, y, yc, months = panel(n_months=48)
-    ens = Ensemble([("a", LogisticCount(columns=("x1",))), ("spy", Spy())], method=None, calib_months=12).fit(X, y, yc, months=months)
+    ens = Ensemble([("a", LogisticCount(columns=("x1",))), ("spy", Spy())], method=None, calib_months=12).fit(
+        X, y, yc, months=months
+    )
     assert ens.weights_ == {"a": 0.0, "spy": 1.0}  # the spy reads the true probability
     assert [n for n, _, _ in ens.fitted_] == ["spy"]
 
@@ -180,10 +210,14 @@ def test_zero_weight_members_are_not_refitted():
 def test_calibrated_delegates_to_the_base_or_gives_nan():
     X, y, yc, months = panel(n_months=48)
     est = Calibrated(LogisticCount(columns=("x1", "x2")), calib_months=12).fit(X, y, yc, months=months)
-    np.testing.assert_allclose(est.predict_count(X), LogisticCount(columns=("x1", "x2")).fit(X, y, yc).predict_count(X))
+    np.testing.assert_allclose(
+        est.predict_count(X), LogisticCount(columns=("x1", "x2")).fit(X, y, yc).predict_count(X)
+    )
     spy = Calibrated(Spy(), calib_months=12).fit(X, y, yc, months=months)
     assert np.isnan(spy.predict_count(X)).all()
-    assert spy.predict_quantiles(X, (0.5, 0.9)).shape == (len(X), 2) and np.isnan(spy.predict_quantiles(X)).all()
+    assert (
+        spy.predict_quantiles(X, (0.5, 0.9)).shape == (len(X), 2) and np.isnan(spy.predict_quantiles(X)).all()
+    )
     c = spy.contributions(X)
     assert c.isna().all().all() and "bias" in c.columns and list(c.index) == list(X.index)
 

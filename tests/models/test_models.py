@@ -1,4 +1,5 @@
 """Forecast models keep the contract: scikit-learn checks, shapes, determinism, coherent outputs."""
+
 from __future__ import annotations
 
 import warnings
@@ -79,10 +80,17 @@ def _panel(n: int = 600, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, np.nd
     current = rng.negative_binomial(2, 0.4, n).astype(float)
     share12 = np.clip(rng.beta(2, 2, n) + 0.05 * (current > 0), 0, 1)
     sum12 = rng.poisson(12 * (0.5 + current / 3)).astype(float)
-    X = pd.DataFrame({
-        "current": current, "share12": share12, "sum12": sum12,
-        "noise1": rng.exponential(1, n), "noise2": rng.normal(0, 1, n), "collinear": 2 * current + 1e-6,
-    }, index=pd.RangeIndex(100, 100 + n))
+    X = pd.DataFrame(
+        {
+            "current": current,
+            "share12": share12,
+            "sum12": sum12,
+            "noise1": rng.exponential(1, n),
+            "noise2": rng.normal(0, 1, n),
+            "collinear": 2 * current + 1e-6,
+        },
+        index=pd.RangeIndex(100, 100 + n),
+    )
     mu = np.exp(-0.5 + 0.6 * np.log1p(current) + 0.5 * share12)
     count = rng.negative_binomial(3, 3 / (3 + mu)).astype(float)
     months = np.repeat(pd.date_range("2015-01-01", periods=n // 10 + 1, freq="MS").to_numpy(), 10)[:n]
@@ -109,7 +117,9 @@ def panel():
 @pytest.fixture(scope="module", params=sorted(MODELS))
 def fitted(request, panel):
     X, y, count, months = panel
-    return request.param, MODELS[request.param]().fit(X.iloc[:500], y[:500], y_count=count[:500], months=months[:500])
+    return request.param, MODELS[request.param]().fit(
+        X.iloc[:500], y[:500], y_count=count[:500], months=months[:500]
+    )
 
 
 def test_output_shapes_and_ranges(fitted, panel):
@@ -170,7 +180,11 @@ def test_two_fits_identical(name, panel):
 def test_models_read_only_their_columns(panel):
     X, y, count, months = panel
     cols = ("current", "share12")
-    for est in (LogisticCount(columns=cols), CountGLM(columns=cols), LGBMHurdle(columns=cols, n_estimators=20)):
+    for est in (
+        LogisticCount(columns=cols),
+        CountGLM(columns=cols),
+        LGBMHurdle(columns=cols, n_estimators=20),
+    ):
         est.fit(X, y, y_count=count)
         extra = X.assign(unrelated=np.arange(len(X)))[["unrelated", *X.columns]]
         np.testing.assert_array_equal(est.predict_proba(extra), est.predict_proba(X))
@@ -192,11 +206,16 @@ def test_glm_recovers_a_poisson_coefficient():
     z = np.log1p(x)
     z = (z - z.mean()) / z.std()
     count = rng.poisson(np.exp(0.3 + 0.7 * z)).astype(float)
-    est = CountGLM(family="poisson", alpha=1e-6).fit(pd.DataFrame({"x": x}), (count > 0).astype(float), y_count=count)
+    est = CountGLM(family="poisson", alpha=1e-6).fit(
+        pd.DataFrame({"x": x}), (count > 0).astype(float), y_count=count
+    )
     assert est.coef_[0] == pytest.approx(0.7, abs=0.02)
     assert est.intercept_ == pytest.approx(0.3, abs=0.02)
     # P(any) is P(count >= 1) under the same Poisson.
-    np.testing.assert_allclose(est.predict_proba(pd.DataFrame({"x": x}))[:, 1], 1 - np.exp(-est.predict_count(pd.DataFrame({"x": x}))))
+    np.testing.assert_allclose(
+        est.predict_proba(pd.DataFrame({"x": x}))[:, 1],
+        1 - np.exp(-est.predict_count(pd.DataFrame({"x": x}))),
+    )
 
 
 def test_glm_negbin_finds_the_dispersion():
@@ -250,6 +269,7 @@ def test_fit_rejects_non_binary_targets(panel):
 
 # --- the distribution helpers against scipy directly ------------------------------------------
 
+
 def test_nb_size_recovered_by_both_methods():
     rng = np.random.default_rng(3)
     mu = rng.uniform(0.5, 5, 50_000)
@@ -275,7 +295,9 @@ def test_nb_quantiles_and_p_any_match_scipy():
 def test_hurdle_quantiles_by_simulation():
     rng = np.random.default_rng(4)
     p, mu_pos, size = 0.6, 4.0, 2.0
-    draws = np.where(rng.random(200_000) < p, 1 + rng.negative_binomial(size, size / (size + mu_pos - 1), 200_000), 0)
+    draws = np.where(
+        rng.random(200_000) < p, 1 + rng.negative_binomial(size, size / (size + mu_pos - 1), 200_000), 0
+    )
     got = hurdle_quantiles([p], [mu_pos], size, (0.1, 0.3, 0.5, 0.9))[0]
     np.testing.assert_array_equal(got, np.quantile(draws, [0.1, 0.3, 0.5, 0.9], method="inverted_cdf"))
 

@@ -1,4 +1,5 @@
 """Shrunk: a model blended with the unit's climatology by h / (h + half_horizon)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,17 +31,25 @@ def test_blend_is_the_weighted_mean_of_model_and_climatology(h):
     lam = h / (h + 6.0)
     assert est.weight_ == pytest.approx(lam)
     base = LogisticCount(C=0.1).fit(X.iloc[train], y[train], y_count=count[train])
-    clim = Climatology(share_column="share12", sum_column="sum12").fit(X.iloc[train], y[train], y_count=count[train])
+    clim = Climatology(share_column="share12", sum_column="sum12").fit(
+        X.iloc[train], y[train], y_count=count[train]
+    )
     p = est.predict_proba(X.iloc[test])[:, 1]
-    np.testing.assert_allclose(p, (1 - lam) * base.predict_proba(X.iloc[test])[:, 1] + lam * clim.predict_proba(X.iloc[test])[:, 1])
-    np.testing.assert_allclose(est.predict_count(X.iloc[test]),
-                               (1 - lam) * base.predict_count(X.iloc[test]) + lam * clim.predict_count(X.iloc[test]))
+    np.testing.assert_allclose(
+        p, (1 - lam) * base.predict_proba(X.iloc[test])[:, 1] + lam * clim.predict_proba(X.iloc[test])[:, 1]
+    )
+    np.testing.assert_allclose(
+        est.predict_count(X.iloc[test]),
+        (1 - lam) * base.predict_count(X.iloc[test]) + lam * clim.predict_count(X.iloc[test]),
+    )
     out = predict_frame(est, X.iloc[test])
     q = np.column_stack([out["q10"], out["q50"], out["q90"]])
     assert np.all(np.diff(q, axis=1) >= 0) and np.all(q == np.round(q))
     # contributions are the base model's, and they still explain the base's log-odds
     c = est.contributions(X.iloc[test])
-    np.testing.assert_allclose(c.sum(axis=1), np.log(base.predict_proba(X.iloc[test])[:, 1] / base.predict_proba(X.iloc[test])[:, 0]))
+    np.testing.assert_allclose(
+        c.sum(axis=1), np.log(base.predict_proba(X.iloc[test])[:, 1] / base.predict_proba(X.iloc[test])[:, 0])
+    )
 
 
 def test_longer_horizons_lean_further_towards_climatology():

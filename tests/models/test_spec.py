@@ -1,4 +1,5 @@
 """Model sets as data: models/*.toml load into estimators; every mistake names the file and the key."""
+
 from __future__ import annotations
 
 import textwrap
@@ -34,9 +35,24 @@ def test_default_set_builds_every_model():
     from riskcast.models.tuning import Tuned
 
     models = load("default", climatology_window=12)
-    assert list(models) == ["climatology", "persistence", "zero_count", "last_value", "logistic_history", "logistic", "glm_negbin_history", "glm_negbin",
-                            "lgbm_history", "lgbm", "ensemble", "logistic_shrunk", "logistic_history_shrunk"]  # part_only building blocks are not in the set
-    assert models["climatology"].get_params()["share_column"] == "share12" and models["climatology"].window == 12
+    assert list(models) == [
+        "climatology",
+        "persistence",
+        "zero_count",
+        "last_value",
+        "logistic_history",
+        "logistic",
+        "glm_negbin_history",
+        "glm_negbin",
+        "lgbm_history",
+        "lgbm",
+        "ensemble",
+        "logistic_shrunk",
+        "logistic_history_shrunk",
+    ]  # part_only building blocks are not in the set
+    assert (
+        models["climatology"].get_params()["share_column"] == "share12" and models["climatology"].window == 12
+    )
     assert models["persistence"].column == "current"
     assert isinstance(models["logistic"], Tuned) and models["logistic"].param == "C"
     assert models["logistic"].estimator.columns == ("a", "b", "c") and models["logistic"].estimator.C == 0.01
@@ -46,7 +62,9 @@ def test_default_set_builds_every_model():
     assert models["glm_negbin_history"].estimator.columns == ("a",)
     ens = models["ensemble"]
     assert isinstance(ens, Ensemble) and ens.method == "none" and ens.calib_months == 12
-    assert models["logistic_shrunk"].half_horizon == 12.0 and models["logistic_shrunk"].share_column == "share12"
+    assert (
+        models["logistic_shrunk"].half_horizon == 12.0 and models["logistic_shrunk"].share_column == "share12"
+    )
     assert [n for n, _ in ens.members] == ["glm_negbin_fixed", "logistic_fixed"]
     assert clone(ens).get_params()["glm_negbin_fixed__columns"] == ("a", "b", "c")
 
@@ -54,11 +72,20 @@ def test_default_set_builds_every_model():
 def test_fast_set_and_name_resolution():
     assert resolve_model_set_path("default") == MODELS_DIR / "default.toml"
     models = load("fast")
-    assert list(models) == ["climatology", "persistence", "logistic_history", "logistic", "logistic_shrunk", "logistic_history_shrunk"]
+    assert list(models) == [
+        "climatology",
+        "persistence",
+        "logistic_history",
+        "logistic",
+        "logistic_shrunk",
+        "logistic_history_shrunk",
+    ]
 
 
 def test_calibrated_and_ensemble_by_reference(tmp_path):
-    p = write(tmp_path, """
+    p = write(
+        tmp_path,
+        """
         [[models]]
         name = "logistic"
         model = "LogisticCount"
@@ -73,14 +100,17 @@ def test_calibrated_and_ensemble_by_reference(tmp_path):
         model = "Ensemble"
         members = ["climatology", "logistic_cal"]
         params = { method = "sigmoid" }
-    """)
+    """,
+    )
     m = load(p)
     assert m["logistic_cal"].estimator.columns == ("a", "b", "c") and m["logistic_cal"].calib_months == 12
     assert m["ens"].get_params()["logistic_cal__estimator__columns"] == ("a", "b", "c")
 
 
 def test_models_on_a_missing_column_list_are_dropped_with_a_warning(tmp_path):
-    p = write(tmp_path, """
+    p = write(
+        tmp_path,
+        """
         [[models]]
         name = "logistic_history"
         model = "LogisticCount"
@@ -89,7 +119,8 @@ def test_models_on_a_missing_column_list_are_dropped_with_a_warning(tmp_path):
         name = "ens"
         model = "Ensemble"
         members = ["logistic_history"]
-    """)
+    """,
+    )
     with pytest.warns(UserWarning) as rec:
         m = load_model_set(p, {"full": ["a"], "history": None}, BASELINE)
     assert list(m) == ["climatology"]
@@ -98,22 +129,65 @@ def test_models_on_a_missing_column_list_are_dropped_with_a_warning(tmp_path):
     assert any("'ens' dropped: members ['logistic_history'] were dropped" in t for t in messages)
 
 
-@pytest.mark.parametrize("body, key, message", [
-    ('[[models]]\nname = "x"\nmodel = "Nope"\n', "models[1].model", "unknown model 'Nope'"),
-    ('[[models]]\nname = "x"\nmodel = "LogisticCount"\nparams = { Cc = 1 }\n', "models[1].params.Cc", "LogisticCount has no parameter 'Cc'"),
-    ('[[models]]\nname = "x"\nmodel = "LogisticCount"\nparams = { columns = ["a"] }\n', "models[1].params.columns", "use features"),
-    ('[[models]]\nname = "x"\nmodel = "Ensemble"\nmembers = ["climatology", "ghost"]\n', "models[1].members[1]", "no model named 'ghost'"),
-    ('[[models]]\nname = "x"\nmodel = "Calibrated"\nbase = "ghost"\n', "models[1].base", "no model named 'ghost'"),
-    ('[[models]]\nname = "x"\nmodel = "Calibrated"\n', "models[1].base", "Calibrated needs base"),
-    ('[[models]]\nname = "x"\nmodel = "Calibrated"\nbase = "climatology"\nparams = { method = "beta" }\n', "models[1].params.method", "must be one of"),
-    ('[[models]]\nname = "x"\nmodel = "LogisticCount"\nbase = "climatology"\n', "models[1].base", "takes no 'base'"),
-    ('[[models]]\nname = "climatology"\nmodel = "Persistence"\n', "models[1].name", "duplicate model name 'climatology'"),
-    ('[[models]]\nname = "x"\nmodel = "LogisticCount"\nfeatures = "everything"\n', "models[1].features", "unknown column list 'everything'"),
-    ('[[models]]\nname = "x"\nmodel = "Persistence"\nfeatures = "full"\n', "models[1].features", "reads no feature columns"),
-    ('[[models]]\nname = "x"\nmodel = "LogisticCount"\nfeaturs = "full"\n', "models[1].featurs", "unknown key"),
-    ('[[models]]\nmodel = "LogisticCount"\n', "models[1].name", "missing or empty 'name'"),
-    ('colour = "red"\n', "models[0].colour", "unknown key"),  # lands in the climatology table
-])
+@pytest.mark.parametrize(
+    "body, key, message",
+    [
+        ('[[models]]\nname = "x"\nmodel = "Nope"\n', "models[1].model", "unknown model 'Nope'"),
+        (
+            '[[models]]\nname = "x"\nmodel = "LogisticCount"\nparams = { Cc = 1 }\n',
+            "models[1].params.Cc",
+            "LogisticCount has no parameter 'Cc'",
+        ),
+        (
+            '[[models]]\nname = "x"\nmodel = "LogisticCount"\nparams = { columns = ["a"] }\n',
+            "models[1].params.columns",
+            "use features",
+        ),
+        (
+            '[[models]]\nname = "x"\nmodel = "Ensemble"\nmembers = ["climatology", "ghost"]\n',
+            "models[1].members[1]",
+            "no model named 'ghost'",
+        ),
+        (
+            '[[models]]\nname = "x"\nmodel = "Calibrated"\nbase = "ghost"\n',
+            "models[1].base",
+            "no model named 'ghost'",
+        ),
+        ('[[models]]\nname = "x"\nmodel = "Calibrated"\n', "models[1].base", "Calibrated needs base"),
+        (
+            '[[models]]\nname = "x"\nmodel = "Calibrated"\nbase = "climatology"\nparams = { method = "beta" }\n',
+            "models[1].params.method",
+            "must be one of",
+        ),
+        (
+            '[[models]]\nname = "x"\nmodel = "LogisticCount"\nbase = "climatology"\n',
+            "models[1].base",
+            "takes no 'base'",
+        ),
+        (
+            '[[models]]\nname = "climatology"\nmodel = "Persistence"\n',
+            "models[1].name",
+            "duplicate model name 'climatology'",
+        ),
+        (
+            '[[models]]\nname = "x"\nmodel = "LogisticCount"\nfeatures = "everything"\n',
+            "models[1].features",
+            "unknown column list 'everything'",
+        ),
+        (
+            '[[models]]\nname = "x"\nmodel = "Persistence"\nfeatures = "full"\n',
+            "models[1].features",
+            "reads no feature columns",
+        ),
+        (
+            '[[models]]\nname = "x"\nmodel = "LogisticCount"\nfeaturs = "full"\n',
+            "models[1].featurs",
+            "unknown key",
+        ),
+        ('[[models]]\nmodel = "LogisticCount"\n', "models[1].name", "missing or empty 'name'"),
+        ('colour = "red"\n', "models[0].colour", "unknown key"),  # lands in the climatology table
+    ],
+)
 def test_errors_name_the_file_and_the_key(tmp_path, body, key, message):
     p = write(tmp_path, body)
     with pytest.raises(ConfigError) as exc:
@@ -130,7 +204,11 @@ def test_every_set_needs_climatology(tmp_path):
 
 
 def test_the_run_sets_the_climatology_window(tmp_path):
-    p = write(tmp_path, "", head='[[models]]\nname = "climatology"\nmodel = "Climatology"\nparams = { window = 6 }\n')
+    p = write(
+        tmp_path,
+        "",
+        head='[[models]]\nname = "climatology"\nmodel = "Climatology"\nparams = { window = 6 }\n',
+    )
     assert load(p)["climatology"].window == 6
     with pytest.raises(ConfigError, match="climatology_months") as exc:
         load(p, climatology_window=12)

@@ -1,4 +1,5 @@
 """Tuned: one hyper-parameter chosen on a temporal hold-out, never on later rows."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,7 +17,9 @@ def _panel(n_units=20, n_months=60, n_noise=30, seed=0):
     rng = np.random.default_rng(seed)
     months = np.repeat(pd.date_range("2015-01-01", periods=n_months, freq="MS").to_numpy(), n_units)
     signal = rng.normal(size=len(months))
-    X = pd.DataFrame({"signal": signal, **{f"noise{i}": rng.normal(size=len(months)) for i in range(n_noise)}})
+    X = pd.DataFrame(
+        {"signal": signal, **{f"noise{i}": rng.normal(size=len(months)) for i in range(n_noise)}}
+    )
     y = (rng.random(len(months)) < 1 / (1 + np.exp(-0.8 * signal))).astype(float)
     return X, y, months
 
@@ -41,7 +44,9 @@ class _Recorder(ClassifierMixin, BaseEstimator):
 def test_choice_minimises_holdout_brier_and_keeps_the_gap():
     X, y, months = _panel()
     _Recorder.seen = []
-    m = Tuned(_Recorder(), param="level", grid=(0.1, 0.5, float(y.mean())), holdout_months=12, horizon=3).fit(X, y, months=months)
+    m = Tuned(_Recorder(), param="level", grid=(0.1, 0.5, float(y.mean())), holdout_months=12, horizon=3).fit(
+        X, y, months=months
+    )
     held_first = pd.Timestamp(np.unique(months)[-12])
     # candidates were fitted only on rows at least h months before the hold-out
     for level, seen in _Recorder.seen[:-1]:
@@ -54,7 +59,9 @@ def test_choice_minimises_holdout_brier_and_keeps_the_gap():
 
 def test_noise_features_push_the_choice_to_strong_regularisation():
     X, y, months = _panel(n_units=10, n_months=48, n_noise=60)
-    m = Tuned(LogisticCount(C=1.0), param="C", grid=(0.001, 0.01, 0.1, 10.0), holdout_months=12).fit(X, y, months=months)
+    m = Tuned(LogisticCount(C=1.0), param="C", grid=(0.001, 0.01, 0.1, 10.0), holdout_months=12).fit(
+        X, y, months=months
+    )
     assert m.chosen_ in (0.001, 0.01, 0.1) and m.scores_[m.chosen_] <= m.scores_[10.0]
     p = m.predict_proba(X)[:, 1]
     assert np.all((p > 0) & (p < 1)) and m.contributions(X).shape == (len(X), X.shape[1] + 1)
@@ -76,7 +83,7 @@ def test_clone_and_nested_params():
 
 def test_part_only_models_are_building_blocks(tmp_path):
     f = tmp_path / "set.toml"
-    f.write_text('''
+    f.write_text("""
 [[models]]
 name = "climatology"
 model = "Climatology"
@@ -90,10 +97,15 @@ name = "tuned"
 model = "Tuned"
 base = "base"
 params = { param = "C", grid = [0.01, 0.1] }
-''')
+""")
     models = load_model_set(f, {"full": ["a", "b"]}, {"share": "s", "sum": "t", "current": "c"})
     assert list(models) == ["climatology", "tuned"] and models["tuned"].estimator.columns == ("a", "b")
-    f.write_text(f.read_text().replace('name = "climatology"\nmodel = "Climatology"', 'name = "climatology"\nmodel = "Climatology"\npart_only = true'))
+    f.write_text(
+        f.read_text().replace(
+            'name = "climatology"\nmodel = "Climatology"',
+            'name = "climatology"\nmodel = "Climatology"\npart_only = true',
+        )
+    )
     with pytest.raises(ConfigError, match="cannot be part_only"):
         load_model_set(f, {"full": ["a", "b"]}, {"share": "s", "sum": "t", "current": "c"})
 
@@ -109,14 +121,20 @@ def test_search_every_reuses_an_earlier_origins_choice_then_searches_again():
     first_rows = _months_upto(months, "2017-12-01")
     _Recorder.seen = []
     first = clone(spec).fit(X[first_rows], y[first_rows], months=months[first_rows])
-    assert len(_Recorder.seen) == 4 and first.searched_at_ == pd.Period("2017-12", "M")  # 3 candidates + the refit
+    assert len(_Recorder.seen) == 4 and first.searched_at_ == pd.Period(
+        "2017-12", "M"
+    )  # 3 candidates + the refit
 
     # 11 months later: the choice is reused, only the refit runs, on the newer rows
     rows = _months_upto(months, "2018-11-01")
     _Recorder.seen = []
     later = clone(spec).follow(first).fit(X[rows], y[rows], months=months[rows])
     assert len(_Recorder.seen) == 1 and _Recorder.seen[0][1].max() == pd.Timestamp("2018-11-01")
-    assert later.chosen_ == first.chosen_ and later.searched_at_ == first.searched_at_ and "reused" in later.tuning_note_
+    assert (
+        later.chosen_ == first.chosen_
+        and later.searched_at_ == first.searched_at_
+        and "reused" in later.tuning_note_
+    )
     assert "_previous" not in later.__dict__  # the earlier fit is not kept alive by the later one
 
     # 12 months later: a new search
@@ -129,9 +147,13 @@ def test_search_every_reuses_an_earlier_origins_choice_then_searches_again():
 def test_a_search_is_never_taken_from_a_later_origin_nor_without_a_cadence():
     X, y, months = _panel()
     rows = _months_upto(months, "2018-06-01")
-    late = Tuned(_Recorder(), param="level", grid=(0.1, 0.5), search_every=12).fit(X, y, months=months)  # searched at the newest month
+    late = Tuned(_Recorder(), param="level", grid=(0.1, 0.5), search_every=12).fit(
+        X, y, months=months
+    )  # searched at the newest month
     _Recorder.seen = []
-    Tuned(_Recorder(), param="level", grid=(0.1, 0.5), search_every=12).follow(late).fit(X[rows], y[rows], months=months[rows])
+    Tuned(_Recorder(), param="level", grid=(0.1, 0.5), search_every=12).follow(late).fit(
+        X[rows], y[rows], months=months[rows]
+    )
     assert len(_Recorder.seen) == 3  # searched afresh: the later origin's choice saw rows after 2018-06
     _Recorder.seen = []
     Tuned(_Recorder(), param="level", grid=(0.1, 0.5)).follow(late).fit(X, y, months=months)
@@ -146,17 +168,35 @@ def test_backtest_with_a_search_cadence_searches_once_a_year_and_is_deterministi
 
     X, y, months = _panel(n_units=6, n_months=72, n_noise=3)
     units = np.tile([f"u{i}" for i in range(6)], 72)
-    panel = X.assign(unit_id=units, unit_name=units, country="C", month=months, **{target_column("any", 1): y, count_column("any", 1): y})
+    panel = X.assign(
+        unit_id=units,
+        unit_name=units,
+        country="C",
+        month=months,
+        **{target_column("any", 1): y, count_column("any", 1): y},
+    )
     kw = dict(min_train_months=36, eval_months=24)
     _Recorder.seen = []
-    preds = run_backtest(panel, list(X.columns), {"t": Tuned(_Recorder(), param="level", grid=(0.1, 0.5, 0.3), search_every=12)}, (1,), **kw)
+    preds = run_backtest(
+        panel,
+        list(X.columns),
+        {"t": Tuned(_Recorder(), param="level", grid=(0.1, 0.5, 0.3), search_every=12)},
+        (1,),
+        **kw,
+    )
     n_origins = preds["origin"].nunique()
-    assert n_origins == 24 and len(_Recorder.seen) == n_origins + 2 * 3  # one refit per origin, a 3-value search at 2 of them
+    assert (
+        n_origins == 24 and len(_Recorder.seen) == n_origins + 2 * 3
+    )  # one refit per origin, a 3-value search at 2 of them
 
-    tuned = Tuned(LogisticCount(C=0.05), param="C", grid=(0.001, 0.1, 10.0), holdout_months=12, search_every=12)
+    tuned = Tuned(
+        LogisticCount(C=0.05), param="C", grid=(0.001, 0.1, 10.0), holdout_months=12, search_every=12
+    )
     a = run_backtest(panel, list(X.columns), {"t": tuned}, (1,), **kw)
     b = run_backtest(panel, list(X.columns), {"t": tuned}, (1,), n_jobs=2, **kw)
     pd.testing.assert_frame_equal(a, b)
     every = run_backtest(panel, list(X.columns), {"t": clone(tuned).set_params(search_every=1)}, (1,), **kw)
     first = a["origin"] == a["origin"].min()  # searched in both runs: the same forecasts
-    pd.testing.assert_frame_equal(a[first].reset_index(drop=True), every[every["origin"] == a["origin"].min()].reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        a[first].reset_index(drop=True), every[every["origin"] == a["origin"].min()].reset_index(drop=True)
+    )

@@ -4,6 +4,7 @@ The browser is Debian's ``chromium`` (``.ci/run`` installs it when missing); Pla
 it, so no browser download is needed. The events are read from the Chrome DevTools Protocol itself,
 so "no console errors, no network requests" means what Chromium saw, not what Playwright chose to report.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -16,7 +17,13 @@ from tests.conftest import cli
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 #: The quick run of the demo: one horizon, three evaluation months, no ablation (~10-15 s).
-OVERRIDES = ["target.intensity=[]", "model.set=fast", "backtest.eval_months=3", "backtest.horizons=[1]", "backtest.ablation=false"]
+OVERRIDES = [
+    "target.intensity=[]",
+    "model.set=fast",
+    "backtest.eval_months=3",
+    "backtest.horizons=[1]",
+    "backtest.ablation=false",
+]
 QUICK = [arg for item in OVERRIDES for arg in ("--set", item)]
 HOSTILE = "<script>window.__pwned=1</script>"
 
@@ -48,9 +55,14 @@ def open_page(browser, html_path: Path, screenshot: Path | None = None, probe: s
     page = browser.new_page()
     seen: dict[str, list] = {"console_errors": [], "exceptions": [], "log_errors": [], "requests": []}
     cdp = page.context.new_cdp_session(page)
-    cdp.on("Runtime.consoleAPICalled", lambda e: e.get("type") == "error" and seen["console_errors"].append(e))
+    cdp.on(
+        "Runtime.consoleAPICalled", lambda e: e.get("type") == "error" and seen["console_errors"].append(e)
+    )
     cdp.on("Runtime.exceptionThrown", lambda e: seen["exceptions"].append(e["exceptionDetails"]))
-    cdp.on("Log.entryAdded", lambda e: e["entry"].get("level") == "error" and seen["log_errors"].append(e["entry"]))
+    cdp.on(
+        "Log.entryAdded",
+        lambda e: e["entry"].get("level") == "error" and seen["log_errors"].append(e["entry"]),
+    )
     cdp.on("Network.requestWillBeSent", lambda e: seen["requests"].append(e["request"]["url"]))
     for domain in ("Runtime", "Log", "Network", "Page"):
         cdp.send(f"{domain}.enable")
@@ -91,9 +103,11 @@ def test_report_loads_in_chromium_without_errors_or_network(browser, report_dir,
 def test_the_probes_do_catch_errors_and_requests(browser, tmp_path):
     """Negative control: the checks above are not vacuous."""
     page = tmp_path / "bad.html"
-    page.write_text("<html><head><title>bad</title></head><body>"
-                    "<img src='http://127.0.0.1:9/x.png'><script>console.error('boom'); undefined_fn();</script>"
-                    "</body></html>")
+    page.write_text(
+        "<html><head><title>bad</title></head><body>"
+        "<img src='http://127.0.0.1:9/x.png'><script>console.error('boom'); undefined_fn();</script>"
+        "</body></html>"
+    )
     seen = open_page(browser, page)
     assert seen["console_errors"] and seen["exceptions"]
     assert offline(seen["requests"]) == ["http://127.0.0.1:9/x.png"]
@@ -139,9 +153,11 @@ def test_pdf_rendering_refuses_the_network(tmp_path, caplog):
     fetcher = offline_url_fetcher()
     with pytest.raises(ValueError, match="offline"):
         fetcher("https://example.com/a.css")
-    html = ("<html><body><p>x</p><img src='http://127.0.0.1:9/x.png'>"
-            "<img src='data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=='>"
-            "</body></html>")
+    html = (
+        "<html><body><p>x</p><img src='http://127.0.0.1:9/x.png'>"
+        "<img src='data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=='>"
+        "</body></html>"
+    )
     with caplog.at_level("ERROR", logger="weasyprint"):
         pdf = render_pdf(html, tmp_path / "x.pdf")
     assert pdf.read_bytes().startswith(b"%PDF")

@@ -1,4 +1,5 @@
 """unit_plot: a PNG of one unit's history and forecast, reproducible, with a clear error for unknown units."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,12 +16,30 @@ def tables():
     rng = np.random.default_rng(1)
     months = pd.date_range("2019-01", "2021-12", freq="MS")
     units = [("U0", "Kayes", "Mali"), ("U1", "Gao", "Mali"), ("U2", "Sahel", "Burkina Faso")]
-    panel = pd.DataFrame([(u, n, c, m) for m in months for u, n, c in units], columns=["unit_id", "unit_name", "country", "month"])
+    panel = pd.DataFrame(
+        [(u, n, c, m) for m in months for u, n, c in units],
+        columns=["unit_id", "unit_name", "country", "month"],
+    )
     panel["n_target"] = rng.poisson(3.0, len(panel)).astype(float)
-    scores = pd.DataFrame([
-        {"unit_id": u, "unit_name": n, "country": c, "as_of": "2021-12", "target_month": f"2022-{h:02d}", "horizon": h,
-         "p": 0.2 * h, "expected_count": 2.0 + h, "q10": 0.0, "q50": 2.0, "q90": 7.0 + h}
-        for u, n, c in units[:2] for h in (1, 2, 3)])
+    scores = pd.DataFrame(
+        [
+            {
+                "unit_id": u,
+                "unit_name": n,
+                "country": c,
+                "as_of": "2021-12",
+                "target_month": f"2022-{h:02d}",
+                "horizon": h,
+                "p": 0.2 * h,
+                "expected_count": 2.0 + h,
+                "q10": 0.0,
+                "q50": 2.0,
+                "q90": 7.0 + h,
+            }
+            for u, n, c in units[:2]
+            for h in (1, 2, 3)
+        ]
+    )
     return panel, scores
 
 

@@ -1,4 +1,5 @@
 """Tiny seeded data and estimators for the tracking and scoring tests."""
+
 from __future__ import annotations
 
 import numpy as np

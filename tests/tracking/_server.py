@@ -6,6 +6,7 @@ It needs PostgreSQL's ``initdb``/``pg_ctl`` (on ``PATH`` or in Debian's
 PostgreSQL refuses to run as root, so as root the cluster runs as the ``postgres`` user
 (``runuser``) in a temporary folder it owns. Everything listens on 127.0.0.1 only, on free ports.
 """
+
 from __future__ import annotations
 
 import glob
@@ -28,8 +29,12 @@ import pytest
 __all__ = ["mlflow_server", "TrackingServer", "find_pg_bin", "free_port", "free_ports", "SERVER_ENV"]
 
 #: Environment of the server (and of clients started by tests): no telemetry, no hints.
-SERVER_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "MLFLOW_DISABLE_AGENT_HINT": "true",
-              "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+SERVER_ENV = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+    "MLFLOW_DISABLE_AGENT_HINT": "true",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
 
 _STARTUP_TIMEOUT = 60.0  # a fresh database runs MLflow's migrations first (~10 s here)
 _LOG_TAIL = 6000
@@ -89,8 +94,11 @@ def find_pg_bin() -> Path | None:
         ver = Path(p).parent.name
         return tuple(int(x) for x in ver.split(".") if x.isdigit())
 
-    found = [p for p in glob.glob("/usr/lib/postgresql/*/bin") if (Path(p) / "initdb").exists()
-             and (Path(p) / "pg_ctl").exists()]
+    found = [
+        p
+        for p in glob.glob("/usr/lib/postgresql/*/bin")
+        if (Path(p) / "initdb").exists() and (Path(p) / "pg_ctl").exists()
+    ]
     return Path(max(found, key=version)) if found else None
 
 
@@ -105,8 +113,11 @@ def _run(cmd: list[str], cwd: Path, what: str, logs: list[Path], timeout: float 
     proc = subprocess.run(_as_postgres(cmd), cwd=cwd, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         details = "\n".join(_tail(p) for p in logs if p.exists())
-        pytest.fail(f"{what} failed (exit {proc.returncode}): {' '.join(cmd)}\nstdout:\n{proc.stdout[-_LOG_TAIL:]}\n"
-                    f"stderr:\n{proc.stderr[-_LOG_TAIL:]}\n{details}", pytrace=False)
+        pytest.fail(
+            f"{what} failed (exit {proc.returncode}): {' '.join(cmd)}\nstdout:\n{proc.stdout[-_LOG_TAIL:]}\n"
+            f"stderr:\n{proc.stderr[-_LOG_TAIL:]}\n{details}",
+            pytrace=False,
+        )
 
 
 def _skip_reason() -> str | None:
@@ -186,18 +197,54 @@ def mlflow_server() -> Iterator[TrackingServer]:
     server: subprocess.Popen | None = None
     log_file = None
     try:
-        _run([str(pg_bin / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-locale", "-E", "UTF8",
-              "--no-sync", "--no-instructions"], root, "initdb", logs)
+        _run(
+            [
+                str(pg_bin / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-locale",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--no-instructions",
+            ],
+            root,
+            "initdb",
+            logs,
+        )
         # A test cluster: durability settings off (fast), TCP on loopback only, sockets in our folder.
-        options = (f"-p {pg_port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off")
-        _run([str(pg_bin / "pg_ctl"), "-D", str(data), "-l", str(pg_log), "-o", options, "-w", "-t", "30", "start"],
-             root, "pg_ctl start", logs)
+        options = (
+            f"-p {pg_port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off"
+        )
+        _run(
+            [
+                str(pg_bin / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(pg_log),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "30",
+                "start",
+            ],
+            root,
+            "pg_ctl start",
+            logs,
+        )
         pg_started = True
 
         import psycopg2
 
-        conn = psycopg2.connect(host="127.0.0.1", port=pg_port, user="postgres", dbname="postgres", connect_timeout=10)
+        conn = psycopg2.connect(
+            host="127.0.0.1", port=pg_port, user="postgres", dbname="postgres", connect_timeout=10
+        )
         try:
             conn.autocommit = True  # CREATE DATABASE cannot run in a transaction
             with conn.cursor() as cur:
@@ -214,12 +261,27 @@ def mlflow_server() -> Iterator[TrackingServer]:
         log_file = open(server_log, "wb")  # noqa: SIM115 - closed in finally
         server = subprocess.Popen(
             # The driver is named: SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3, not psycopg2.
-            [str(Path(sys.executable).parent / "mlflow"), "server",
-             "--backend-store-uri", f"postgresql+psycopg2://postgres@127.0.0.1:{pg_port}/mlflow",
-             "--artifacts-destination", str(artifacts),
-             "--host", "127.0.0.1", "--port", str(http_port), "--workers", "1"],
-            cwd=root, env=env, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)  # its own process group: teardown stops uvicorn's workers too
+            [
+                str(Path(sys.executable).parent / "mlflow"),
+                "server",
+                "--backend-store-uri",
+                f"postgresql+psycopg2://postgres@127.0.0.1:{pg_port}/mlflow",
+                "--artifacts-destination",
+                str(artifacts),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(http_port),
+                "--workers",
+                "1",
+            ],
+            cwd=root,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # its own process group: teardown stops uvicorn's workers too
         try:
             _wait_healthy(uri, server, _STARTUP_TIMEOUT)
             failed = None
@@ -236,6 +298,12 @@ def mlflow_server() -> Iterator[TrackingServer]:
         if log_file is not None:
             log_file.close()
         if pg_started:
-            subprocess.run(_as_postgres([str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "-t", "30", "stop"]),
-                           cwd=root, capture_output=True, timeout=60)
+            subprocess.run(
+                _as_postgres(
+                    [str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "-t", "30", "stop"]
+                ),
+                cwd=root,
+                capture_output=True,
+                timeout=60,
+            )
         shutil.rmtree(root, ignore_errors=True)

@@ -1,4 +1,5 @@
 """A temporary MLflow store (SQLite + local artifacts) per test, and fitted tiny models."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,7 +34,9 @@ def fitted(panel):
     X = panel[FEATURES]
     return {
         1: LogisticCount(columns=("a", "b", "c"), C=0.05).fit(X, panel["y"], panel["y_count"]),
-        3: Climatology(share_column="rolling_share_any_window12", sum_column="rolling_sum_window12", window=12).fit(X, panel["y"]),
+        3: Climatology(
+            share_column="rolling_share_any_window12", sum_column="rolling_sum_window12", window=12
+        ).fit(X, panel["y"]),
     }
 
 

@@ -1,4 +1,5 @@
 """The pyfunc bundle: logged with a signature, registered, tagged, and loaded back only from the registry."""
+
 from __future__ import annotations
 
 import re
@@ -20,41 +21,65 @@ WINDOW = "2021-01..2021-12"
 
 def _log(bundle, panel, **kw):
     with mlflow.start_run() as run:
-        name, version = log_bundle(bundle, NAME, input_example=panel[FEATURES].head(3), window=WINDOW,
-                                   metrics={"brier": 0.1, "ece": 0.02}, config_hash="cfg123", **kw)
+        name, version = log_bundle(
+            bundle,
+            NAME,
+            input_example=panel[FEATURES].head(3),
+            window=WINDOW,
+            metrics={"brier": 0.1, "ece": 0.02},
+            config_hash="cfg123",
+            **kw,
+        )
     return run.info.run_id, version
 
 
 def test_registry_round_trip_gives_the_in_memory_predictions(store, panel, fitted, contract_model):
-    bundle = ForecastBundle({**fitted, 6: contract_model}, FEATURES, "logistic", feature_spec="[history]\nx = 1\n",
-                            data_hash="data456")
+    bundle = ForecastBundle(
+        {**fitted, 6: contract_model},
+        FEATURES,
+        "logistic",
+        feature_spec="[history]\nx = 1\n",
+        data_hash="data456",
+    )
     run_id, version = _log(bundle, panel)
     assert promote_if_better(store, NAME, version, {"brier": 0.1, "ece": 0.02}, window=WINDOW).promoted
     rows = panel[panel["month"] == panel["month"].max()]
     expected = bundle.forecast(rows)
-    for loaded in (load_registered(NAME, alias="champion"), load_registered(NAME), load_registered(NAME, version=version),
-                   load_registered(run_id=run_id)):
+    for loaded in (
+        load_registered(NAME, alias="champion"),
+        load_registered(NAME),
+        load_registered(NAME, version=version),
+        load_registered(run_id=run_id),
+    ):
         got = loaded.predict(rows[FEATURES])
         pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True))
     # The scoring contract gives the same table from the registry as from memory.
     from riskcast.scoring import score_month
 
     kw = dict(as_of=rows["month"].max(), model_name=NAME, model_version=version, data_hash="data456")
-    pd.testing.assert_frame_equal(score_month(load_registered(NAME), rows, **kw), score_month(bundle, rows, **kw))
+    pd.testing.assert_frame_equal(
+        score_month(load_registered(NAME), rows, **kw), score_month(bundle, rows, **kw)
+    )
     # The same fitted models travel: their own predictions agree too.
     inner = load_registered(NAME).unwrap_python_model()
-    np.testing.assert_array_equal(inner.models[1].predict_proba(rows[FEATURES]), fitted[1].predict_proba(rows[FEATURES]))
+    np.testing.assert_array_equal(
+        inner.models[1].predict_proba(rows[FEATURES]), fitted[1].predict_proba(rows[FEATURES])
+    )
     assert inner.feature_spec == "[history]\nx = 1\n" and inner.data_hash == "data456"
 
 
 def test_logged_model_has_signature_metadata_and_version_tags(store, panel, fitted):
-    bundle = ForecastBundle(fitted, FEATURES, "logistic", feature_spec="[history]\n", data_hash="data456", calibrated=True)
+    bundle = ForecastBundle(
+        fitted, FEATURES, "logistic", feature_spec="[history]\n", data_hash="data456", calibrated=True
+    )
     _, version = _log(bundle, panel)
     loaded = load_registered(NAME, version=version)
     sig = loaded.metadata.signature
     assert sig is not None
     assert sig.inputs.input_names() == FEATURES
-    assert {"p_h1", "expected_count_h1", "q10_h1", "q50_h1", "q90_h1", "top_features_h1", "p_h3"} <= set(sig.outputs.input_names())
+    assert {"p_h1", "expected_count_h1", "q10_h1", "q50_h1", "q90_h1", "top_features_h1", "p_h3"} <= set(
+        sig.outputs.input_names()
+    )
     assert [p.name for p in sig.params.params] == ["top_k"]
     assert loaded.metadata.metadata["calibrated"] is True
     assert loaded.metadata.metadata["feature_spec_sha256"] == bundle.feature_spec_sha256 != ""
@@ -68,7 +93,9 @@ def test_wide_output_follows_the_contract_and_tolerates_missing_methods(panel, c
     rows = panel.head(6)
     bundle = ForecastBundle({1: contract_model, 2: BareModel()}, FEATURES, "mixed", quantiles=(0.1, 0.5, 0.9))
     out = bundle.forecast(rows, top_k=2)
-    assert list(out.columns) == [f"{c}_h{h}" for h in (1, 2) for c in ("p", "expected_count", "q10", "q50", "q90", "top_features")]
+    assert list(out.columns) == [
+        f"{c}_h{h}" for h in (1, 2) for c in ("p", "expected_count", "q10", "q50", "q90", "top_features")
+    ]
     assert out.index.equals(rows.index)
     q = out[["q10_h1", "q50_h1", "q90_h1"]].to_numpy()
     assert np.all(q[:, 0] <= q[:, 1]) and np.all(q[:, 1] <= q[:, 2])
@@ -76,7 +103,9 @@ def test_wide_output_follows_the_contract_and_tolerates_missing_methods(panel, c
     assert (out["top_features_h2"] == "").all()
     contrib = contract_model.contributions(rows[FEATURES])
     assert list(out["top_features_h1"]) == top_contributions(contrib, 2)
-    assert all(re.fullmatch(r"[a-z_0-9]+ [+-]\d+\.\d\d; [a-z_0-9]+ [+-]\d+\.\d\d", s) for s in out["top_features_h1"])
+    assert all(
+        re.fullmatch(r"[a-z_0-9]+ [+-]\d+\.\d\d; [a-z_0-9]+ [+-]\d+\.\d\d", s) for s in out["top_features_h1"]
+    )
     with pytest.raises(ValueError, match=r"feature columns missing from the scoring input: \['c'\]"):
         bundle.forecast(rows.drop(columns="c"))
 
@@ -87,15 +116,18 @@ def test_top_contributions_orders_by_magnitude_and_skips_bias_nan_and_zero():
     assert top_contributions(contrib, 0) == ["", ""]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"name": "/tmp/some/model"}, "not a registered model name"),
-    ({"name": "../outside"}, "not a registered model name"),
-    ({"name": "file:///tmp/model"}, "not a registered model name"),
-    ({"name": "m", "version": "1/../../x"}, "not a model version number"),
-    ({"name": "m", "alias": "champion/../x"}, "not a model alias"),
-    ({"run_id": "../../etc"}, "not an MLflow run id"),
-    ({"name": "m", "version": 1, "alias": "champion"}, "give one of version, alias or run_id"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"name": "/tmp/some/model"}, "not a registered model name"),
+        ({"name": "../outside"}, "not a registered model name"),
+        ({"name": "file:///tmp/model"}, "not a registered model name"),
+        ({"name": "m", "version": "1/../../x"}, "not a model version number"),
+        ({"name": "m", "alias": "champion/../x"}, "not a model alias"),
+        ({"run_id": "../../etc"}, "not an MLflow run id"),
+        ({"name": "m", "version": 1, "alias": "champion"}, "give one of version, alias or run_id"),
+    ],
+)
 def test_paths_outside_the_registry_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         load_registered(**kwargs)

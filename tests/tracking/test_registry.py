@@ -1,4 +1,5 @@
 """Champion promotion: an alias moves only to a challenger that beats the champion on the same window."""
+
 from __future__ import annotations
 
 import pytest
@@ -76,7 +77,9 @@ def test_higher_is_better_metric(store, tmp_path):
     client = get_client(store)
     v1, v2 = _register(client, tmp_path, 2)
     _first(client, v1, {"auc": 0.70, "ece": 0.02}, metric="auc", lower_is_better=False)
-    d = promote_if_better(client, NAME, v2, {"auc": 0.72, "ece": 0.02}, metric="auc", lower_is_better=False, window=W1)
+    d = promote_if_better(
+        client, NAME, v2, {"auc": 0.72, "ece": 0.02}, metric="auc", lower_is_better=False, window=W1
+    )
     assert d.promoted and _champion(client) == v2
 
 
@@ -87,7 +90,9 @@ def test_worse_calibration_is_refused_unless_within_tolerance(store, tmp_path):
     d = promote_if_better(client, NAME, v2, {"brier": 0.09, "ece": 0.03}, window=W1)
     assert not d.promoted and _champion(client) == v1
     assert d.reason == "brier 0.09 beats champion v1 (0.1) but ece 0.03 is worse than 0.02 + tolerance 0"
-    d = promote_if_better(client, NAME, v3, {"brier": 0.09, "ece": 0.03}, window=W1, calibration_tolerance=0.015)
+    d = promote_if_better(
+        client, NAME, v3, {"brier": 0.09, "ece": 0.03}, window=W1, calibration_tolerance=0.015
+    )
     assert d.promoted and _champion(client) == v3
 
 
@@ -97,11 +102,19 @@ def test_different_windows_are_not_compared(store, tmp_path):
     _first(client, v1, {"brier": 0.10, "ece": 0.02})
     d = promote_if_better(client, NAME, v2, {"brier": 0.01, "ece": 0.0}, window=W2)
     assert not d.promoted and _champion(client) == v1
-    assert d.reason == (f"backtest windows differ: champion v1 was scored on {W1}, the challenger on {W2}; "
-                        f"re-score the champion on {W2} to compare")
+    assert d.reason == (
+        f"backtest windows differ: champion v1 was scored on {W1}, the challenger on {W2}; "
+        f"re-score the champion on {W2} to compare"
+    )
     # With the champion re-scored on the new window, the comparison happens.
-    d = promote_if_better(client, NAME, v3, {"brier": 0.08, "ece": 0.02}, window=W2,
-                          champion_metrics={"brier": 0.09, "ece": 0.02})
+    d = promote_if_better(
+        client,
+        NAME,
+        v3,
+        {"brier": 0.08, "ece": 0.02},
+        window=W2,
+        champion_metrics={"brier": 0.09, "ece": 0.02},
+    )
     assert d.promoted and _champion(client) == v3
     assert d.metrics["champion"] == {"brier": 0.09, "ece": 0.02}
 

@@ -1,6 +1,7 @@
 """Settings files: the run config (``settings``: one TOML file per run, frozen pydantic models,
 ``--set`` overrides) and the monthly job's pipeline spec (``pipeline``). A wrong key or value fails
 once, at entry, naming the file (or the ``--set``) and the dotted key."""
+
 from __future__ import annotations
 
 from riskcast.config.pipeline import FetchSourceStep, FetchStep, RetrainSpec, load_spec
@@ -20,7 +21,20 @@ from riskcast.config.settings import (
 )
 
 __all__ = [
-    "Config", "InputSpec", "IngestSpec", "IntensitySpec", "TargetSpec", "BacktestSpec", "ComputeSpec", "DEFAULT_EVENT_TYPES",
-    "load_config", "default_config", "config_from_dict", "config_hash",
-    "RetrainSpec", "FetchStep", "FetchSourceStep", "load_spec",
+    "Config",
+    "InputSpec",
+    "IngestSpec",
+    "IntensitySpec",
+    "TargetSpec",
+    "BacktestSpec",
+    "ComputeSpec",
+    "DEFAULT_EVENT_TYPES",
+    "load_config",
+    "default_config",
+    "config_from_dict",
+    "config_hash",
+    "RetrainSpec",
+    "FetchStep",
+    "FetchSourceStep",
+    "load_spec",
 ]

@@ -3,6 +3,7 @@
 Shared by the run config (``settings``) and the monthly job's pipeline spec (``pipeline``), so
 both name the file and the dotted key the same way.
 """
+
 from __future__ import annotations
 
 import tomllib

@@ -4,6 +4,7 @@ A wrong key or value fails once, at entry, naming the file and the dotted key. A
 be overridden from the command line with ``--set dotted.key=value`` (the value is read as a
 TOML literal when it parses as one, else as a string).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,7 +51,9 @@ class InputSpec(_Frozen):
 
     kind: Literal["events", "counts", "presence", "shocks"]
     format: str = Field(description="reader name, see `riskcast formats`")
-    path: Path | None = Field(None, description="file path; relative paths are read from the working directory")
+    path: Path | None = Field(
+        None, description="file path; relative paths are read from the working directory"
+    )
     sheet: str | None = Field(None, description="sheet name for xlsx inputs")
     options: dict[str, Any] = Field(default_factory=dict, description="reader-specific options")
 
@@ -63,20 +66,32 @@ class IntensitySpec(_Frozen):
     than ``factor`` times the unit's monthly mean over the 12 months before.
     """
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="column-safe name, e.g. 'k5' (lower case, digits, _)")
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9_]*$", description="column-safe name, e.g. 'k5' (lower case, digits, _)"
+    )
     kind: Literal["events", "fatalities", "escalation"]
-    at_least: float = Field(1, gt=0, description="events / fatalities: the month counts when the quantity reaches this")
-    factor: float = Field(2.0, gt=0, description="escalation: the month's count must exceed factor x the trailing 12-month mean")
+    at_least: float = Field(
+        1, gt=0, description="events / fatalities: the month counts when the quantity reaches this"
+    )
+    factor: float = Field(
+        2.0, gt=0, description="escalation: the month's count must exceed factor x the trailing 12-month mean"
+    )
 
 
 class TargetSpec(_Frozen):
     """What counts as an attack: event types, optional actor filter, threshold; and intensity targets."""
 
     event_types: tuple[str, ...] = DEFAULT_EVENT_TYPES
-    actors: tuple[str, ...] = Field((), description="keep events whose actor1 or actor2 contains one of these (case-insensitive); empty = all")
+    actors: tuple[str, ...] = Field(
+        (),
+        description="keep events whose actor1 or actor2 contains one of these (case-insensitive); empty = all",
+    )
     threshold: int = Field(1, ge=1, description="target_any = events >= threshold")
     min_fatalities: int = Field(0, ge=0, description="count only events with at least this many fatalities")
-    intensity: tuple[IntensitySpec, ...] = Field((), description="intensity targets backtested, registered and reported beside P(any attack) ([[target.intensity]] tables)")
+    intensity: tuple[IntensitySpec, ...] = Field(
+        (),
+        description="intensity targets backtested, registered and reported beside P(any attack) ([[target.intensity]] tables)",
+    )
 
     @field_validator("intensity")
     @classmethod
@@ -97,18 +112,26 @@ class IngestSpec(_Frozen):
     # (we could not verify a hard maximum, so the default leaves a wide margin). It still refuses
     # the typos and sentinels (1e12) that would swamp the features; raise it for such data.
     max_fatalities_per_event: int = Field(
-        100_000, ge=1,
+        100_000,
+        ge=1,
         description="refuse an events input holding an event with more deaths than this (a typo or a "
-                    "missing-value code, not a real event; raise it for data that codes a mass killing as one event)",
+        "missing-value code, not a real event; raise it for data that codes a mass killing as one event)",
     )
 
 
 class RegionSpec(_Frozen):
-    gazetteer: Path | None = Field(None, description="regions CSV; default: riskcast's curated gazetteer for the level")
+    gazetteer: Path | None = Field(
+        None, description="regions CSV; default: riskcast's curated gazetteer for the level"
+    )
     boundaries: Path | None = Field(None, description="GeoJSON of the units for point-in-polygon assignment")
     name_property: str = Field("shapeName", description="GeoJSON property holding the unit name")
-    bbox: tuple[float, float, float, float] | None = Field(None, description="PRIO-GRID units: [lon_min, lat_min, lon_max, lat_max]; cells whose centre lies inside")
-    max_unassigned_share: float = Field(0.05, ge=0, le=1, description="fail when more events than this share cannot be assigned")
+    bbox: tuple[float, float, float, float] | None = Field(
+        None,
+        description="PRIO-GRID units: [lon_min, lat_min, lon_max, lat_max]; cells whose centre lies inside",
+    )
+    max_unassigned_share: float = Field(
+        0.05, ge=0, le=1, description="fail when more events than this share cannot be assigned"
+    )
 
 
 class PanelSpec(_Frozen):
@@ -118,21 +141,42 @@ class PanelSpec(_Frozen):
 
 class FeatureSpec(_Frozen):
     set: str = Field("default", description="feature set: a name in features/ or a path to a TOML file")
-    baseline_set: str | None = Field("history_only", description="feature set of the history-only benchmark model (none: no such model)")
-    actor_groups: str = Field("actor_groups", description="actor-group mapping: a name in features/ or a TOML path")
+    baseline_set: str | None = Field(
+        "history_only", description="feature set of the history-only benchmark model (none: no such model)"
+    )
+    actor_groups: str = Field(
+        "actor_groups", description="actor-group mapping: a name in features/ or a TOML path"
+    )
 
 
 class BacktestSpec(_Frozen):
     horizons: tuple[int, ...] = (1, 3, 6, 12)
-    min_train_months: int = Field(36, ge=6, description="months of training rows required before the first origin")
+    min_train_months: int = Field(
+        36, ge=6, description="months of training rows required before the first origin"
+    )
     eval_months: int = Field(24, ge=1, description="number of monthly origins in the evaluation window")
-    eval_start: str | None = Field(None, description="first origin month (YYYY-MM) of the evaluation window; replaces eval_months when set")
+    eval_start: str | None = Field(
+        None,
+        description="first origin month (YYYY-MM) of the evaluation window; replaces eval_months when set",
+    )
     window: Literal["expanding", "sliding"] = "expanding"
     sliding_months: int = Field(60, ge=6)
-    n_jobs: int = Field(-1, description="worker processes for the backtest's (horizon, model) tasks; -1 = one per core, 1 = none (results are identical)")
-    n_boot: int = Field(200, ge=0, description="bootstrap resamples (whole origin months) for the metrics' 95% intervals; 0 = none")
-    ablation: bool = Field(True, description="also backtest the ablation model with each feature family dropped in turn")
-    ablation_model: str = Field("logistic", description="the model of the set used for the ablation (its columns are replaced per variant)")
+    n_jobs: int = Field(
+        -1,
+        description="worker processes for the backtest's (horizon, model) tasks; -1 = one per core, 1 = none (results are identical)",
+    )
+    n_boot: int = Field(
+        200,
+        ge=0,
+        description="bootstrap resamples (whole origin months) for the metrics' 95% intervals; 0 = none",
+    )
+    ablation: bool = Field(
+        True, description="also backtest the ablation model with each feature family dropped in turn"
+    )
+    ablation_model: str = Field(
+        "logistic",
+        description="the model of the set used for the ablation (its columns are replaced per variant)",
+    )
 
     @field_validator("eval_start")
     @classmethod
@@ -153,16 +197,34 @@ class BacktestSpec(_Frozen):
 
 
 class ModelSpec(_Frozen):
-    set: str = Field("default", description="model set: a name in models/ (models/<set>.toml) or a path to a TOML file")
-    champion: str = Field("auto", description="the model of the set trained on all rows, registered and proposed as champion; 'auto' = the non-baseline model with the lowest backtest Brier score (mean over horizons)")
-    climatology_months: int = Field(12, ge=1, description="k of the climatology baseline (also the k of its feature columns)")
-    intensity_models: tuple[str, ...] = Field(("logistic", "logistic_shrunk", "logistic_history", "logistic_history_shrunk"), description="models of the set backtested for every intensity target, beside the set's baselines (each reads the target's own climatology); a shrunk model shares its base's fits")
+    set: str = Field(
+        "default", description="model set: a name in models/ (models/<set>.toml) or a path to a TOML file"
+    )
+    champion: str = Field(
+        "auto",
+        description="the model of the set trained on all rows, registered and proposed as champion; 'auto' = the non-baseline model with the lowest backtest Brier score (mean over horizons)",
+    )
+    climatology_months: int = Field(
+        12, ge=1, description="k of the climatology baseline (also the k of its feature columns)"
+    )
+    intensity_models: tuple[str, ...] = Field(
+        ("logistic", "logistic_shrunk", "logistic_history", "logistic_history_shrunk"),
+        description="models of the set backtested for every intensity target, beside the set's baselines (each reads the target's own climatology); a shrunk model shares its base's fits",
+    )
 
 
 class PromotionSpec(_Frozen):
-    metric: Literal["brier", "log_loss", "crps"] = Field("brier", description="a challenger must beat the champion on this metric (mean over horizons, same backtest window)")
-    max_ece_increase: float = Field(0.0, ge=0, description="and its expected calibration error may exceed the champion's by at most this")
-    refresh_same_spec: bool = Field(True, description="when the best model is the champion's own spec (identical scores on the same window), move the champion to the refit on newer data ('refreshed'), so a monthly job really retrains")
+    metric: Literal["brier", "log_loss", "crps"] = Field(
+        "brier",
+        description="a challenger must beat the champion on this metric (mean over horizons, same backtest window)",
+    )
+    max_ece_increase: float = Field(
+        0.0, ge=0, description="and its expected calibration error may exceed the champion's by at most this"
+    )
+    refresh_same_spec: bool = Field(
+        True,
+        description="when the best model is the champion's own spec (identical scores on the same window), move the champion to the refit on newer data ('refreshed'), so a monthly job really retrains",
+    )
 
 
 class ScoringSpec(_Frozen):
@@ -191,16 +253,29 @@ class TrackingSpec(_Frozen):
 class ReportSpec(_Frozen):
     title: str = "riskcast monthly risk report"
     top_n: int = Field(10, ge=1)
-    pdf: bool = Field(True, description="also write report.pdf (WeasyPrint; about 3 s a report): false for HTML only")
+    pdf: bool = Field(
+        True, description="also write report.pdf (WeasyPrint; about 3 s a report): false for HTML only"
+    )
 
 
 class ComputeSpec(_Frozen):
-    backend: Literal["local", "dask"] = Field("local", description="'local': this process (default); 'dask': a Dask cluster")
-    scheduler: str | None = Field(None, description="address of an existing Dask scheduler (tcp://host:8786); none: an in-process LocalCluster")
+    backend: Literal["local", "dask"] = Field(
+        "local", description="'local': this process (default); 'dask': a Dask cluster"
+    )
+    scheduler: str | None = Field(
+        None,
+        description="address of an existing Dask scheduler (tcp://host:8786); none: an in-process LocalCluster",
+    )
     n_workers: int = Field(2, ge=1, description="LocalCluster worker processes")
     threads_per_worker: int = Field(1, ge=1, description="LocalCluster threads per worker")
-    memory_limit: str = Field("4GiB", description="LocalCluster memory limit per worker (Dask's syntax: '4GiB', '2GB')")
-    block_units: int = Field(2000, ge=1, description="units per spatial block when features are built in partitions (each block gets a halo of neighbours)")
+    memory_limit: str = Field(
+        "4GiB", description="LocalCluster memory limit per worker (Dask's syntax: '4GiB', '2GB')"
+    )
+    block_units: int = Field(
+        2000,
+        ge=1,
+        description="units per spatial block when features are built in partitions (each block gets a halo of neighbours)",
+    )
 
 
 class Config(_Frozen):
@@ -248,7 +323,9 @@ def _apply_override(data: dict, item: str) -> None:
     for p in parts[:-1]:
         node = node.setdefault(p, {})
         if not isinstance(node, dict):
-            raise ConfigError("cannot set a key inside a value that is not a table", file=f"--set {item}", key=key.strip())
+            raise ConfigError(
+                "cannot set a key inside a value that is not a table", file=f"--set {item}", key=key.strip()
+            )
     node[parts[-1]] = _parse_value(text.strip())
 
 

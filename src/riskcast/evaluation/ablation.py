@@ -7,6 +7,7 @@ change is its score without the family minus the score with all features, per ho
 metric: for Brier or log loss a positive change means the family helped, for AUROC or skill a
 negative one does.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
@@ -19,8 +20,19 @@ from riskcast.features.families import FAMILIES
 
 __all__ = ["run_ablation", "ablation_from_predictions", "ablation_table", "FAMILIES", "ABLATION_COLUMNS"]
 
-ABLATION_COLUMNS = ["variant", "dropped_family", "n_features", "horizon", "metric", "value", "value_all", "change",
-                    "reference_value", "n", "note"]
+ABLATION_COLUMNS = [
+    "variant",
+    "dropped_family",
+    "n_features",
+    "horizon",
+    "metric",
+    "value",
+    "value_all",
+    "change",
+    "reference_value",
+    "n",
+    "note",
+]
 
 
 def _reference_columns(reference_model, panel: pd.DataFrame) -> list[str]:
@@ -36,7 +48,9 @@ def _reference_columns(reference_model, panel: pd.DataFrame) -> list[str]:
     return out
 
 
-def _variants(cols_by_family: Mapping[str, Sequence[str]]) -> tuple[list[str], dict[str, list[str]], dict[str, str]]:
+def _variants(
+    cols_by_family: Mapping[str, Sequence[str]],
+) -> tuple[list[str], dict[str, list[str]], dict[str, str]]:
     """All columns, the columns of each ablated variant, and a note for each family skipped."""
     unknown = set(cols_by_family) - set(FAMILIES)
     if unknown:
@@ -93,8 +107,10 @@ def run_ablation(
         est = make_model(list(cols))
         params = est.get_params(deep=False) if hasattr(est, "get_params") else {}
         if "columns" in params and params["columns"] is None:
-            raise ValueError(f"make_model returned an estimator with columns=None for variant {name!r}: "
-                             "it would read every column and the ablation would drop nothing")
+            raise ValueError(
+                f"make_model returned an estimator with columns=None for variant {name!r}: "
+                "it would read every column and the ablation would drop nothing"
+            )
         models[name] = est
     models[reference] = reference_model
     bt_cols = list(dict.fromkeys(all_cols + _reference_columns(reference_model, panel)))
@@ -102,8 +118,12 @@ def run_ablation(
     return ablation_from_predictions(preds, variants, skipped, reference)
 
 
-def ablation_from_predictions(preds: pd.DataFrame, variants: Mapping[str, Sequence[str]], skipped: Mapping[str, str],
-                              reference: str = "climatology") -> pd.DataFrame:
+def ablation_from_predictions(
+    preds: pd.DataFrame,
+    variants: Mapping[str, Sequence[str]],
+    skipped: Mapping[str, str],
+    reference: str = "climatology",
+) -> pd.DataFrame:
     """Score the variants of one backtest and lay them beside the full model and the reference."""
     scores = score_predictions(preds, reference)
     wide = scores.set_index(["model", "horizon", "metric"])
@@ -114,22 +134,47 @@ def ablation_from_predictions(preds: pd.DataFrame, variants: Mapping[str, Sequen
         for h in horizons:
             for metric in METRICS:
                 own, base, ref = (wide.loc[(m, h, metric)] for m in (name, "all", reference))
-                rows.append({"variant": name, "dropped_family": fam, "n_features": len(cols), "horizon": int(h),
-                             "metric": metric, "value": own["value"], "value_all": base["value"],
-                             "change": own["value"] - base["value"], "reference_value": ref["value"],
-                             "n": int(own["n"]), "note": own["note"]})
+                rows.append(
+                    {
+                        "variant": name,
+                        "dropped_family": fam,
+                        "n_features": len(cols),
+                        "horizon": int(h),
+                        "metric": metric,
+                        "value": own["value"],
+                        "value_all": base["value"],
+                        "change": own["value"] - base["value"],
+                        "reference_value": ref["value"],
+                        "n": int(own["n"]),
+                        "note": own["note"],
+                    }
+                )
     for fam, note in skipped.items():
         for h in horizons:
             for metric in METRICS:
-                rows.append({"variant": f"-{fam}", "dropped_family": fam, "n_features": 0, "horizon": int(h),
-                             "metric": metric, "value": float("nan"), "value_all": wide.loc[("all", h, metric), "value"],
-                             "change": float("nan"), "reference_value": wide.loc[(reference, h, metric), "value"],
-                             "n": 0, "note": note})
+                rows.append(
+                    {
+                        "variant": f"-{fam}",
+                        "dropped_family": fam,
+                        "n_features": 0,
+                        "horizon": int(h),
+                        "metric": metric,
+                        "value": float("nan"),
+                        "value_all": wide.loc[("all", h, metric), "value"],
+                        "change": float("nan"),
+                        "reference_value": wide.loc[(reference, h, metric), "value"],
+                        "n": 0,
+                        "note": note,
+                    }
+                )
     return pd.DataFrame(rows, columns=ABLATION_COLUMNS)
 
 
-def ablation_table(ablation: pd.DataFrame, metrics: Sequence[str] = ("auroc", "brier_skill_vs_climatology", "brier", "log_loss"),
-                   reference: str = "climatology") -> pd.DataFrame:
+def ablation_table(
+    ablation: pd.DataFrame,
+    metrics: Sequence[str] = ("auroc", "brier_skill_vs_climatology", "brier", "log_loss"),
+    reference: str = "climatology",
+) -> pd.DataFrame:
     """A readable wide table: rows (horizon, metric); columns ``all``, the reference, and the
     change without each family (``without <family>``; NaN for a family that was not ablated)."""
     a = ablation[ablation["metric"].isin(metrics)]

@@ -1,4 +1,5 @@
 """Rolling-origin backtest: every model, every horizon, the same folds."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -16,13 +17,27 @@ from riskcast.features.targets import count_column, target_column
 __all__ = ["run_backtest", "fit_model", "predict_frame", "PREDICTION_COLUMNS", "QUANTILES"]
 
 PREDICTION_COLUMNS = [
-    "unit_id", "unit_name", "country", "origin", "target_month", "horizon", "model",
-    "y_true", "p", "expected_count", "q10", "q50", "q90", "y_count",
+    "unit_id",
+    "unit_name",
+    "country",
+    "origin",
+    "target_month",
+    "horizon",
+    "model",
+    "y_true",
+    "p",
+    "expected_count",
+    "q10",
+    "q50",
+    "q90",
+    "y_count",
 ]
 QUANTILES = (0.1, 0.5, 0.9)
 
 
-def fit_model(model, X: pd.DataFrame, y: np.ndarray, y_count: np.ndarray | None, months, horizon: int, previous=None):
+def fit_model(
+    model, X: pd.DataFrame, y: np.ndarray, y_count: np.ndarray | None, months, horizon: int, previous=None
+):
     """Clone and fit ``model`` for one horizon (the backtest and the final fit share this).
 
     Models with a ``horizon`` parameter get it, so an internal temporal hold-out (calibration,
@@ -35,7 +50,9 @@ def fit_model(model, X: pd.DataFrame, y: np.ndarray, y_count: np.ndarray | None,
         est.set_params(horizon=horizon)
     if previous is not None and hasattr(est, "follow"):
         est.follow(previous)
-    return est.fit(X, y, y_count=y_count, months=None if months is None else np.asarray(months, dtype="datetime64[ns]"))
+    return est.fit(
+        X, y, y_count=y_count, months=None if months is None else np.asarray(months, dtype="datetime64[ns]")
+    )
 
 
 def predict_frame(est, X: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -43,7 +60,11 @@ def predict_frame(est, X: pd.DataFrame) -> dict[str, np.ndarray]:
     n = len(X)
     out = {"p": est.predict_proba(X)[:, 1]}
     out["expected_count"] = est.predict_count(X) if hasattr(est, "predict_count") else np.full(n, np.nan)
-    q = est.predict_quantiles(X, QUANTILES) if hasattr(est, "predict_quantiles") else np.full((n, len(QUANTILES)), np.nan)
+    q = (
+        est.predict_quantiles(X, QUANTILES)
+        if hasattr(est, "predict_quantiles")
+        else np.full((n, len(QUANTILES)), np.nan)
+    )
     for i, name in enumerate(("q10", "q50", "q90")):
         out[name] = np.asarray(q, dtype=float)[:, i]
     return out
@@ -85,9 +106,15 @@ def run_backtest(
         splitter = RollingOriginSplit(h, min_train_months, eval_months, window, sliding_months, eval_start)
         folds = list(splitter.split(X_all, groups=months))  # raises SplitError before any work
         n_origins[h] = len(folds)
-        targets = (panel[target_column(target, h)].to_numpy(dtype=float), panel[count_column(target, h)].to_numpy(dtype=float))
-        tasks += [(h, name, model, folds, targets, {t: models[t] for t in twins.get(name, [])})
-                  for name, model in models.items() if name not in derived]
+        targets = (
+            panel[target_column(target, h)].to_numpy(dtype=float),
+            panel[count_column(target, h)].to_numpy(dtype=float),
+        )
+        tasks += [
+            (h, name, model, folds, targets, {t: models[t] for t in twins.get(name, [])})
+            for name, model in models.items()
+            if name not in derived
+        ]
     step = {h: n_origins[h] / max(len(models) - len(derived), 1) for h in horizons}
     out = []
     if n_jobs == 1:
@@ -122,7 +149,9 @@ def shared_fits(models: dict) -> dict[str, list[str]]:
             continue
         key = joblib.hash(base)
         match = next((other for other, hsh in hashes.items() if hsh == key and other != name), None)
-        if match is not None and not hasattr(models[match], "fit_on"):  # a base that is fitted in its own task
+        if match is not None and not hasattr(
+            models[match], "fit_on"
+        ):  # a base that is fitted in its own task
             twins.setdefault(match, []).append(name)
     return twins
 
@@ -136,7 +165,10 @@ def _task(X_all, keys, months, h, name, model, folds, targets, derived=None) -> 
     # every fit runs single-threaded.
     est = None
     with threadpool_limits(limits=1):
-        for train, test in folds:  # in origin order: each fit may follow the previous one (Tuned.search_every)
+        for (
+            train,
+            test,
+        ) in folds:  # in origin order: each fit may follow the previous one (Tuned.search_every)
             train = train[~np.isnan(y_any[train])]
             frame = keys.iloc[test].rename(columns={"month": "origin"})
             frame["target_month"] = frame["origin"] + pd.DateOffset(months=h)
@@ -144,11 +176,17 @@ def _task(X_all, keys, months, h, name, model, folds, targets, derived=None) -> 
             frame["y_true"] = y_any[test]
             frame["y_count"] = y_cnt[test]
             frame["model"] = name
-            est = fit_model(model, X_all.iloc[train], y_any[train], y_cnt[train], months[train], h, previous=est)
+            est = fit_model(
+                model, X_all.iloc[train], y_any[train], y_cnt[train], months[train], h, previous=est
+            )
             for col, values in predict_frame(est, X_all.iloc[test]).items():
                 frame[col] = values
             out.append(frame)
             for twin_name, twin in (derived or {}).items():
-                twin_est = clone(twin).set_params(horizon=h).fit_on(est, X_all.iloc[train], y_any[train], y_cnt[train])
+                twin_est = (
+                    clone(twin)
+                    .set_params(horizon=h)
+                    .fit_on(est, X_all.iloc[train], y_any[train], y_cnt[train])
+                )
                 out.append(frame.assign(model=twin_name, **predict_frame(twin_est, X_all.iloc[test])))
     return pd.concat(out, ignore_index=True)

@@ -17,6 +17,7 @@ AUPR take the counts as integer row weights and are computed for all resamples a
 sums over an n_boot x rows weight matrix, processed in blocks of resamples so that matrix
 stays under ``_MAX_CELLS`` entries).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -62,17 +63,21 @@ def _percentiles(samples: np.ndarray, level: float) -> tuple[np.ndarray, np.ndar
     return lo, hi, undefined
 
 
-def _rank_resamples(y: np.ndarray, p: np.ndarray, counts: np.ndarray, month: np.ndarray) -> dict[str, np.ndarray]:
+def _rank_resamples(
+    y: np.ndarray, p: np.ndarray, counts: np.ndarray, month: np.ndarray
+) -> dict[str, np.ndarray]:
     """AUROC and AUPR of every resample: row weights = draws of the row's month (``counts[:, month]``)."""
     # Pre-sorting makes the kernel's per-block sort a pass over sorted data (one real sort per group).
     order = np.argsort(-p, kind="stable")
     y, p, month = y[order], p[order], month[order]
     step = max(1, _MAX_CELLS // max(len(y), 1))
-    parts = [weighted_rank_scores(y, p, counts[b:b + step][:, month]) for b in range(0, len(counts), step)]
+    parts = [weighted_rank_scores(y, p, counts[b : b + step][:, month]) for b in range(0, len(counts), step)]
     return {m: np.concatenate([part[m] for part in parts]) for m in RANK_METRICS}
 
 
-def _resampled(df: pd.DataFrame, keys: list[str], metrics: list[str], n_boot: int, seed: int) -> dict[tuple, pd.DataFrame]:
+def _resampled(
+    df: pd.DataFrame, keys: list[str], metrics: list[str], n_boot: int, seed: int
+) -> dict[tuple, pd.DataFrame]:
     """Per group: a DataFrame (n_boot x metrics) of resampled values."""
     out: dict[tuple, pd.DataFrame] = {}
     additive = [m for m in metrics if m not in RANK_METRICS]
@@ -88,8 +93,11 @@ def _resampled(df: pd.DataFrame, keys: list[str], metrics: list[str], n_boot: in
             s = per_month.loc[key].reindex(range(len(months)), fill_value=0.0)
             vals = additive_values(pd.DataFrame(counts @ s.to_numpy(), columns=s.columns))[additive]
             if rank:
-                r = pd.DataFrame(_rank_resamples(g["y_true"].to_numpy(float), g["p"].to_numpy(float),
-                                                 counts, g["_month"].to_numpy()))
+                r = pd.DataFrame(
+                    _rank_resamples(
+                        g["y_true"].to_numpy(float), g["p"].to_numpy(float), counts, g["_month"].to_numpy()
+                    )
+                )
                 vals = pd.concat([vals, r[rank]], axis=1)
             out[key] = vals
     return out
@@ -105,7 +113,9 @@ def _check(by: Sequence[str], n_boot: int, level: float) -> list[str]:
     return list(by)
 
 
-def _attach(point: pd.DataFrame, samples: dict[tuple, pd.DataFrame], keys: list[str], level: float) -> pd.DataFrame:
+def _attach(
+    point: pd.DataFrame, samples: dict[tuple, pd.DataFrame], keys: list[str], level: float
+) -> pd.DataFrame:
     """Add ci_low / ci_high to the long point table, from the resampled values of each group."""
     rows = []
     for key, vals in samples.items():
@@ -118,8 +128,11 @@ def _attach(point: pd.DataFrame, samples: dict[tuple, pd.DataFrame], keys: list[
     bad = out["value"].isna()
     out.loc[bad, ["ci_low", "ci_high"]] = np.nan  # no interval around an undefined point estimate
     some = ~bad & (out["_undefined"] > 0)
-    out.loc[some, "note"] = (out.loc[some, "note"].where(out.loc[some, "note"] == "", out.loc[some, "note"] + "; ")
-                             + out.loc[some, "_undefined"].astype(int).astype(str) + f" of {n_boot} resamples undefined, CI from the rest")
+    out.loc[some, "note"] = (
+        out.loc[some, "note"].where(out.loc[some, "note"] == "", out.loc[some, "note"] + "; ")
+        + out.loc[some, "_undefined"].astype(int).astype(str)
+        + f" of {n_boot} resamples undefined, CI from the rest"
+    )
     return out[[*keys, "metric", *_COLUMNS]]
 
 
@@ -168,9 +181,13 @@ def paired_brier_difference(
     sums = df.groupby(keys, sort=True)[list(TERMS)].sum()
     value = additive_values(sums)["brier_minus_reference"]
     point = value.rename("value").reset_index().assign(metric=name, n=sums["n"].astype(int).to_numpy())
-    point["note"] = np.where(point["value"].isna(), f"undefined: {reference} has no forecast for some of these rows", "")
+    point["note"] = np.where(
+        point["value"].isna(), f"undefined: {reference} has no forecast for some of these rows", ""
+    )
     samples = _resampled(df, keys, ["brier_minus_reference"], n_boot, seed)
     samples = {k: v.rename(columns={"brier_minus_reference": name}) for k, v in samples.items()}
     if "horizon" in point:
         point["horizon"] = point["horizon"].astype(int)
-    return _attach(point[[*keys, "metric", "value", "n", "note"]], samples, keys, level).reset_index(drop=True)
+    return _attach(point[[*keys, "metric", "value", "n", "note"]], samples, keys, level).reset_index(
+        drop=True
+    )

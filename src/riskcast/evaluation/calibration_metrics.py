@@ -9,6 +9,7 @@ ECE = sum over bins of (n_bin / n) * |mean p in bin - observed rate in bin|, emp
 contributing nothing. Because (n_bin / n) * |mean p - rate| = |sum over the bin of (p - y)| / n,
 ECE is a function of per-bin sums of ``p - y``: the bootstrap resamples it as a weighted sum.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -37,7 +38,9 @@ def expected_calibration_error(y, p, n_bins: int = ECE_BINS, sample_weight=None)
     return float(np.abs(gap).sum() / w.sum())
 
 
-def reliability_table(preds: pd.DataFrame, n_bins: int = ECE_BINS, by: Sequence[str] = ("horizon",)) -> pd.DataFrame:
+def reliability_table(
+    preds: pd.DataFrame, n_bins: int = ECE_BINS, by: Sequence[str] = ("horizon",)
+) -> pd.DataFrame:
     """Per model (and ``by`` group) and probability bin: mean forecast, observed rate, row count.
 
     Columns: model, *by, bin, bin_low, bin_high, p_mean, y_rate, n. Every bin is listed, empty
@@ -47,7 +50,9 @@ def reliability_table(preds: pd.DataFrame, n_bins: int = ECE_BINS, by: Sequence[
     df = preds.dropna(subset=["y_true"])
     keys = ["model", *by]
     df = df.assign(bin=bin_index(df["p"].to_numpy(dtype=float), n_bins))
-    agg = df.groupby([*keys, "bin"], sort=True).agg(p_mean=("p", "mean"), y_rate=("y_true", "mean"), n=("p", "size"))
+    agg = df.groupby([*keys, "bin"], sort=True).agg(
+        p_mean=("p", "mean"), y_rate=("y_true", "mean"), n=("p", "size")
+    )
     groups = df[keys].drop_duplicates().sort_values(keys)
     full = groups.merge(pd.DataFrame({"bin": np.arange(n_bins)}), how="cross")
     out = full.merge(agg.reset_index(), on=[*keys, "bin"], how="left")

@@ -18,6 +18,7 @@ Count metrics:
 - ``coverage_10_90``: share of observed counts in the closed interval [q10, q90]. Quantiles
   of a count are integers, so the closed interval may cover more than the nominal 80 %.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -34,14 +35,31 @@ from riskcast.evaluation.calibration_metrics import (
 )
 
 __all__ = [
-    "score_predictions", "METRICS", "QUANTILE_LEVELS", "QUANTILE_COLUMNS",
-    "prepare", "additive_values", "rank_scores", "weighted_rank_scores", "TERMS", "RANK_METRICS",
-    "expected_calibration_error", "reliability_table",
+    "score_predictions",
+    "METRICS",
+    "QUANTILE_LEVELS",
+    "QUANTILE_COLUMNS",
+    "prepare",
+    "additive_values",
+    "rank_scores",
+    "weighted_rank_scores",
+    "TERMS",
+    "RANK_METRICS",
+    "expected_calibration_error",
+    "reliability_table",
 ]
 
 METRICS = (
-    "auroc", "aupr", "brier", "brier_skill_vs_climatology", "log_loss", "ece",
-    "mae_log1p_count", "crps_count", "coverage_10_90", "base_rate",
+    "auroc",
+    "aupr",
+    "brier",
+    "brier_skill_vs_climatology",
+    "log_loss",
+    "ece",
+    "mae_log1p_count",
+    "crps_count",
+    "coverage_10_90",
+    "base_rate",
 )
 RANK_METRICS = ("auroc", "aupr")
 QUANTILE_LEVELS = (0.1, 0.5, 0.9)
@@ -69,8 +87,11 @@ def prepare(preds: pd.DataFrame, reference: str = "climatology") -> pd.DataFrame
     ec = df["expected_count"].to_numpy(dtype=float) if "expected_count" in df else np.full(len(df), np.nan)
     ae = np.abs(np.log1p(np.clip(ec, 0, None)) - np.log1p(obs))
     t["m_count"], t["ae"] = np.isnan(ae).astype(float), np.nan_to_num(ae)
-    q = (df[list(QUANTILE_COLUMNS)].to_numpy(dtype=float) if set(QUANTILE_COLUMNS) <= set(df.columns)
-         else np.full((len(df), len(QUANTILE_COLUMNS)), np.nan))
+    q = (
+        df[list(QUANTILE_COLUMNS)].to_numpy(dtype=float)
+        if set(QUANTILE_COLUMNS) <= set(df.columns)
+        else np.full((len(df), len(QUANTILE_COLUMNS)), np.nan)
+    )
     ok = ~(np.isnan(q).any(axis=1) | np.isnan(obs))
     t["m_q"], t["crps"], t["cov"] = (~ok).astype(float), np.zeros(len(df)), np.zeros(len(df))
     if ok.any():
@@ -91,9 +112,13 @@ def additive_values(s: pd.DataFrame) -> pd.DataFrame:
     n = s["n"].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         v = {
-            "brier": s["sq"] / n, "log_loss": s["ll"] / n, "base_rate": s["y"] / n,
+            "brier": s["sq"] / n,
+            "log_loss": s["ll"] / n,
+            "base_rate": s["y"] / n,
             "ece": s[_ECE].abs().sum(axis=1) / n,
-            "brier_skill_vs_climatology": (1 - s["sq"] / s["ref_sq"]).where((s["m_ref"] == 0) & (s["ref_sq"] > 0)),
+            "brier_skill_vs_climatology": (1 - s["sq"] / s["ref_sq"]).where(
+                (s["m_ref"] == 0) & (s["ref_sq"] > 0)
+            ),
             "brier_minus_reference": ((s["sq"] - s["ref_sq"]) / n).where(s["m_ref"] == 0),
             "mae_log1p_count": (s["ae"] / n).where(s["m_count"] == 0),
             "crps_count": (s["crps"] / n).where(s["m_q"] == 0),
@@ -107,10 +132,20 @@ def _additive_notes(s: pd.DataFrame, reference: str, has_q: bool) -> pd.DataFram
     n = s["n"].astype(int)
 
     def missing(m: pd.Series, none: str, what: str) -> pd.Series:
-        part = "undefined: " + what + " missing for " + m.astype(int).astype(str) + " of " + n.astype(str) + " rows"
+        part = (
+            "undefined: "
+            + what
+            + " missing for "
+            + m.astype(int).astype(str)
+            + " of "
+            + n.astype(str)
+            + " rows"
+        )
         return pd.Series(np.where(m == 0, "", np.where(m >= n, none, part)), index=s.index)
 
-    bss = missing(s["m_ref"], f"undefined: {reference} has no forecast for these rows", f"{reference} forecast")
+    bss = missing(
+        s["m_ref"], f"undefined: {reference} has no forecast for these rows", f"{reference} forecast"
+    )
     bss = bss.mask((bss == "") & (s["ref_sq"] == 0), "undefined: reference Brier is 0")
     q_none = "model gives no quantile forecast" if has_q else "no q10/q50/q90 columns in the predictions"
     notes = pd.DataFrame("", index=s.index, columns=[m for m in METRICS if m not in RANK_METRICS])
@@ -173,7 +208,9 @@ def weighted_rank_scores(y: np.ndarray, p: np.ndarray, weights: np.ndarray) -> d
     return {"auroc": np.where(ok, auroc, nan), "aupr": np.where(ok, aupr, nan)}
 
 
-def score_predictions(preds: pd.DataFrame, reference: str = "climatology", by: Sequence[str] = ("horizon",)) -> pd.DataFrame:
+def score_predictions(
+    preds: pd.DataFrame, reference: str = "climatology", by: Sequence[str] = ("horizon",)
+) -> pd.DataFrame:
     """Metrics per model and ``by`` group, long format: model, *by, metric, value, n, note.
 
     ``by=("horizon",)`` (the default) scores each model per horizon; ``("horizon", "country")``

@@ -5,6 +5,7 @@ ahead may train only on rows ``t <= o - h``: their targets (month ``t + h <= o``
 observed. That gap of ``h`` months is what keeps the backtest honest. The test rows are the
 units at month ``o``; their targets are month ``o + h``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -26,7 +27,15 @@ class RollingOriginSplit:
     each row's month, and ``get_n_splits``.
     """
 
-    def __init__(self, horizon: int, min_train_months: int = 36, eval_months: int = 24, window: str = "expanding", sliding_months: int = 60, eval_start=None) -> None:
+    def __init__(
+        self,
+        horizon: int,
+        min_train_months: int = 36,
+        eval_months: int = 24,
+        window: str = "expanding",
+        sliding_months: int = 60,
+        eval_start=None,
+    ) -> None:
         self.horizon = horizon
         # eval_start ("YYYY-MM"): the first origin; when set it replaces eval_months, so a
         # fixed window (e.g. 2017-01 to the end) is compared across horizons and runs.
@@ -39,7 +48,9 @@ class RollingOriginSplit:
     def origins(self, months) -> list[pd.Timestamp]:
         """The evaluation origins: the last ``eval_months`` months whose target is observed."""
         if self.horizon < 1:
-            raise SplitError(f"horizon must be >= 1 month (got {self.horizon}): a horizon of 0 would train on the month it forecasts")
+            raise SplitError(
+                f"horizon must be >= 1 month (got {self.horizon}): a horizon of 0 would train on the month it forecasts"
+            )
         if self.window not in ("expanding", "sliding"):
             raise SplitError(f"window must be 'expanding' or 'sliding', not {self.window!r}")
         months = pd.DatetimeIndex(sorted(pd.unique(pd.DatetimeIndex(months))))
@@ -50,7 +61,9 @@ class RollingOriginSplit:
             origins = list(usable[-self.eval_months :])
         if not origins:
             since = f" from {self.eval_start}" if self.eval_start is not None else ""
-            raise SplitError(f"no origin{since} for horizon {self.horizon}: the panel has {len(months)} months")
+            raise SplitError(
+                f"no origin{since} for horizon {self.horizon}: the panel has {len(months)} months"
+            )
         first = origins[0]
         n_train = int(np.sum(months <= first - pd.DateOffset(months=self.horizon)))
         if self.window == "sliding":

@@ -6,6 +6,7 @@ row cites its source); ``FACTS.md`` describes their coverage and gaps. The loade
 them as canonical tables (see :mod:`riskcast.schemas`), so a broken edit fails loudly with the
 file, row and column.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -17,7 +18,15 @@ import pandas as pd
 from riskcast.paths import facts_file
 from riskcast.schemas import validate
 
-__all__ = ["load_shocks", "load_presence", "load_regions", "load_region_files", "load_rainy_season", "load_country_outlines", "REGION_FILES"]
+__all__ = [
+    "load_shocks",
+    "load_presence",
+    "load_regions",
+    "load_region_files",
+    "load_rainy_season",
+    "load_country_outlines",
+    "REGION_FILES",
+]
 
 #: Gazetteer files per level, read in this order. Admin2 is curated for Mali (cercles),
 #: Burkina Faso (provinces) and Niger (departments), one file per country.
@@ -84,7 +93,11 @@ def load_regions(level: str = "admin1", countries: Iterable[str] | None = None) 
 
         uid = df.loc[dup, "unit_id"].iloc[0]
         # A P-code is unique across countries; the same id twice would merge two units.
-        raise InputError(f"unit_id {uid!r} appears in more than one {level} gazetteer file", file=", ".join(parts), column="unit_id")
+        raise InputError(
+            f"unit_id {uid!r} appears in more than one {level} gazetteer file",
+            file=", ".join(parts),
+            column="unit_id",
+        )
     if countries is not None:
         wanted = set(countries) if not isinstance(countries, str) else {countries}
         df = df[df["country"].isin(wanted)].reset_index(drop=True)
@@ -106,9 +119,13 @@ def load_rainy_season() -> pd.DataFrame:
         for col in ("first_month", "last_month"):
             v = row[col]
             if not (isinstance(v, str) and v.strip().isdigit() and 1 <= int(v) <= 12):
-                raise InputError(f"expected a month 1-12, got {v!r}", file=str(path), row=int(i) + 2, column=col)
+                raise InputError(
+                    f"expected a month 1-12, got {v!r}", file=str(path), row=int(i) + 2, column=col
+                )
         if not isinstance(row["source"], str) or not row["source"].strip():
-            raise InputError("expected a source (it is empty)", file=str(path), row=int(i) + 2, column="source")
+            raise InputError(
+                "expected a source (it is empty)", file=str(path), row=int(i) + 2, column="source"
+            )
     return df.astype({"first_month": int, "last_month": int})
 
 
@@ -131,14 +148,25 @@ def load_country_outlines(countries: Iterable[str] | None = None) -> dict[str, n
         bad = v.isna() | (v.abs() > lim)
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise InputError(f"expected a number within +-{lim:g}, got {df[col].iloc[i]!r}", file=str(path),
-                             row=i + 2, column=col)
+            raise InputError(
+                f"expected a number within +-{lim:g}, got {df[col].iloc[i]!r}",
+                file=str(path),
+                row=i + 2,
+                column=col,
+            )
         df[col] = v
     nosrc = df["source"].isna() | (df["source"].astype(str).str.strip() == "")
     if nosrc.any():
-        raise InputError("expected a source (it is empty)", file=str(path), row=int(np.flatnonzero(nosrc.to_numpy())[0]) + 2,
-                         column="source")
+        raise InputError(
+            "expected a source (it is empty)",
+            file=str(path),
+            row=int(np.flatnonzero(nosrc.to_numpy())[0]) + 2,
+            column="source",
+        )
     want = None if countries is None else set(countries)
     df["vertex"] = df["vertex"].astype(int)
-    return {c: g.sort_values("vertex")[["lon", "lat"]].to_numpy(dtype=float)
-            for c, g in df.groupby("country", sort=True) if want is None or c in want}
+    return {
+        c: g.sort_values("vertex")[["lon", "lat"]].to_numpy(dtype=float)
+        for c, g in df.groupby("country", sort=True)
+        if want is None or c in want
+    }

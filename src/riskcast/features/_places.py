@@ -5,6 +5,7 @@ Presence rows and shocks name places at a coarser or different grain than the ru
 (a town with coordinates, an admin-1 name, a whole country). These helpers map such places
 onto units of any level with one rule per case, each written down in the function that uses it.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -14,8 +15,16 @@ import pandas as pd
 
 from riskcast.regions import COUNTRY_ALIASES, Gazetteer, normalise_name, priogrid_centroid, priogrid_gid
 
-__all__ = ["country_key", "unit_level", "haversine_km", "nearest", "admin1_gazetteer", "admin2_table",
-           "unit_geography", "resolve_presence_row"]
+__all__ = [
+    "country_key",
+    "unit_level",
+    "haversine_km",
+    "nearest",
+    "admin1_gazetteer",
+    "admin2_table",
+    "unit_geography",
+    "resolve_presence_row",
+]
 
 EARTH_RADIUS_KM = 6371.0
 
@@ -80,11 +89,19 @@ def unit_geography(units: pd.DataFrame) -> pd.DataFrame:
       admin-1 polygons, and a centroid rule needs none.
     """
     level = unit_level(units)
-    countries = units["country"].map(country_key) if "country" in units.columns else pd.Series("", index=units.index)
+    countries = (
+        units["country"].map(country_key) if "country" in units.columns else pd.Series("", index=units.index)
+    )
     if level == "admin1":
-        return pd.DataFrame({"country": countries.to_numpy(), "admin1": units["unit_id"].astype(str).to_numpy()})
+        return pd.DataFrame(
+            {"country": countries.to_numpy(), "admin1": units["unit_id"].astype(str).to_numpy()}
+        )
     if level == "admin2":
-        parent = units["parent"].where(units["parent"].notna(), "").astype(str).str.strip() if "parent" in units.columns else ""
+        parent = (
+            units["parent"].where(units["parent"].notna(), "").astype(str).str.strip()
+            if "parent" in units.columns
+            else ""
+        )
         return pd.DataFrame({"country": countries.to_numpy(), "admin1": np.asarray(parent, dtype=object)})
     a1 = admin1_gazetteer().units
     a1_country = a1["country"].map(country_key).to_numpy()
@@ -93,7 +110,11 @@ def unit_geography(units: pd.DataFrame) -> pd.DataFrame:
     lat = units["centroid_lat"].to_numpy(dtype=float)[:, None]
     lon = units["centroid_lon"].to_numpy(dtype=float)[:, None]
     d = haversine_km(lat, lon, a1["centroid_lat"].to_numpy()[None, :], a1["centroid_lon"].to_numpy()[None, :])
-    named = units["country"].fillna("").astype(str) if "country" in units.columns else pd.Series("", index=units.index)
+    named = (
+        units["country"].fillna("").astype(str)
+        if "country" in units.columns
+        else pd.Series("", index=units.index)
+    )
     allowed = np.ones(d.shape, bool)
     for text in named.unique():
         wanted = [country_key(c) for c in text.split("/") if c.strip()]
@@ -102,11 +123,18 @@ def unit_geography(units: pd.DataFrame) -> pd.DataFrame:
     d = np.where(allowed, d, np.inf)
     i = np.argmin(d, axis=1)
     ok = np.isfinite(d[np.arange(len(d)), i])
-    return pd.DataFrame({"country": np.where(ok, a1_country[i], ""),
-                         "admin1": np.where(ok, a1["unit_id"].to_numpy(dtype=object)[i], "")}, dtype=object)
+    return pd.DataFrame(
+        {
+            "country": np.where(ok, a1_country[i], ""),
+            "admin1": np.where(ok, a1["unit_id"].to_numpy(dtype=object)[i], ""),
+        },
+        dtype=object,
+    )
 
 
-def resolve_presence_row(row, level: str, units: pd.DataFrame, gaz, geo: pd.DataFrame) -> tuple[list[int], str | None]:
+def resolve_presence_row(
+    row, level: str, units: pd.DataFrame, gaz, geo: pd.DataFrame
+) -> tuple[list[int], str | None]:
     """Unit indices of one presence row (a namedtuple of a PRESENCE table), or ([], reason).
 
     ``gaz`` is the run's admin-1 Gazetteer (admin-1 runs only); ``geo`` is
@@ -135,7 +163,11 @@ def resolve_presence_row(row, level: str, units: pd.DataFrame, gaz, geo: pd.Data
     if level == "admin1":
         if region is not None:
             uid, why = gaz.lookup(row.country, region)
-            return ([int(np.flatnonzero(units["unit_id"].astype(str).to_numpy() == uid)[0])], None) if uid else ([], why)
+            return (
+                ([int(np.flatnonzero(units["unit_id"].astype(str).to_numpy() == uid)[0])], None)
+                if uid
+                else ([], why)
+            )
         if not has_xy:
             return [], "no region and no coordinates"
         # A point: the parent of the nearest curated cercle where riskcast has cercles (finer
@@ -154,8 +186,18 @@ def resolve_presence_row(row, level: str, units: pd.DataFrame, gaz, geo: pd.Data
     # region is not given or unknown); a region without a point to every cercle of it.
     in_region = in_country & (geo["admin1"].to_numpy() == parent) if parent else np.zeros(len(units), bool)
     if has_xy:
-        k = nearest(lat, lon, units["centroid_lat"], units["centroid_lon"], in_region if in_region.any() else in_country)
+        k = nearest(
+            lat,
+            lon,
+            units["centroid_lat"],
+            units["centroid_lon"],
+            in_region if in_region.any() else in_country,
+        )
         return [k], None
     if region is None:
         return [], "no region and no coordinates"
-    return (np.flatnonzero(in_region).tolist(), None) if in_region.any() else ([], why or f"no units in region {region!r}")
+    return (
+        (np.flatnonzero(in_region).tolist(), None)
+        if in_region.any()
+        else ([], why or f"no units in region {region!r}")
+    )

@@ -9,6 +9,7 @@ Names are derived, never written by hand: the snake-case class name, then each p
 that differs from its default (``decay_halflife12``), then ``_of_`` and the inner feature's
 name when it is not the default one (``lag_k1_of_fatalities``).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -34,7 +35,11 @@ def slug(value: object) -> str:
     """A column-name-safe rendering of a parameter value: ``"Remote violence/Explosions"`` -> ``remote_violence_explosions``."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = str(value).lower().replace(".", "p").replace("-", "m") if isinstance(value, (int, float)) else str(value).lower()
+    text = (
+        str(value).lower().replace(".", "p").replace("-", "m")
+        if isinstance(value, (int, float))
+        else str(value).lower()
+    )
     return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
 
 
@@ -143,7 +148,9 @@ class Feature:
     def describe(self) -> str:
         """The definition in plain words, for the report and ``riskcast features-list``."""
         inner = self.params().get("of") if isinstance(self.params().get("of"), Feature) else None
-        text = self.description.format(**{k: (v.describe() if isinstance(v, Feature) else v) for k, v in self.params().items()})
+        text = self.description.format(
+            **{k: (v.describe() if isinstance(v, Feature) else v) for k, v in self.params().items()}
+        )
         return text if inner is None or "{of}" in self.description else f"{text} of {inner.describe()}"
 
     def compute(self, ctx: FeatureContext) -> np.ndarray:  # pragma: no cover - abstract

@@ -5,6 +5,7 @@ Sahel because flooded roads and farm work change when and where armed groups mov
 per country come from the curated table ``riskcast/facts/rainy_season.csv`` unless the
 context overrides them (``ctx.rainy_season``: country -> months 1-12).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -43,7 +44,9 @@ def rainy_months(ctx: FeatureContext) -> dict[str, tuple[int, ...]]:
     for country, first, last in table[["country", "first_month", "last_month"]].itertuples(index=False):
         first, last = int(first), int(last)
         # A season may run across the new year (e.g. November to March).
-        out[_places.country_key(country)] = tuple(range(first, last + 1)) if first <= last else (*range(first, 13), *range(1, last + 1))
+        out[_places.country_key(country)] = (
+            tuple(range(first, last + 1)) if first <= last else (*range(first, 13), *range(1, last + 1))
+        )
     out.update({_places.country_key(c): tuple(int(m) for m in ms) for c, ms in ctx.rainy_season.items()})
     return out
 
@@ -64,8 +67,10 @@ class RainySeason(Feature):
         countries = _places.unit_geography(ctx.units)["country"]
         missing = sorted(set(countries) - set(season))
         if missing:
-            raise ValueError(f"RainySeason: no rainy-season months for {missing}; add them to "
-                             "riskcast/facts/rainy_season.csv or pass rainy_season= to build_context")
+            raise ValueError(
+                f"RainySeason: no rainy-season months for {missing}; add them to "
+                "riskcast/facts/rainy_season.csv or pass rainy_season= to build_context"
+            )
         month = ctx.months.month.to_numpy()
         keys = countries.to_numpy(dtype=str)
         out = np.zeros(ctx.shape)

@@ -5,6 +5,7 @@ rows are placed on units and months by :func:`.presence.place_presence` and :fun
 Rows outside the grid are kept out of the context, never silently: the counts go in
 ``ctx.notes``.
 """
+
 from __future__ import annotations
 
 import tomllib
@@ -29,7 +30,9 @@ def load_actor_groups(name_or_path: str | Path) -> dict[str, tuple[str, ...]]:
         try:
             p = project_file("features", f"{name_or_path}.toml")
         except FileNotFoundError:
-            raise ConfigError("actor group file not found", file=str(name_or_path), key="features.actor_groups") from None
+            raise ConfigError(
+                "actor group file not found", file=str(name_or_path), key="features.actor_groups"
+            ) from None
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -38,8 +41,14 @@ def load_actor_groups(name_or_path: str | Path) -> dict[str, tuple[str, ...]]:
     if not isinstance(groups, dict):
         raise ConfigError("expected a [groups] table of name = [substrings]", file=str(p), key="groups")
     for name, patterns in groups.items():
-        if not isinstance(patterns, list) or not patterns or not all(isinstance(x, str) and x for x in patterns):
-            raise ConfigError("expected a non-empty list of actor-name substrings", file=str(p), key=f"groups.{name}")
+        if (
+            not isinstance(patterns, list)
+            or not patterns
+            or not all(isinstance(x, str) and x for x in patterns)
+        ):
+            raise ConfigError(
+                "expected a non-empty list of actor-name substrings", file=str(p), key=f"groups.{name}"
+            )
     return {k: tuple(v) for k, v in groups.items()}
 
 

@@ -19,6 +19,7 @@ Why "most specific source wins": dropping a family in an ablation must remove ev
 that needs that data, so "without presence" really means "without any troop data"; the
 history family (attack counts) is the base that nearly every column also uses.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -28,7 +29,16 @@ from riskcast.features.base import Feature
 __all__ = ["FAMILIES", "feature_family", "column_families", "columns_by_family"]
 
 #: In increasing precedence: a composed column takes the last of these that it touches.
-FAMILIES: tuple[str, ...] = ("history", "actors", "sub_events", "spatial", "cross_border", "presence", "shocks", "calendar")
+FAMILIES: tuple[str, ...] = (
+    "history",
+    "actors",
+    "sub_events",
+    "spatial",
+    "cross_border",
+    "presence",
+    "shocks",
+    "calendar",
+)
 _PRECEDENCE = ("history", "actors", "sub_events", "spatial", "cross_border", "calendar", "shocks", "presence")
 
 

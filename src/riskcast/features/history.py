@@ -6,6 +6,7 @@ Kernels work on the dense units x months array: a lag is a slice, a rolling wind
 difference of cumulative sums (or a sliding-window view for the max), "time since" a running
 maximum of event months.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,12 +16,26 @@ from numpy.lib.stride_tricks import sliding_window_view
 from riskcast.features.base import Feature, FeatureContext, FeatureError
 
 __all__ = [
-    "Events", "Fatalities", "AllEvents", "Indicator", "Lag", "Rolling", "TimeSince", "Decay", "Onset", "Change", "Escalation", "Interaction",
-    "lag", "rolling_sum", "months_since",
+    "Events",
+    "Fatalities",
+    "AllEvents",
+    "Indicator",
+    "Lag",
+    "Rolling",
+    "TimeSince",
+    "Decay",
+    "Onset",
+    "Change",
+    "Escalation",
+    "Interaction",
+    "lag",
+    "rolling_sum",
+    "months_since",
 ]
 
 
 # --- kernels ------------------------------------------------------------------------------
+
 
 def lag(x: np.ndarray, k: int) -> np.ndarray:
     out = np.zeros_like(x)
@@ -64,6 +79,7 @@ def _whole(name: str, value: int, low: int = 1) -> None:
 
 # --- sources ------------------------------------------------------------------------------
 
+
 def _codes(ctx: FeatureContext, key: str, make) -> tuple[np.ndarray, pd.Series]:
     """Per-event integer codes into a small table of distinct values, computed once per context.
 
@@ -96,10 +112,13 @@ def _sub_event_type_codes(ev: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:
     return codes, pd.Series(uniques, dtype=object).str.casefold()
 
 
-def _event_mask(ctx: FeatureContext, event_type: str | None, actor_group: str | None,
-                sub_event_type: str | None = None) -> np.ndarray:
+def _event_mask(
+    ctx: FeatureContext, event_type: str | None, actor_group: str | None, sub_event_type: str | None = None
+) -> np.ndarray:
     ev = ctx.events
-    if sub_event_type is not None:  # a sub-event type (ACLED's "Remote explosive/landmine/IED") of any event type
+    if (
+        sub_event_type is not None
+    ):  # a sub-event type (ACLED's "Remote explosive/landmine/IED") of any event type
         codes, subs = _codes(ctx, "__sub_event_type_codes", lambda: _sub_event_type_codes(ev))
         mask = (subs == sub_event_type.casefold()).to_numpy()[codes]
     elif event_type is not None:
@@ -109,7 +128,10 @@ def _event_mask(ctx: FeatureContext, event_type: str | None, actor_group: str | 
         mask = ev["is_target"].to_numpy()
     if actor_group is not None:
         if actor_group not in ctx.actor_groups:
-            raise FeatureError(f"unknown actor group {actor_group!r}; declared: {sorted(ctx.actor_groups)}", param="actor_group")
+            raise FeatureError(
+                f"unknown actor group {actor_group!r}; declared: {sorted(ctx.actor_groups)}",
+                param="actor_group",
+            )
         codes, actors = _codes(ctx, "__actor_pair_codes", lambda: _actor_pair_codes(ev))
         hit = np.zeros(len(actors), dtype=bool)
         for pattern in ctx.actor_groups[actor_group]:
@@ -126,18 +148,31 @@ class Events(Feature):
     description = "number of {event_type} events involving {actor_group} in the month"
     name_prefix = {"event_type": "type", "actor_group": "actor", "sub_event_type": "sub"}
 
-    def __init__(self, event_type: str | None = None, actor_group: str | None = None, sub_event_type: str | None = None) -> None:
+    def __init__(
+        self, event_type: str | None = None, actor_group: str | None = None, sub_event_type: str | None = None
+    ) -> None:
         self.event_type, self.actor_group, self.sub_event_type = event_type, actor_group, sub_event_type
 
     def describe(self) -> str:
-        what = f"{self.sub_event_type} events" if self.sub_event_type else f"{self.event_type} events" if self.event_type else "attacks"
+        what = (
+            f"{self.sub_event_type} events"
+            if self.sub_event_type
+            else f"{self.event_type} events"
+            if self.event_type
+            else "attacks"
+        )
         return what + (f" involving {self.actor_group}" if self.actor_group else "")
 
     def compute(self, ctx: FeatureContext) -> np.ndarray:
         if self.event_type is None and self.actor_group is None and self.sub_event_type is None:
             return ctx.array("n_target")
         ev = ctx.events
-        return ctx.grid(ev.loc[_event_mask(ctx, self.event_type, self.actor_group, self.sub_event_type), ["unit_ix", "month_ix"]])
+        return ctx.grid(
+            ev.loc[
+                _event_mask(ctx, self.event_type, self.actor_group, self.sub_event_type),
+                ["unit_ix", "month_ix"],
+            ]
+        )
 
 
 class Fatalities(Feature):
@@ -146,11 +181,19 @@ class Fatalities(Feature):
     family = "history"
     name_prefix = {"event_type": "type", "actor_group": "actor", "sub_event_type": "sub"}
 
-    def __init__(self, event_type: str | None = None, actor_group: str | None = None, sub_event_type: str | None = None) -> None:
+    def __init__(
+        self, event_type: str | None = None, actor_group: str | None = None, sub_event_type: str | None = None
+    ) -> None:
         self.event_type, self.actor_group, self.sub_event_type = event_type, actor_group, sub_event_type
 
     def describe(self) -> str:
-        what = f"{self.sub_event_type} events" if self.sub_event_type else f"{self.event_type} events" if self.event_type else "attacks"
+        what = (
+            f"{self.sub_event_type} events"
+            if self.sub_event_type
+            else f"{self.event_type} events"
+            if self.event_type
+            else "attacks"
+        )
         return f"deaths in {what}" + (f" involving {self.actor_group}" if self.actor_group else "")
 
     def compute(self, ctx: FeatureContext) -> np.ndarray:
@@ -158,7 +201,9 @@ class Fatalities(Feature):
             return ctx.array("n_fatalities")
         ev = ctx.events
         mask = _event_mask(ctx, self.event_type, self.actor_group, self.sub_event_type)
-        return ctx.grid(ev.loc[mask, ["unit_ix", "month_ix"]], ev.loc[mask, "fatalities"].to_numpy(dtype=float))
+        return ctx.grid(
+            ev.loc[mask, ["unit_ix", "month_ix"]], ev.loc[mask, "fatalities"].to_numpy(dtype=float)
+        )
 
 
 class AllEvents(Feature):
@@ -175,6 +220,7 @@ class AllEvents(Feature):
 
 
 # --- transforms ---------------------------------------------------------------------------
+
 
 class Indicator(Feature):
     """1 when the inner feature is at least ``threshold`` in month t."""
@@ -212,9 +258,11 @@ class Rolling(Feature):
         of = self.of.describe()
         if self.stat == "mean" and isinstance(self.of, Indicator):
             return f"share of the last {self.window} months with at least {self.of.threshold} {self.of.of.describe()}"
-        return {"sum": f"{of} over the last {self.window} months",
-                "mean": f"monthly mean of {of} over the last {self.window} months",
-                "max": f"highest monthly {of} in the last {self.window} months"}[self.stat]
+        return {
+            "sum": f"{of} over the last {self.window} months",
+            "mean": f"monthly mean of {of} over the last {self.window} months",
+            "max": f"highest monthly {of} in the last {self.window} months",
+        }[self.stat]
 
     def __init__(self, window: int, stat: str = "sum", of: Feature = Events()) -> None:
         _whole("window", window)
@@ -273,7 +321,9 @@ class Onset(Feature):
 
     def compute(self, ctx):
         x = ctx.get(self.of)
-        before = rolling_sum(lag((x != 0).astype(float), 1), self.quiet)  # quiet = exactly zero, whatever the sign
+        before = rolling_sum(
+            lag((x != 0).astype(float), 1), self.quiet
+        )  # quiet = exactly zero, whatever the sign
         return ((x > 0) & (before == 0)).astype(float)
 
 

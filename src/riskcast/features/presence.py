@@ -12,6 +12,7 @@ left a year before the panel starts has departed 12 months before month 0), so r
 end before the panel are kept (with an empty clipped interval) and the grid is padded back
 to the earliest start.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,11 +24,30 @@ from riskcast.features.base import Feature, FeatureContext
 from riskcast.features.history import _positive, _whole, months_since
 from riskcast.regions import normalise_name
 
-__all__ = ["place_presence", "check_presence_overlaps", "Troops", "Present", "Bases", "MonthsSinceArrival",
-           "MonthsSinceDeparture", "Withdrawal"]
+__all__ = [
+    "place_presence",
+    "check_presence_overlaps",
+    "Troops",
+    "Present",
+    "Bases",
+    "MonthsSinceArrival",
+    "MonthsSinceDeparture",
+    "Withdrawal",
+]
 
-_COLUMNS = ["force", "force_key", "unit_ix", "start_ix", "end_ix", "start_at", "end_at", "troops", "location",
-            "place_key", "line"]
+_COLUMNS = [
+    "force",
+    "force_key",
+    "unit_ix",
+    "start_ix",
+    "end_ix",
+    "start_at",
+    "end_at",
+    "troops",
+    "location",
+    "place_key",
+    "line",
+]
 
 
 def _key(v: object) -> str:
@@ -47,10 +67,16 @@ def check_presence_overlaps(presence: pd.DataFrame, file: str = "presence") -> N
     """
     p = presence.reset_index(drop=True)
     end = p["end_month"].fillna(pd.Timestamp.max.normalize())
-    keys = pd.DataFrame({
-        "f": p["force"].astype(str).str.casefold(), "c": p["country"].map(_places.country_key),
-        "r": p["region"].map(_key), "l": p["location"].map(_key), "s": p["start_month"], "e": end,
-    }).sort_values(["f", "c", "r", "l", "s"], kind="stable")
+    keys = pd.DataFrame(
+        {
+            "f": p["force"].astype(str).str.casefold(),
+            "c": p["country"].map(_places.country_key),
+            "r": p["region"].map(_key),
+            "l": p["location"].map(_key),
+            "s": p["start_month"],
+            "e": end,
+        }
+    ).sort_values(["f", "c", "r", "l", "s"], kind="stable")
     same = (keys[["f", "c", "r", "l"]] == keys[["f", "c", "r", "l"]].shift()).all(axis=1)
     # The latest end so far within the place: a row overlaps any earlier one iff it starts
     # on or before that running maximum.
@@ -59,8 +85,11 @@ def check_presence_overlaps(presence: pd.DataFrame, file: str = "presence") -> N
     if not bad.any():
         return
     j = bad.idxmax()
-    group = keys.loc[: j].iloc[:-1]
-    group = group[(group[["f", "c", "r", "l"]] == keys.loc[j, ["f", "c", "r", "l"]]).all(axis=1) & (group["e"] >= keys.loc[j, "s"])]
+    group = keys.loc[:j].iloc[:-1]
+    group = group[
+        (group[["f", "c", "r", "l"]] == keys.loc[j, ["f", "c", "r", "l"]]).all(axis=1)
+        & (group["e"] >= keys.loc[j, "s"])
+    ]
     i = group.index[0]
 
     def span(k: int) -> str:
@@ -72,7 +101,9 @@ def check_presence_overlaps(presence: pd.DataFrame, file: str = "presence") -> N
     raise InputError(
         f"presence rows {a + 2} and {b + 2} overlap for force {p.loc[j, 'force']!r} at {place!r} "
         f"({span(a)} and {span(b)}): start_month..end_month of one force at one place must not overlap",
-        file=file, row=b + 2, column="start_month/end_month",
+        file=file,
+        row=b + 2,
+        column="start_month/end_month",
     )
 
 
@@ -99,7 +130,9 @@ def place_presence(presence: pd.DataFrame, units: pd.DataFrame, months: pd.Datet
     n = len(months)
     level = _places.unit_level(units)
     start_at = _month_offset(p["start_month"], months[0])
-    end_at = np.where(p["end_month"].isna(), n - 1, _month_offset(p["end_month"].fillna(months[0]), months[0]))
+    end_at = np.where(
+        p["end_month"].isna(), n - 1, _month_offset(p["end_month"].fillna(months[0]), months[0])
+    )
     # Nothing after the panel's last month is needed, and an ongoing row ends there.
     end_at = np.minimum(end_at, n - 1)
     unplaced: dict[str, int] = {}
@@ -122,24 +155,32 @@ def place_presence(presence: pd.DataFrame, units: pd.DataFrame, months: pd.Datet
     rows = np.asarray(rows, dtype=int)
     share = 1.0 / np.bincount(rows, minlength=len(p))[rows] if len(rows) else np.zeros(0)
     s, e = start_at[rows], end_at[rows]
-    place = [_key(loc) or _key(reg) or f"row{r}" for loc, reg, r in zip(p["location"].to_numpy()[rows], p["region"].to_numpy()[rows], rows)]
-    out = pd.DataFrame({
-        "force": p["force"].astype(str).to_numpy()[rows],
-        "force_key": p["force"].astype(str).str.casefold().to_numpy()[rows],
-        "unit_ix": np.asarray(unit_ix, dtype=int),
-        "start_ix": np.clip(s, 0, n - 1).astype(int),
-        "end_ix": np.where(e < 0, -1, e).astype(int),
-        "start_at": s.astype(int), "end_at": e.astype(int),
-        "troops": p["troops"].astype(float).fillna(0.0).to_numpy()[rows] * share,
-        "location": p["location"].to_numpy()[rows],
-        "place_key": place,
-        "line": rows + 2,
-    }, columns=_COLUMNS)
+    place = [
+        _key(loc) or _key(reg) or f"row{r}"
+        for loc, reg, r in zip(p["location"].to_numpy()[rows], p["region"].to_numpy()[rows], rows)
+    ]
+    out = pd.DataFrame(
+        {
+            "force": p["force"].astype(str).to_numpy()[rows],
+            "force_key": p["force"].astype(str).str.casefold().to_numpy()[rows],
+            "unit_ix": np.asarray(unit_ix, dtype=int),
+            "start_ix": np.clip(s, 0, n - 1).astype(int),
+            "end_ix": np.where(e < 0, -1, e).astype(int),
+            "start_at": s.astype(int),
+            "end_at": e.astype(int),
+            "troops": p["troops"].astype(float).fillna(0.0).to_numpy()[rows] * share,
+            "location": p["location"].to_numpy()[rows],
+            "place_key": place,
+            "line": rows + 2,
+        },
+        columns=_COLUMNS,
+    )
     out.attrs["unplaced"] = unplaced
     return out
 
 
 # --- grids ----------------------------------------------------------------------------------
+
 
 def _rows(ctx: FeatureContext, force: str | None) -> pd.DataFrame:
     t = ctx.presence
@@ -150,7 +191,9 @@ def _rows(ctx: FeatureContext, force: str | None) -> pd.DataFrame:
     return t if force is None else t[t["force_key"] == force.casefold()]
 
 
-def _interval_sum(n_rows: int, n_cols: int, row: np.ndarray, start: np.ndarray, end: np.ndarray, values) -> np.ndarray:
+def _interval_sum(
+    n_rows: int, n_cols: int, row: np.ndarray, start: np.ndarray, end: np.ndarray, values
+) -> np.ndarray:
     """Sum of ``values`` over intervals start..end (inclusive) per grid row: difference arrays + cumsum."""
     diff = np.zeros((n_rows, n_cols + 1))
     np.add.at(diff, (row, start), values)
@@ -165,8 +208,14 @@ def _coverage(ctx: FeatureContext, force: str | None) -> tuple[np.ndarray, int]:
         t = _rows(ctx, force)
         pad = int(max(0, -t["start_at"].min())) if len(t) else 0
         n_u, n_m = ctx.shape
-        cov = _interval_sum(n_u, pad + n_m, t["unit_ix"].to_numpy(int), t["start_at"].to_numpy(int) + pad,
-                            t["end_at"].to_numpy(int) + pad, 1.0)
+        cov = _interval_sum(
+            n_u,
+            pad + n_m,
+            t["unit_ix"].to_numpy(int),
+            t["start_at"].to_numpy(int) + pad,
+            t["end_at"].to_numpy(int) + pad,
+            1.0,
+        )
         ctx.cache[key] = (cov > 0.5, pad)
     return ctx.cache[key]
 
@@ -187,13 +236,20 @@ class Troops(_Presence):
         self.force = force
 
     def describe(self) -> str:
-        return f"troops of {self._who(self.force)} in the unit in the month (0 where the number is not reported)"
+        return (
+            f"troops of {self._who(self.force)} in the unit in the month (0 where the number is not reported)"
+        )
 
     def compute(self, ctx):
         t = _rows(ctx, self.force)
         t = t[t["end_ix"] >= t["start_ix"]]
-        return _interval_sum(*ctx.shape, t["unit_ix"].to_numpy(int), t["start_ix"].to_numpy(int),
-                             t["end_ix"].to_numpy(int), t["troops"].to_numpy(float))
+        return _interval_sum(
+            *ctx.shape,
+            t["unit_ix"].to_numpy(int),
+            t["start_ix"].to_numpy(int),
+            t["end_ix"].to_numpy(int),
+            t["troops"].to_numpy(float),
+        )
 
 
 class Present(_Presence):
@@ -226,7 +282,12 @@ class Bases(_Presence):
         if len(t):
             # Two forces at one town, or two rows of one place, are one base.
             grp, pairs = pd.factorize(pd.MultiIndex.from_arrays([t["unit_ix"], t["place_key"]]))
-            per_place = _interval_sum(len(pairs), ctx.shape[1], grp, t["start_ix"].to_numpy(int), t["end_ix"].to_numpy(int), 1.0) > 0.5
+            per_place = (
+                _interval_sum(
+                    len(pairs), ctx.shape[1], grp, t["start_ix"].to_numpy(int), t["end_ix"].to_numpy(int), 1.0
+                )
+                > 0.5
+            )
             np.add.at(out, pairs.get_level_values(0).to_numpy(int), per_place)
         return out
 
@@ -266,8 +327,10 @@ class MonthsSinceDeparture(_Presence):
         self.force, self.cap = force, cap
 
     def describe(self) -> str:
-        return (f"months since {self._who(self.force)} was last present in the unit (1 = the month after it left; "
-                f"{self.cap} while present or if never present)")
+        return (
+            f"months since {self._who(self.force)} was last present in the unit (1 = the month after it left; "
+            f"{self.cap} while present or if never present)"
+        )
 
     def compute(self, ctx):
         since, gone = _since_departure(ctx, self.force)
@@ -282,8 +345,10 @@ class Withdrawal(_Presence):
         self.force, self.halflife = force, halflife
 
     def describe(self) -> str:
-        return (f"fading signal of {self._who(self.force)} having left the unit (1/2 after {self.halflife} months "
-                "without it; 0 while present or if never present)")
+        return (
+            f"fading signal of {self._who(self.force)} having left the unit (1/2 after {self.halflife} months "
+            "without it; 0 while present or if never present)"
+        )
 
     def compute(self, ctx):
         since, gone = _since_departure(ctx, self.force)

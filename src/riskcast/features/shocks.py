@@ -14,6 +14,7 @@ Which units a shock applies to:
 * regional on PRIO-GRID: the cells whose nearest curated admin-1 centroid is that region
   (an approximation; see :func:`riskcast.features._places.unit_geography`).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,8 +48,12 @@ def place_shocks(shocks: pd.DataFrame, units: pd.DataFrame, months: pd.DatetimeI
     bad = ~kinds.isin(SHOCK_KINDS)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"unknown shock kind {s['kind'].iloc[i]!r} (expected one of {', '.join(SHOCK_KINDS)})",
-                         file="shocks", row=i + 2, column="kind")
+        raise InputError(
+            f"unknown shock kind {s['kind'].iloc[i]!r} (expected one of {', '.join(SHOCK_KINDS)})",
+            file="shocks",
+            row=i + 2,
+            column="kind",
+        )
     units = units.reset_index(drop=True)
     n = len(months)
     m0 = months[0]
@@ -88,10 +93,16 @@ def place_shocks(shocks: pd.DataFrame, units: pd.DataFrame, months: pd.DatetimeI
         unit_ix += list(hit)
     rows = np.asarray(rows, dtype=int)
     national = region.isna().to_numpy() | (region.fillna("").astype(str).str.strip() == "").to_numpy()
-    out = pd.DataFrame({
-        "kind": kinds.to_numpy()[rows], "unit_ix": np.asarray(unit_ix, dtype=int), "month_ix": month_ix[rows],
-        "national": national[rows], "line": rows + 2,
-    }, columns=_COLUMNS)
+    out = pd.DataFrame(
+        {
+            "kind": kinds.to_numpy()[rows],
+            "unit_ix": np.asarray(unit_ix, dtype=int),
+            "month_ix": month_ix[rows],
+            "national": national[rows],
+            "line": rows + 2,
+        },
+        columns=_COLUMNS,
+    )
     out.attrs["unplaced"] = unplaced
     return out
 
@@ -103,7 +114,9 @@ def _kinds(kind) -> str | tuple[str, ...] | None:
     ks = (kind,) if isinstance(kind, str) else tuple(kind)
     unknown = [k for k in ks if k not in SHOCK_KINDS]
     if not ks or unknown:
-        raise FeatureError(f"kind must be one or more of {', '.join(SHOCK_KINDS)}, got {kind!r}", param="kind")
+        raise FeatureError(
+            f"kind must be one or more of {', '.join(SHOCK_KINDS)}, got {kind!r}", param="kind"
+        )
     return ks[0] if len(ks) == 1 else ks
 
 

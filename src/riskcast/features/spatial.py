@@ -5,6 +5,7 @@ within ``order`` steps, so a 0.5-degree grid of tens of thousands of cells never
 units x units matrix. Distances are great-circle kilometres between unit centroids
 (``units.centroid_lat`` / ``centroid_lon``).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,7 +16,15 @@ from scipy.spatial import cKDTree
 from riskcast.features.base import Feature, FeatureContext, FeatureError
 from riskcast.features.history import Events, _positive, _whole
 
-__all__ = ["SpatialLag", "CountryTotal", "AcrossBorder", "NearestEventDistance", "hop_matrix", "ring_matrix", "haversine_km"]
+__all__ = [
+    "SpatialLag",
+    "CountryTotal",
+    "AcrossBorder",
+    "NearestEventDistance",
+    "hop_matrix",
+    "ring_matrix",
+    "haversine_km",
+]
 
 #: Mean Earth radius (IUGG), km.
 EARTH_RADIUS_KM = 6371.0088
@@ -25,6 +34,7 @@ MIN_DISTANCE_KM = 1.0
 
 
 # --- kernels ------------------------------------------------------------------------------
+
 
 def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
     """Great-circle distance in km between points given in degrees (broadcasts)."""
@@ -81,7 +91,9 @@ def _centroids(ctx: FeatureContext, feature: str) -> tuple[np.ndarray, np.ndarra
     bad = np.flatnonzero(np.isnan(lat) | np.isnan(lon))
     if len(bad):
         ids = ", ".join(ctx.units["unit_id"].astype(str).iloc[bad[:5]])
-        raise FeatureError(f"{feature} needs unit centroids; {len(bad)} unit(s) have none: {ids}", param="units")
+        raise FeatureError(
+            f"{feature} needs unit centroids; {len(bad)} unit(s) have none: {ids}", param="units"
+        )
     return lat, lon
 
 
@@ -110,6 +122,7 @@ def _inverse_distance(ctx: FeatureContext, order: int, stat: str) -> sp.csr_matr
 
 # --- features -----------------------------------------------------------------------------
 
+
 class SpatialLag(Feature):
     """Sum or mean of the inner feature over the unit's neighbours in month t.
 
@@ -124,12 +137,16 @@ class SpatialLag(Feature):
     family = "spatial"
     description = "{stat} over neighbours of order {order}"
 
-    def __init__(self, order: int = 1, stat: str = "sum", weighting: str = "none", of: Feature = Events()) -> None:
+    def __init__(
+        self, order: int = 1, stat: str = "sum", weighting: str = "none", of: Feature = Events()
+    ) -> None:
         _whole("order", order)
         if stat not in ("sum", "mean"):
             raise FeatureError(f"stat must be 'sum' or 'mean', got {stat!r}", param="stat")
         if weighting not in ("none", "inverse_distance"):
-            raise FeatureError(f"weighting must be 'none' or 'inverse_distance', got {weighting!r}", param="weighting")
+            raise FeatureError(
+                f"weighting must be 'none' or 'inverse_distance', got {weighting!r}", param="weighting"
+            )
         self.order, self.stat, self.weighting, self.of = order, stat, weighting, of
 
     def describe(self) -> str:
@@ -141,9 +158,15 @@ class SpatialLag(Feature):
 
     def compute(self, ctx: FeatureContext) -> np.ndarray:
         if self.weighting == "inverse_distance":
-            m = _cached(ctx, f"__idw{self.order}_{self.stat}", lambda: _inverse_distance(ctx, self.order, self.stat))
+            m = _cached(
+                ctx, f"__idw{self.order}_{self.stat}", lambda: _inverse_distance(ctx, self.order, self.stat)
+            )
             return m @ ctx.get(self.of)
-        m = _cached(ctx, f"__ring{self.order}", lambda: ring_matrix(ctx.neighbours, self.order, _hops(ctx, self.order)))
+        m = _cached(
+            ctx,
+            f"__ring{self.order}",
+            lambda: ring_matrix(ctx.neighbours, self.order, _hops(ctx, self.order)),
+        )
         out = m @ ctx.get(self.of)
         if self.stat == "mean":
             deg = np.asarray(m.sum(axis=1)).ravel()
@@ -220,13 +243,23 @@ class NearestEventDistance(Feature):
         out = np.full((n_u, n_m), float(self.cap_km))
         ev = ctx.events
         if ev is None:
-            raise FeatureError("NearestEventDistance needs the events table; the context has none", param="events")
+            raise FeatureError(
+                "NearestEventDistance needs the events table; the context has none", param="events"
+            )
         ev = ev[ev["is_target"].to_numpy(dtype=bool)]
         if not len(ev):
             return out
         u_ix = ev["unit_ix"].to_numpy()
-        e_lat = pd.to_numeric(ev["latitude"], errors="coerce").to_numpy(dtype=float) if "latitude" in ev else np.full(len(ev), np.nan)
-        e_lon = pd.to_numeric(ev["longitude"], errors="coerce").to_numpy(dtype=float) if "longitude" in ev else np.full(len(ev), np.nan)
+        e_lat = (
+            pd.to_numeric(ev["latitude"], errors="coerce").to_numpy(dtype=float)
+            if "latitude" in ev
+            else np.full(len(ev), np.nan)
+        )
+        e_lon = (
+            pd.to_numeric(ev["longitude"], errors="coerce").to_numpy(dtype=float)
+            if "longitude" in ev
+            else np.full(len(ev), np.nan)
+        )
         fallback = np.isnan(e_lat) | np.isnan(e_lon)
         e_lat, e_lon = np.where(fallback, lat[u_ix], e_lat), np.where(fallback, lon[u_ix], e_lon)
         order = np.argsort(ev["month_ix"].to_numpy(), kind="stable")
@@ -239,7 +272,11 @@ class NearestEventDistance(Feature):
         starts = np.searchsorted(months, np.arange(n_m) - self.window + 1, side="left")
         ends = np.searchsorted(months, np.arange(n_m), side="right")
         for t in np.flatnonzero(ends > starts):  # months with no attack in the window keep the cap
-            chord, _ = cKDTree(points[starts[t]: ends[t]]).query(units, k=1, distance_upper_bound=bound, workers=-1)
-            km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(chord, 2.0) / 2)  # chord = inf: none within the cap
+            chord, _ = cKDTree(points[starts[t] : ends[t]]).query(
+                units, k=1, distance_upper_bound=bound, workers=-1
+            )
+            km = (
+                2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(chord, 2.0) / 2)
+            )  # chord = inf: none within the cap
             out[:, t] = np.where(np.isfinite(chord), np.minimum(km, self.cap_km), self.cap_km)
         return out

@@ -14,6 +14,7 @@ A parameter whose default is a tuple (e.g. ``months``) takes a list as its value
 lists expands. An unknown feature, an unknown parameter or a bad value fails at load time
 naming the file and the key (``features[3].windw``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -44,8 +45,16 @@ def registry() -> dict[str, type[Feature]]:
 class FeatureSet:
     """A named, ordered list of features loaded from a file, with the file's hash."""
 
-    def __init__(self, name: str, features: list[Feature], path: Path, sha256: str, description: str = "") -> None:
-        self.name, self.features, self.path, self.sha256, self.description = name, features, path, sha256, description
+    def __init__(
+        self, name: str, features: list[Feature], path: Path, sha256: str, description: str = ""
+    ) -> None:
+        self.name, self.features, self.path, self.sha256, self.description = (
+            name,
+            features,
+            path,
+            sha256,
+            description,
+        )
 
     @property
     def columns(self) -> list[str]:
@@ -76,7 +85,9 @@ def _build(table: dict, reg: dict[str, type[Feature]], file: str, key: str) -> l
     cls_name = table["feature"]
     cls = reg.get(cls_name)
     if cls is None:
-        raise ConfigError(f"unknown feature {cls_name!r}; known: {', '.join(sorted(reg))}", file=file, key=f"{key}.feature")
+        raise ConfigError(
+            f"unknown feature {cls_name!r}; known: {', '.join(sorted(reg))}", file=file, key=f"{key}.feature"
+        )
     sig = inspect.signature(cls.__init__)
     params = {p: s for p, s in sig.parameters.items() if p != "self"}
     choices: list[list[tuple[str, object]]] = []
@@ -84,14 +95,22 @@ def _build(table: dict, reg: dict[str, type[Feature]], file: str, key: str) -> l
         if param == "feature":
             continue
         if param not in params:
-            raise ConfigError(f"{cls_name} has no parameter {param!r}; it takes: {', '.join(params) or 'none'}", file=file, key=f"{key}.{param}")
+            raise ConfigError(
+                f"{cls_name} has no parameter {param!r}; it takes: {', '.join(params) or 'none'}",
+                file=file,
+                key=f"{key}.{param}",
+            )
         default = params[param].default
         takes_tuple = isinstance(default, tuple)
         if isinstance(value, dict):
             options = _build(value, reg, file, f"{key}.{param}")
         elif isinstance(value, list) and not (takes_tuple and not any(isinstance(v, list) for v in value)):
-            options = [_inner(v, reg, file, f"{key}.{param}[{i}]") if isinstance(v, dict) else (tuple(v) if takes_tuple else v)
-                       for i, v in enumerate(value)]
+            options = [
+                _inner(v, reg, file, f"{key}.{param}[{i}]")
+                if isinstance(v, dict)
+                else (tuple(v) if takes_tuple else v)
+                for i, v in enumerate(value)
+            ]
             options = [o for opt in options for o in (opt if isinstance(opt, list) else [opt])]
         else:
             options = [tuple(value) if takes_tuple and isinstance(value, list) else value]
@@ -122,13 +141,21 @@ def load_feature_set(name_or_path: str | Path, _seen: tuple[str, ...] = ()) -> F
         raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
     unknown = set(data) - {"name", "description", "include", "features"}
     if unknown:
-        raise ConfigError("unknown key (expected name, description, include, features)", file=str(path), key=sorted(unknown)[0])
+        raise ConfigError(
+            "unknown key (expected name, description, include, features)",
+            file=str(path),
+            key=sorted(unknown)[0],
+        )
     reg = registry()
     feats: list[Feature] = []
     digest = hashlib.sha256(raw)
     for inc in data.get("include", []):
         if inc in _seen:
-            raise ConfigError(f"feature sets include each other in a cycle: {' -> '.join((*_seen, inc))}", file=str(path), key="include")
+            raise ConfigError(
+                f"feature sets include each other in a cycle: {' -> '.join((*_seen, inc))}",
+                file=str(path),
+                key="include",
+            )
         sub = load_feature_set(inc, (*_seen, str(name_or_path)))
         feats += sub.features
         digest.update(sub.sha256.encode())
@@ -139,7 +166,9 @@ def load_feature_set(name_or_path: str | Path, _seen: tuple[str, ...] = ()) -> F
         if f.name not in seen:
             seen.add(f.name)
             unique.append(f)
-    return FeatureSet(data.get("name", path.stem), unique, path, digest.hexdigest(), data.get("description", ""))
+    return FeatureSet(
+        data.get("name", path.stem), unique, path, digest.hexdigest(), data.get("description", "")
+    )
 
 
 def describe_registry() -> list[dict]:
@@ -152,6 +181,15 @@ def describe_registry() -> list[dict]:
             if p == "self":
                 continue
             d = s.default
-            params.append(p if d is inspect.Parameter.empty else f"{p}={d.name if isinstance(d, Feature) else d!r}")
-        rows.append({"feature": name, "family": cls.family, "params": ", ".join(params), "description": (cls.__doc__ or "").strip().splitlines()[0]})
+            params.append(
+                p if d is inspect.Parameter.empty else f"{p}={d.name if isinstance(d, Feature) else d!r}"
+            )
+        rows.append(
+            {
+                "feature": name,
+                "family": cls.family,
+                "params": ", ".join(params),
+                "description": (cls.__doc__ or "").strip().splitlines()[0],
+            }
+        )
     return rows

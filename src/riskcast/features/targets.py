@@ -14,6 +14,7 @@ climatology is the unit's share of the last k months in which the indicator was 
 reads the indicator in month t. A row at month t holds the target of month t + h only in its
 ``target_*`` columns, never in a feature.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,7 +23,15 @@ from riskcast.config import IntensitySpec
 from riskcast.features.base import Feature
 from riskcast.features.history import Escalation, Events, Fatalities, Indicator, Rolling
 
-__all__ = ["indicator_of", "quantity_of", "baseline_features_of", "target_column", "count_column", "shift_ahead", "describe_target"]
+__all__ = [
+    "indicator_of",
+    "quantity_of",
+    "baseline_features_of",
+    "target_column",
+    "count_column",
+    "shift_ahead",
+    "describe_target",
+]
 
 
 def indicator_of(spec: IntensitySpec) -> Feature:
@@ -42,7 +51,11 @@ def quantity_of(spec: IntensitySpec) -> Feature:
 def baseline_features_of(spec: IntensitySpec, months: int) -> dict[str, Feature]:
     """The columns the target's climatology and persistence read: share, sum and current."""
     hit = indicator_of(spec)
-    return {"share": Rolling(months, "mean", hit), "sum": Rolling(months, "sum", quantity_of(spec)), "current": hit}
+    return {
+        "share": Rolling(months, "mean", hit),
+        "sum": Rolling(months, "sum", quantity_of(spec)),
+        "current": hit,
+    }
 
 
 def describe_target(spec: IntensitySpec) -> str:

@@ -15,6 +15,7 @@ The flow follows ACLED's API documentation and its R client acledR (``acled_upda
   (``timestamp=T&timestamp_where=>=``) and for the events ACLED withdrew since the last fetch
   (``GET /api/deleted/read?deleted_timestamp=T&deleted_timestamp_where=>=``), which are removed.
 """
+
 from __future__ import annotations
 
 import math
@@ -67,14 +68,27 @@ class AcledClient:
 
     source = "acled"
 
-    def __init__(self, base_url: str, email: str, password: str, *, policy: RetryPolicy, redact: Redactor,
-                 echo: Callable[[str], None] = lambda m: None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        email: str,
+        password: str,
+        *,
+        policy: RetryPolicy,
+        redact: Redactor,
+        echo: Callable[[str], None] = lambda m: None,
+    ) -> None:
         self.base_url, self.policy, self.redact, self.echo = base_url, policy, redact, echo
         self._email, self._password = email, password
         self.redact.add(email, password)
         self.token_url = join_url(base_url, TOKEN_PATH)
-        self.session = OAuth2Session(client_id=CLIENT_ID, token_endpoint=self.token_url, default_timeout=policy.timeout,
-                                     token_endpoint_auth_method="none", update_token=self._remember)
+        self.session = OAuth2Session(
+            client_id=CLIENT_ID,
+            token_endpoint=self.token_url,
+            default_timeout=policy.timeout,
+            token_endpoint_auth_method="none",
+            update_token=self._remember,
+        )
         # never follow a redirect: requests would resend the password (307/308) or the token to another host
         self.session.max_redirects = 0
         self.session.hooks["response"].append(self._token_hook)
@@ -95,10 +109,14 @@ class AcledClient:
         if resp.request is None or not str(resp.request.url).startswith(self.token_url):
             return
         if resp.status_code == 429 or resp.status_code >= 500:
-            raise HttpStatus(resp.status_code, resp.reason or "", retry_after_seconds(resp.headers.get("Retry-After")), "")
+            raise HttpStatus(
+                resp.status_code, resp.reason or "", retry_after_seconds(resp.headers.get("Retry-After")), ""
+            )
         if resp.status_code in (401, 403):
-            raise CredentialsError(f"ACLED refused the login (HTTP {resp.status_code}): check ACLED_EMAIL and the "
-                                   "password, and that the account has API access")
+            raise CredentialsError(
+                f"ACLED refused the login (HTTP {resp.status_code}): check ACLED_EMAIL and the "
+                "password, and that the account has API access"
+            )
 
     def _token_call(self, what: str, call: Callable[[], dict]) -> dict:
         try:
@@ -107,36 +125,61 @@ class AcledClient:
                     self.requests += 1
                     token = call()
         except OAuthError as exc:
-            raise CredentialsError(self.redact(
-                f"ACLED {what} refused ({exc.error}: {exc.description or 'no description'}): check ACLED_EMAIL and the "
-                "password, and that the account has API access")) from None
+            raise CredentialsError(
+                self.redact(
+                    f"ACLED {what} refused ({exc.error}: {exc.description or 'no description'}): check ACLED_EMAIL and the "
+                    "password, and that the account has API access"
+                )
+            ) from None
         except HttpStatus as exc:
-            raise FetchError(self.redact(f"ACLED {what}: HTTP {exc.status} {exc.reason} after {self.policy.attempts} tries")) from None
+            raise FetchError(
+                self.redact(
+                    f"ACLED {what}: HTTP {exc.status} {exc.reason} after {self.policy.attempts} tries"
+                )
+            ) from None
         except requests.TooManyRedirects:
-            raise FetchError(f"ACLED {what}: the token endpoint answered with a redirect, which riskcast does not follow "
-                             "with credentials: if the new address is right, pass it as --base-url") from None
+            raise FetchError(
+                f"ACLED {what}: the token endpoint answered with a redirect, which riskcast does not follow "
+                "with credentials: if the new address is right, pass it as --base-url"
+            ) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise FetchError(self.redact(f"ACLED {what}: no answer after {self.policy.attempts} tries "
-                                         f"({type(exc).__name__})")) from None
+            raise FetchError(
+                self.redact(
+                    f"ACLED {what}: no answer after {self.policy.attempts} tries ({type(exc).__name__})"
+                )
+            ) from None
         except (ValueError, KeyError) as exc:
             if isinstance(exc, CredentialsError):
                 raise
-            raise FetchError(self.redact(f"ACLED {what}: the token endpoint's answer is not a token ({exc})")) from None
+            raise FetchError(
+                self.redact(f"ACLED {what}: the token endpoint's answer is not a token ({exc})")
+            ) from None
         if not isinstance(token, dict) or not token.get("access_token"):
-            raise FetchError(f"ACLED {what}: the token endpoint answered without an access_token "
-                             f"(keys {sorted(token) if isinstance(token, dict) else type(token).__name__})")
+            raise FetchError(
+                f"ACLED {what}: the token endpoint answered without an access_token "
+                f"(keys {sorted(token) if isinstance(token, dict) else type(token).__name__})"
+            )
         self.redact.add(token.get("access_token"), token.get("refresh_token"))
         return token
 
     def login(self) -> None:
         """Password grant: one access token (and refresh token) for the whole fetch."""
-        self._token_call("login", lambda: self.session.fetch_token(
-            self.token_url, username=self._email, password=self._password, grant_type="password",
-            timeout=self.policy.timeout))
+        self._token_call(
+            "login",
+            lambda: self.session.fetch_token(
+                self.token_url,
+                username=self._email,
+                password=self._password,
+                grant_type="password",
+                timeout=self.policy.timeout,
+            ),
+        )
         self.logins += 1
 
     def _refresh(self) -> None:
-        self._token_call("token refresh", lambda: self.session.refresh_token(self.token_url, timeout=self.policy.timeout))
+        self._token_call(
+            "token refresh", lambda: self.session.refresh_token(self.token_url, timeout=self.policy.timeout)
+        )
 
     # --- pages ------------------------------------------------------------------------------
 
@@ -147,34 +190,64 @@ class AcledClient:
         try:
             return self._get_page(path, params, what)
         except OAuthError as exc:  # authlib's own refresh of an expired token was refused
-            raise CredentialsError(self.redact(f"{what}: refreshing the access token was refused ({exc.error}); "
-                                               "log in again (check ACLED_EMAIL and the password)")) from None
+            raise CredentialsError(
+                self.redact(
+                    f"{what}: refreshing the access token was refused ({exc.error}); "
+                    "log in again (check ACLED_EMAIL and the password)"
+                )
+            ) from None
 
     def _get_page(self, path: str, params: dict, what: str) -> dict:
         url = join_url(self.base_url, path)
         try:
-            body = get_json(self.session, url, params=params, policy=self.policy, what=what, redact=self.redact,
-                            on_request=self._count, echo=self.echo)
+            body = get_json(
+                self.session,
+                url,
+                params=params,
+                policy=self.policy,
+                what=what,
+                redact=self.redact,
+                on_request=self._count,
+                echo=self.echo,
+            )
         except CredentialsError as exc:
             # a token the server stopped accepting before its stated expiry: refresh once, ask again
             if getattr(exc, "status", None) != 401 or not self.session.token.get("refresh_token"):
                 raise
             self.echo(f"{what}: the access token was refused (401); refreshing it")
             self._refresh()
-            body = get_json(self.session, url, params=params, policy=self.policy, what=what, redact=self.redact,
-                            on_request=self._count, echo=self.echo)
+            body = get_json(
+                self.session,
+                url,
+                params=params,
+                policy=self.policy,
+                what=what,
+                redact=self.redact,
+                on_request=self._count,
+                echo=self.echo,
+            )
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-            raise FetchError(f"{what}: expected ACLED's JSON envelope with a 'data' list, got "
-                             f"{type(body).__name__} with keys {sorted(body)[:8] if isinstance(body, dict) else '-'}")
+            raise FetchError(
+                f"{what}: expected ACLED's JSON envelope with a 'data' list, got "
+                f"{type(body).__name__} with keys {sorted(body)[:8] if isinstance(body, dict) else '-'}"
+            )
         if body.get("success") is False or (body.get("status") not in (None, 200, "200")):
-            raise FetchError(self.redact(f"{what}: ACLED answered status {body.get('status')}: {body.get('messages') or body.get('error')}"))
+            raise FetchError(
+                self.redact(
+                    f"{what}: ACLED answered status {body.get('status')}: {body.get('messages') or body.get('error')}"
+                )
+            )
         return body
 
     def _pages(self, path: str, params: dict, what: str, progress: Progress | None) -> tuple[list[dict], int]:
         rows: list[dict] = []
         page, expected, total_count = 1, None, None
         while True:
-            body = self._get(path, {**params, "limit": PAGE_LIMIT, "page": page, "with_total": "true"}, f"{what}, page {page}")
+            body = self._get(
+                path,
+                {**params, "limit": PAGE_LIMIT, "page": page, "with_total": "true"},
+                f"{what}, page {page}",
+            )
             data = body["data"]
             rows.extend(data)
             if total_count is None and body.get("total_count") is not None:
@@ -186,8 +259,10 @@ class AcledClient:
                 break
             page += 1
         if total_count is not None and len(rows) < total_count:
-            raise FetchError(f"{what}: ACLED announced {total_count} rows but its pages ended after {len(rows)} "
-                             f"(page {page} had {len(data)} rows): a partial answer, refused")
+            raise FetchError(
+                f"{what}: ACLED announced {total_count} rows but its pages ended after {len(rows)} "
+                f"(page {page} had {len(data)} rows): a partial answer, refused"
+            )
         return rows, page
 
     # --- the fetch --------------------------------------------------------------------------
@@ -196,8 +271,11 @@ class AcledClient:
         """Every event of ``query`` (countries, since, until), or only what changed since
         ``previous`` when it answered the same query."""
         started = int(time.time())
-        incremental = previous is not None and previous.manifest.get("query") == query \
+        incremental = (
+            previous is not None
+            and previous.manifest.get("query") == query
             and "max_timestamp" in previous.manifest.get("checkpoint", {})
+        )
         self.login()
         base = {"_format": "json"}
         since, until = query.get("since"), query.get("until")
@@ -210,28 +288,53 @@ class AcledClient:
         rows: list[dict] = []
         pages = 0
         for country in query["countries"]:
-            got, n = self._pages(READ_PATH, {**base, "country": country}, f"ACLED {READ_PATH} ({country})", progress)
+            got, n = self._pages(
+                READ_PATH, {**base, "country": country}, f"ACLED {READ_PATH} ({country})", progress
+            )
             rows.extend(got)
             pages += n
         deleted: set[str] = set()
         if incremental:
-            since_del = int(previous.manifest["checkpoint"].get("fetch_started", started)) - DELETION_OVERLAP_S
-            got, n = self._pages(DELETED_PATH, {"_format": "json", "deleted_timestamp": since_del,
-                                                "deleted_timestamp_where": ">="}, f"ACLED {DELETED_PATH}", progress)
+            since_del = (
+                int(previous.manifest["checkpoint"].get("fetch_started", started)) - DELETION_OVERLAP_S
+            )
+            got, n = self._pages(
+                DELETED_PATH,
+                {"_format": "json", "deleted_timestamp": since_del, "deleted_timestamp_where": ">="},
+                f"ACLED {DELETED_PATH}",
+                progress,
+            )
             deleted = {str(r.get("event_id_cnty")) for r in got if r.get("event_id_cnty")}
             pages += n
         rows, repeated = _unique_rows(rows)
         label = f"ACLED API {READ_PATH} ({', '.join(query['countries'])})"
-        result = acled_events(rows_to_raw(rows, label=label, columns=_FIELDS), ReadReport(file=label, format="acled_api", table="events"))
+        result = acled_events(
+            rows_to_raw(rows, label=label, columns=_FIELDS),
+            ReadReport(file=label, format="acled_api", table="events"),
+        )
         table = result.table
         prev_max = int(previous.manifest["checkpoint"]["max_timestamp"]) if incremental else 0
-        newest = int(table["recorded"].max().timestamp()) if len(table) and table["recorded"].notna().any() else prev_max
-        return Fetched(table=table, incremental=incremental, deleted=deleted, endpoint=join_url(self.base_url, READ_PATH),
-                       checkpoint={"max_timestamp": max(newest, prev_max), "fetch_started": started},
-                       requests=self.requests, pages=pages,
-                       notes=[f"logins {self.logins}, token refreshes {self.refreshes}"]
-                       + ([f"{repeated} rows came twice (ACLED's data changed during the fetch; the last copy kept)"] if repeated else [])
-                       + [f"{k}: {v}" for k, v in sorted(result.report.dropped.items())])
+        newest = (
+            int(table["recorded"].max().timestamp())
+            if len(table) and table["recorded"].notna().any()
+            else prev_max
+        )
+        return Fetched(
+            table=table,
+            incremental=incremental,
+            deleted=deleted,
+            endpoint=join_url(self.base_url, READ_PATH),
+            checkpoint={"max_timestamp": max(newest, prev_max), "fetch_started": started},
+            requests=self.requests,
+            pages=pages,
+            notes=[f"logins {self.logins}, token refreshes {self.refreshes}"]
+            + (
+                [f"{repeated} rows came twice (ACLED's data changed during the fetch; the last copy kept)"]
+                if repeated
+                else []
+            )
+            + [f"{k}: {v}" for k, v in sorted(result.report.dropped.items())],
+        )
 
 
 def _unique_rows(rows: list[dict]) -> tuple[list[dict], int]:
@@ -242,6 +345,22 @@ def _unique_rows(rows: list[dict]) -> tuple[list[dict], int]:
 
 
 # the fields the reader needs, present even when a page is empty
-_FIELDS = ("event_id_cnty", "event_date", "time_precision", "event_type", "sub_event_type", "actor1", "actor2",
-           "country", "admin1", "admin2", "location", "latitude", "longitude", "geo_precision", "notes",
-           "fatalities", "timestamp")
+_FIELDS = (
+    "event_id_cnty",
+    "event_date",
+    "time_precision",
+    "event_type",
+    "sub_event_type",
+    "actor1",
+    "actor2",
+    "country",
+    "admin1",
+    "admin2",
+    "location",
+    "latitude",
+    "longitude",
+    "geo_precision",
+    "notes",
+    "fatalities",
+    "timestamp",
+)

@@ -1,5 +1,6 @@
 """Powell & Thyne's coups list: a plain download of its public file, read by the same reader as
 a file saved by hand (``powell_thyne``)."""
+
 from __future__ import annotations
 
 import tempfile
@@ -26,7 +27,14 @@ Progress = Callable[[int, int | None], None]
 class CoupsClient:
     source = "coups"
 
-    def __init__(self, base_url: str, *, policy: RetryPolicy, redact: Redactor, echo: Callable[[str], None] = lambda m: None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        policy: RetryPolicy,
+        redact: Redactor,
+        echo: Callable[[str], None] = lambda m: None,
+    ) -> None:
         self.base_url, self.policy, self.redact, self.echo = base_url, policy, redact, echo
         self.session = requests.Session()
         self.requests = 0
@@ -39,13 +47,19 @@ class CoupsClient:
                     self.requests += 1
                     resp = self.session.get(url, timeout=self.policy.timeout)
                     if resp.status_code >= 400:
-                        raise HttpStatus(resp.status_code, resp.reason or "", retry_after_seconds(resp.headers.get("Retry-After")),
-                                         resp.text[:200])
+                        raise HttpStatus(
+                            resp.status_code,
+                            resp.reason or "",
+                            retry_after_seconds(resp.headers.get("Retry-After")),
+                            resp.text[:200],
+                        )
                     return resp.content
         except HttpStatus as exc:
             raise FetchError(f"{what}: HTTP {exc.status} {exc.reason}") from None
         except requests.RequestException as exc:
-            raise FetchError(f"{what}: no answer after {self.policy.attempts} tries ({type(exc).__name__})") from None
+            raise FetchError(
+                f"{what}: no answer after {self.policy.attempts} tries ({type(exc).__name__})"
+            ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def fetch(self, query: dict, previous: Vintage | None, *, progress: Progress | None = None) -> Fetched:  # noqa: ARG002
@@ -59,9 +73,18 @@ class CoupsClient:
             try:
                 result = read_powell_thyne(path, countries=list(query["countries"]))
             except InputError as exc:  # name the address, not the temporary file
-                raise FetchError(f"{url}: the download does not read as Powell & Thyne's file: "
-                                 f"{str(exc).replace(str(path), 'the file')}") from None
+                raise FetchError(
+                    f"{url}: the download does not read as Powell & Thyne's file: "
+                    f"{str(exc).replace(str(path), 'the file')}"
+                ) from None
         table = result.table
         versions = sorted(set(table["source"].str.replace("Powell & Thyne coups", "").str.strip()) - {""})
-        return Fetched(table=table, incremental=False, endpoint=url, dataset_version=",".join(versions) or None,
-                       requests=self.requests, pages=1, notes=list(result.report.notes))
+        return Fetched(
+            table=table,
+            incremental=False,
+            endpoint=url,
+            dataset_version=",".join(versions) or None,
+            requests=self.requests,
+            pages=1,
+            notes=list(result.report.notes),
+        )

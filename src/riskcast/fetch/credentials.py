@@ -1,4 +1,5 @@
 """Credentials from the environment (never from the config, so they never reach a logged file)."""
+
 from __future__ import annotations
 
 import os
@@ -19,16 +20,23 @@ def _password_file(path: str) -> str:
     except FileNotFoundError:
         raise CredentialsError("ACLED_PASSWORD_FILE names a file that does not exist", file=str(p)) from None
     except OSError as exc:
-        raise CredentialsError(f"the password file cannot be read ({type(exc).__name__})", file=str(p)) from None
+        raise CredentialsError(
+            f"the password file cannot be read ({type(exc).__name__})", file=str(p)
+        ) from None
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise CredentialsError(f"the password file can be read by others (mode {stat.S_IMODE(st.st_mode):o}): "
-                               f"run `chmod 600 {p}`", file=str(p))
+        raise CredentialsError(
+            f"the password file can be read by others (mode {stat.S_IMODE(st.st_mode):o}): "
+            f"run `chmod 600 {p}`",
+            file=str(p),
+        )
     if hasattr(os, "getuid") and st.st_uid != os.getuid():
         raise CredentialsError("the password file belongs to another user", file=str(p))
     try:
         text = p.read_text(encoding="utf-8").strip("\r\n")
     except (OSError, UnicodeDecodeError) as exc:  # a folder, no permission, not text
-        raise CredentialsError(f"the password file cannot be read ({type(exc).__name__})", file=str(p)) from None
+        raise CredentialsError(
+            f"the password file cannot be read ({type(exc).__name__})", file=str(p)
+        ) from None
     if not text:
         raise CredentialsError("the password file is empty", file=str(p))
     return text
@@ -44,14 +52,18 @@ def acled_credentials(env: Mapping[str, str] | None = None) -> tuple[str, str]:
     env = os.environ if env is None else env
     email = env.get("ACLED_EMAIL", "").strip()
     if not email:
-        raise CredentialsError("set ACLED_EMAIL to the e-mail of your ACLED account (and ACLED_PASSWORD or "
-                               "ACLED_PASSWORD_FILE): see README, 'Getting data'")
+        raise CredentialsError(
+            "set ACLED_EMAIL to the e-mail of your ACLED account (and ACLED_PASSWORD or "
+            "ACLED_PASSWORD_FILE): see README, 'Getting data'"
+        )
     if env.get("ACLED_PASSWORD_FILE"):
         return email, _password_file(env["ACLED_PASSWORD_FILE"])
     password = env.get("ACLED_PASSWORD", "")
     if not password:
-        raise CredentialsError("set ACLED_PASSWORD, or ACLED_PASSWORD_FILE to a file only you can read, "
-                               "with the password of your ACLED account")
+        raise CredentialsError(
+            "set ACLED_PASSWORD, or ACLED_PASSWORD_FILE to a file only you can read, "
+            "with the password of your ACLED account"
+        )
     return email, password
 
 
@@ -64,6 +76,8 @@ def ucdp_token(env: Mapping[str, str] | None = None) -> str:
     env = os.environ if env is None else env
     token = env.get("UCDP_ACCESS_TOKEN", "").strip()
     if not token:
-        raise CredentialsError("set UCDP_ACCESS_TOKEN to your UCDP API access token (request one from UCDP): "
-                               "see README, 'Getting data'")
+        raise CredentialsError(
+            "set UCDP_ACCESS_TOKEN to your UCDP API access token (request one from UCDP): "
+            "see README, 'Getting data'"
+        )
     return token

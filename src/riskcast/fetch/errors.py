@@ -1,4 +1,5 @@
 """What can go wrong in a fetch, and the exit code each gives."""
+
 from __future__ import annotations
 
 from riskcast.errors import EXIT_FETCH_FAILED, ConfigError, FetchError

@@ -7,6 +7,7 @@ answer that does not parse as JSON (the server sent it whole; asking again gives
 Every attempt, failed ones included, is reported to ``on_request`` (UCDP counts them against
 its daily quota).
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -24,8 +25,16 @@ import tenacity
 from riskcast.errors import ConfigError
 from riskcast.fetch.errors import CredentialsError, FetchError
 
-__all__ = ["RetryPolicy", "HttpStatus", "Redactor", "require_secure_url", "join_url", "get_json", "retrying",
-           "retry_after_seconds"]
+__all__ = [
+    "RetryPolicy",
+    "HttpStatus",
+    "Redactor",
+    "require_secure_url",
+    "join_url",
+    "get_json",
+    "retrying",
+    "retry_after_seconds",
+]
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,9 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if not self.timeout > 0:
-            raise ConfigError(f"the time-out must be more than 0 seconds, got {self.timeout}", key="--timeout")
+            raise ConfigError(
+                f"the time-out must be more than 0 seconds, got {self.timeout}", key="--timeout"
+            )
         if self.attempts < 1:
             raise ConfigError(f"at least one try is needed, got {self.attempts}", key="--retries")
 
@@ -96,8 +107,11 @@ def require_secure_url(url: str, *, key: str = "--base-url") -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"expected an http(s) URL such as https://host, got {url!r}", key=key)
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ConfigError(f"plain http:// is refused for {parts.hostname} (credentials would travel in clear): "
-                          "use https://, or a loopback address (127.0.0.1, localhost) for a local test server", key=key)
+        raise ConfigError(
+            f"plain http:// is refused for {parts.hostname} (credentials would travel in clear): "
+            "use https://, or a loopback address (127.0.0.1, localhost) for a local test server",
+            key=key,
+        )
     return url.rstrip("/")
 
 
@@ -126,13 +140,19 @@ def retry_after_seconds(value: str | None) -> float | None:
 def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, HttpStatus):
         return exc.retryable
-    return isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError))
+    return isinstance(
+        exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+    )
 
 
-def retrying(policy: RetryPolicy, what: str, redact: Redactor, echo: Callable[[str], None] = lambda m: None) -> tenacity.Retrying:
+def retrying(
+    policy: RetryPolicy, what: str, redact: Redactor, echo: Callable[[str], None] = lambda m: None
+) -> tenacity.Retrying:
     """The retry loop of one request: tenacity's exponential backoff with jitter, or the wait a
     429's ``Retry-After`` asks for."""
-    backoff = tenacity.wait_exponential_jitter(initial=policy.backoff, max=policy.max_backoff, jitter=policy.backoff)
+    backoff = tenacity.wait_exponential_jitter(
+        initial=policy.backoff, max=policy.max_backoff, jitter=policy.backoff
+    )
 
     def wait(state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -142,21 +162,41 @@ def retrying(policy: RetryPolicy, what: str, redact: Redactor, echo: Callable[[s
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
-        echo(redact(f"{what}: {exc}; try {state.attempt_number + 1} of {policy.attempts} in "
-                    f"{state.next_action.sleep if state.next_action else 0:.1f} s"))
+        echo(
+            redact(
+                f"{what}: {exc}; try {state.attempt_number + 1} of {policy.attempts} in "
+                f"{state.next_action.sleep if state.next_action else 0:.1f} s"
+            )
+        )
 
     def stop(state: tenacity.RetryCallState) -> bool:
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, HttpStatus) and exc.retry_after is not None and exc.retry_after > policy.max_retry_after:
+        if (
+            isinstance(exc, HttpStatus)
+            and exc.retry_after is not None
+            and exc.retry_after > policy.max_retry_after
+        ):
             return True  # the server asks for a longer pause than a fetch should sit through
         return state.attempt_number >= policy.attempts
 
-    return tenacity.Retrying(retry=tenacity.retry_if_exception(_retryable), wait=wait, stop=stop,
-                             sleep=policy.sleep, before_sleep=before_sleep, reraise=True)
+    return tenacity.Retrying(
+        retry=tenacity.retry_if_exception(_retryable),
+        wait=wait,
+        stop=stop,
+        sleep=policy.sleep,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
 
 
-def _send(session: requests.Session, method: str, url: str, policy: RetryPolicy, on_request: Callable[[], None] | None,
-          **kwargs) -> requests.Response:
+def _send(
+    session: requests.Session,
+    method: str,
+    url: str,
+    policy: RetryPolicy,
+    on_request: Callable[[], None] | None,
+    **kwargs,
+) -> requests.Response:
     if on_request is not None:
         on_request()
     # no redirects: requests keeps custom headers (UCDP's token) when it follows one to another host
@@ -164,13 +204,28 @@ def _send(session: requests.Session, method: str, url: str, policy: RetryPolicy,
     if 300 <= resp.status_code < 400:
         raise requests.TooManyRedirects(f"redirected to {resp.headers.get('Location', '?')}", response=resp)
     if resp.status_code >= 400:
-        raise HttpStatus(resp.status_code, resp.reason or "", retry_after_seconds(resp.headers.get("Retry-After")), resp.text[:500])
+        raise HttpStatus(
+            resp.status_code,
+            resp.reason or "",
+            retry_after_seconds(resp.headers.get("Retry-After")),
+            resp.text[:500],
+        )
     return resp
 
 
-def get_json(session: requests.Session, url: str, *, params: dict | None = None, policy: RetryPolicy, what: str,
-             redact: Redactor, on_request: Callable[[], None] | None = None, echo: Callable[[str], None] = lambda m: None,
-             method: str = "GET", data: dict | None = None) -> object:
+def get_json(
+    session: requests.Session,
+    url: str,
+    *,
+    params: dict | None = None,
+    policy: RetryPolicy,
+    what: str,
+    redact: Redactor,
+    on_request: Callable[[], None] | None = None,
+    echo: Callable[[str], None] = lambda m: None,
+    method: str = "GET",
+    data: dict | None = None,
+) -> object:
     """One request, retried as the policy says, decoded as JSON.
 
     Raises:
@@ -184,27 +239,41 @@ def get_json(session: requests.Session, url: str, *, params: dict | None = None,
                 resp = _send(session, method, url, policy, on_request, params=params, data=data)
     except HttpStatus as exc:
         if exc.status in (401, 403):
-            err = CredentialsError(redact(f"{what}: the server refused the credentials (HTTP {exc.status} {exc.reason}): "
-                                          f"{_error_text(exc.body)}"))
+            err = CredentialsError(
+                redact(
+                    f"{what}: the server refused the credentials (HTTP {exc.status} {exc.reason}): "
+                    f"{_error_text(exc.body)}"
+                )
+            )
             err.status = exc.status  # 401: a token to refresh; 403: an account without access
             raise err from None
         if exc.retry_after is not None and exc.retry_after > policy.max_retry_after:
             tries = f" asking to wait {exc.retry_after:.0f} s, longer than a fetch waits ({policy.max_retry_after:.0f} s)"
         else:
             tries = "" if not exc.retryable else f" after {policy.attempts} tries"
-        raise FetchError(redact(f"{what}: HTTP {exc.status} {exc.reason}{tries}: {_error_text(exc.body)}")) from None
+        raise FetchError(
+            redact(f"{what}: HTTP {exc.status} {exc.reason}{tries}: {_error_text(exc.body)}")
+        ) from None
     except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-        raise FetchError(redact(f"{what}: no answer after {policy.attempts} tries ({type(exc).__name__}: {exc})")) from None
+        raise FetchError(
+            redact(f"{what}: no answer after {policy.attempts} tries ({type(exc).__name__}: {exc})")
+        ) from None
     except requests.TooManyRedirects:
-        raise FetchError(f"{what}: the server answered with a redirect, which riskcast does not follow with credentials "
-                         "(they would go to another address): if the new address is right, pass it as --base-url") from None
+        raise FetchError(
+            f"{what}: the server answered with a redirect, which riskcast does not follow with credentials "
+            "(they would go to another address): if the new address is right, pass it as --base-url"
+        ) from None
     except requests.RequestException as exc:
         raise FetchError(redact(f"{what}: {type(exc).__name__}: {exc}")) from None
     try:
         return resp.json()
     except (json.JSONDecodeError, requests.exceptions.JSONDecodeError) as exc:
-        raise FetchError(redact(f"{what}: the answer is not complete JSON ({len(resp.content)} bytes; {exc}); "
-                                "a truncated or garbled page")) from None
+        raise FetchError(
+            redact(
+                f"{what}: the answer is not complete JSON ({len(resp.content)} bytes; {exc}); "
+                "a truncated or garbled page"
+            )
+        ) from None
 
 
 def _error_text(body: str) -> str:

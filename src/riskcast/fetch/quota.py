@@ -4,6 +4,7 @@ UCDP allows 5,000 requests a day per token, errors included, and tells nobody ho
 left: riskcast counts its own, in ``DATA_DIR/<source>/quota.json`` (written after every request,
 under the source's fetch lock), and resets the count when the UTC day changes.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,7 +43,10 @@ class QuotaLedger:
         """One request sent (whatever its answer)."""
         _ = self.remaining  # roll over at midnight UTC
         self.used += 1
-        write_text(self.path, json.dumps({"day": self.day, "used": self.used, "daily_limit": self.daily_limit}) + "\n")
+        write_text(
+            self.path,
+            json.dumps({"day": self.day, "used": self.used, "daily_limit": self.daily_limit}) + "\n",
+        )
 
     def require(self, needed: int, what: str) -> None:
         """Refuse, before sending them, ``needed`` requests that the day's quota cannot cover.
@@ -52,7 +56,9 @@ class QuotaLedger:
         """
         left = self.remaining
         if needed > left:
-            raise QuotaError(f"{self.source}: {what} needs {needed} more request(s), but only {left} of the daily "
-                             f"{self.daily_limit} are left today ({self.used} used, errors included; the count resets at "
-                             f"00:00 UTC; ledger {self.path}). Nothing was written: narrow the query "
-                             "(--country, --since, --until) or fetch tomorrow.")
+            raise QuotaError(
+                f"{self.source}: {what} needs {needed} more request(s), but only {left} of the daily "
+                f"{self.daily_limit} are left today ({self.used} used, errors included; the count resets at "
+                f"00:00 UTC; ledger {self.path}). Nothing was written: narrow the query "
+                "(--country, --since, --until) or fetch tomorrow."
+            )

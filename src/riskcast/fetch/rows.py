@@ -1,4 +1,5 @@
 """API pages -> the text table the file readers parse, so fetched rows meet the same checks."""
+
 from __future__ import annotations
 
 import math

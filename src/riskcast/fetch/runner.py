@@ -5,6 +5,7 @@ ask its API and turn the answer into canonical rows. Nothing is written until th
 is in and checked, and then only through :func:`riskcast.io.vintages.commit_vintage`: a fetch
 that fails, is refused or is killed leaves ``current`` where it was.
 """
+
 from __future__ import annotations
 
 import os
@@ -56,9 +57,13 @@ class FetchRequest:
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_rows_ratio <= 1:
-            raise ConfigError(f"expected a share between 0 and 1, got {self.min_rows_ratio}", key="--min-rows-ratio")
+            raise ConfigError(
+                f"expected a share between 0 and 1, got {self.min_rows_ratio}", key="--min-rows-ratio"
+            )
         if self.daily_quota < 1:
-            raise ConfigError(f"expected at least 1 request a day, got {self.daily_quota}", key="--daily-quota")
+            raise ConfigError(
+                f"expected at least 1 request a day, got {self.daily_quota}", key="--daily-quota"
+            )
 
     def query(self) -> dict:
         """The filters, as recorded in the manifest (what makes two vintages comparable)."""
@@ -87,8 +92,14 @@ def _riskcast_version() -> str:
         return "unknown"
 
 
-def _client(req: FetchRequest, root: Path, env: Mapping[str, str] | None, policy: RetryPolicy, redact: Redactor,
-            echo: Callable[[str], None]):
+def _client(
+    req: FetchRequest,
+    root: Path,
+    env: Mapping[str, str] | None,
+    policy: RetryPolicy,
+    redact: Redactor,
+    echo: Callable[[str], None],
+):
     base = require_secure_url(req.base_url or SOURCES[req.source][2])
     if req.source == "acled":
         email, password = acled_credentials(env)
@@ -99,9 +110,15 @@ def _client(req: FetchRequest, root: Path, env: Mapping[str, str] | None, policy
     return coups.CoupsClient(base, policy=policy, redact=redact, echo=echo)
 
 
-def fetch_source(req: FetchRequest, data_dir: str | Path, *, env: Mapping[str, str] | None = None,
-                 policy: RetryPolicy = RetryPolicy(), progress: Progress | None = None,
-                 echo: Callable[[str], None] = lambda m: None) -> FetchOutcome:
+def fetch_source(
+    req: FetchRequest,
+    data_dir: str | Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    policy: RetryPolicy = RetryPolicy(),
+    progress: Progress | None = None,
+    echo: Callable[[str], None] = lambda m: None,
+) -> FetchOutcome:
     """Fetch ``req.source`` into ``DATA_DIR/<source>/<UTC timestamp>/`` and move ``current`` to it.
 
     Raises:
@@ -121,8 +138,10 @@ def fetch_source(req: FetchRequest, data_dir: str | Path, *, env: Mapping[str, s
         lock = FileLock(root / LOCK_NAME, timeout=0)
         lock.acquire()
     except Timeout:
-        raise FetchError(f"another fetch of {req.source} into {root} is running (lock {root / LOCK_NAME}); "
-                         "try again when it has finished") from None
+        raise FetchError(
+            f"another fetch of {req.source} into {root} is running (lock {root / LOCK_NAME}); "
+            "try again when it has finished"
+        ) from None
     try:
         return _fetch_locked(req, root, table_name, key, started, redact, env, policy, progress, echo)
     except (ConfigError, FetchError):  # CredentialsError is a ConfigError: exit 2; FetchError: exit 3
@@ -134,40 +153,78 @@ def fetch_source(req: FetchRequest, data_dir: str | Path, *, env: Mapping[str, s
         lock.release()
 
 
-def _fetch_locked(req: FetchRequest, root: Path, table_name: str, key: list[str], started: datetime, redact: Redactor,
-                  env: Mapping[str, str] | None, policy: RetryPolicy, progress: Progress | None,
-                  echo: Callable[[str], None]) -> FetchOutcome:
+def _fetch_locked(
+    req: FetchRequest,
+    root: Path,
+    table_name: str,
+    key: list[str],
+    started: datetime,
+    redact: Redactor,
+    env: Mapping[str, str] | None,
+    policy: RetryPolicy,
+    progress: Progress | None,
+    echo: Callable[[str], None],
+) -> FetchOutcome:
     """The fetch proper, under the source's lock."""
     stale = remove_partials(root)
     if stale:
-        echo(f"removed {len(stale)} unfinished vintage folder(s) left by a fetch that died: {', '.join(stale)}")
+        echo(
+            f"removed {len(stale)} unfinished vintage folder(s) left by a fetch that died: {', '.join(stale)}"
+        )
     client = _client(req, root, env, policy, redact, echo)
     previous = current_vintage(root)
     query = req.query()
     ask = {**query, "versions": list(req.versions)} if req.source == "ucdp" else query
     try:
         fetched = client.fetch(ask, previous, progress=progress)
-    except InputError as exc:  # the source's rows do not read as its format: a bad answer, not bad input of ours
-        raise FetchError(redact(f"{req.source}: the answer does not read as {req.source} data: {exc}")) from None
+    except (
+        InputError
+    ) as exc:  # the source's rows do not read as its format: a bad answer, not bad input of ours
+        raise FetchError(
+            redact(f"{req.source}: the answer does not read as {req.source} data: {exc}")
+        ) from None
     comparable = previous is not None and previous.manifest.get("query") == query
     prev_table = pd.read_parquet(previous.table_path) if comparable else None
-    if fetched.incremental and prev_table is None:  # pragma: no cover - clients only update comparable vintages
+    if (
+        fetched.incremental and prev_table is None
+    ):  # pragma: no cover - clients only update comparable vintages
         raise FetchError(f"{req.source}: an update needs the current vintage of the same query")
     table, changes = apply_changes(prev_table, fetched, key=key)
-    check_shrink(req.source, changes.total, previous.manifest["rows"]["total"] if comparable else None,
-                 req.min_rows_ratio, force=req.force)
+    check_shrink(
+        req.source,
+        changes.total,
+        previous.manifest["rows"]["total"] if comparable else None,
+        req.min_rows_ratio,
+        force=req.force,
+    )
     if changes.total == 0 and not req.force:  # a misspelt country answers with nothing, like an outage
-        raise ShrinkRefused(f"{req.source}: the answer holds no rows at all for {query}: check the country names "
-                            "(as the source spells them) and the dates; --force keeps an empty vintage")
+        raise ShrinkRefused(
+            f"{req.source}: the answer holds no rows at all for {query}: check the country names "
+            "(as the source spells them) and the dates; --force keeps an empty vintage"
+        )
     manifest = {
-        "source": req.source, "endpoint": fetched.endpoint, "query": query, "dataset_version": fetched.dataset_version,
-        "incremental": fetched.incremental, "previous_vintage": previous.id if previous is not None else None,
-        "rows": changes.to_dict(), "fetched_at": started.isoformat(),
+        "source": req.source,
+        "endpoint": fetched.endpoint,
+        "query": query,
+        "dataset_version": fetched.dataset_version,
+        "incremental": fetched.incremental,
+        "previous_vintage": previous.id if previous is not None else None,
+        "rows": changes.to_dict(),
+        "fetched_at": started.isoformat(),
         "finished_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
-        "requests": fetched.requests, "pages": fetched.pages, "checkpoint": fetched.checkpoint,
-        "forced": bool(req.force), "min_rows_ratio": req.min_rows_ratio, "notes": [redact(n) for n in fetched.notes],
-        "riskcast_version": _riskcast_version(), "pid": os.getpid(),
+        "requests": fetched.requests,
+        "pages": fetched.pages,
+        "checkpoint": fetched.checkpoint,
+        "forced": bool(req.force),
+        "min_rows_ratio": req.min_rows_ratio,
+        "notes": [redact(n) for n in fetched.notes],
+        "riskcast_version": _riskcast_version(),
+        "pid": os.getpid(),
     }
     vintage = commit_vintage(root, table, manifest, table_name=table_name, started=started)
-    return FetchOutcome(vintage=vintage, changes=changes, previous=previous.id if previous is not None else None,
-                        notes=manifest["notes"])
+    return FetchOutcome(
+        vintage=vintage,
+        changes=changes,
+        previous=previous.id if previous is not None else None,
+        notes=manifest["notes"],
+    )

@@ -13,6 +13,7 @@ pages the rest needs; before asking for them the fetch checks the day's ledger
 A release is immutable, so an update fetches only the releases the current vintage lacks and
 adds their events to it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -39,8 +40,25 @@ GW_CODES = {"Mali": 432, "Niger": 436, "Burkina Faso": 439}
 
 Progress = Callable[[int, int | None], None]
 
-_FIELDS = ("id", "date_start", "date_end", "date_prec", "where_prec", "type_of_violence", "side_a", "side_b", "best",
-           "country", "adm_1", "adm_2", "latitude", "longitude", "priogrid_gid", "where_coordinates", "source_headline")
+_FIELDS = (
+    "id",
+    "date_start",
+    "date_end",
+    "date_prec",
+    "where_prec",
+    "type_of_violence",
+    "side_a",
+    "side_b",
+    "best",
+    "country",
+    "adm_1",
+    "adm_2",
+    "latitude",
+    "longitude",
+    "priogrid_gid",
+    "where_coordinates",
+    "source_headline",
+)
 
 
 def ged_path(version: str) -> str:
@@ -55,17 +73,33 @@ def _country_codes(countries: list[str]) -> str:
         elif c in GW_CODES:
             codes.append(str(GW_CODES[c]))
         else:
-            raise FetchError(f"UCDP filters countries by Gleditsch & Ward code; riskcast knows {sorted(GW_CODES)}, "
-                             f"not {c!r}: pass its code instead (e.g. --country 432)")
+            raise FetchError(
+                f"UCDP filters countries by Gleditsch & Ward code; riskcast knows {sorted(GW_CODES)}, "
+                f"not {c!r}: pass its code instead (e.g. --country 432)"
+            )
     return ",".join(codes)
 
 
 class UcdpClient:
     source = "ucdp"
 
-    def __init__(self, base_url: str, token: str, *, ledger: QuotaLedger, policy: RetryPolicy, redact: Redactor,
-                 echo: Callable[[str], None] = lambda m: None) -> None:
-        self.base_url, self.ledger, self.policy, self.redact, self.echo = base_url, ledger, policy, redact, echo
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        ledger: QuotaLedger,
+        policy: RetryPolicy,
+        redact: Redactor,
+        echo: Callable[[str], None] = lambda m: None,
+    ) -> None:
+        self.base_url, self.ledger, self.policy, self.redact, self.echo = (
+            base_url,
+            ledger,
+            policy,
+            redact,
+            echo,
+        )
         self.redact.add(token)
         self.session = requests.Session()
         self.session.headers[TOKEN_HEADER] = token
@@ -78,11 +112,21 @@ class UcdpClient:
     def _page(self, version: str, params: dict, page: int) -> dict:
         what = f"UCDP {ged_path(version)}, page {page}"
         self.ledger.require(1, what)
-        body = get_json(self.session, join_url(self.base_url, ged_path(version)), params={**params, "page": page},
-                        policy=self.policy, what=what, redact=self.redact, on_request=self._count, echo=self.echo)
+        body = get_json(
+            self.session,
+            join_url(self.base_url, ged_path(version)),
+            params={**params, "page": page},
+            policy=self.policy,
+            what=what,
+            redact=self.redact,
+            on_request=self._count,
+            echo=self.echo,
+        )
         if not isinstance(body, dict) or not isinstance(body.get("Result"), list) or "TotalPages" not in body:
-            raise FetchError(f"{what}: expected UCDP's JSON with 'Result', 'TotalCount' and 'TotalPages', got "
-                             f"{sorted(body)[:8] if isinstance(body, dict) else type(body).__name__}")
+            raise FetchError(
+                f"{what}: expected UCDP's JSON with 'Result', 'TotalCount' and 'TotalPages', got "
+                f"{sorted(body)[:8] if isinstance(body, dict) else type(body).__name__}"
+            )
         return body
 
     def _release(self, version: str, params: dict, first: dict, progress: Callable[[], None]) -> pd.DataFrame:
@@ -97,19 +141,28 @@ class UcdpClient:
             progress()
         total = _whole(first, "TotalCount", version)
         if len(got) != total:
-            raise FetchError(f"UCDP {ged_path(version)}: TotalCount says {total} events but the pages held {len(got)}: "
-                             "a partial answer, refused")
+            raise FetchError(
+                f"UCDP {ged_path(version)}: TotalCount says {total} events but the pages held {len(got)}: "
+                "a partial answer, refused"
+            )
         label = f"UCDP API {ged_path(version)}"
-        return ged_events(rows_to_raw(got, label=label, columns=_FIELDS), ReadReport(file=label, format="ucdp_api", table="events")).table
+        return ged_events(
+            rows_to_raw(got, label=label, columns=_FIELDS),
+            ReadReport(file=label, format="ucdp_api", table="events"),
+        ).table
 
     def fetch(self, query: dict, previous: Vintage | None, *, progress: Progress | None = None) -> Fetched:
         versions = list(query["versions"])
         if not versions:
-            raise FetchError("UCDP: name the GED release(s) to fetch with --version (e.g. 25.1, or 25.0.3 for a "
-                             "monthly GED Candidate release)")
+            raise FetchError(
+                "UCDP: name the GED release(s) to fetch with --version (e.g. 25.1, or 25.0.3 for a "
+                "monthly GED Candidate release)"
+            )
         bad = [v for v in versions if _precedence(v) is None]
         if bad:
-            raise FetchError(f"UCDP: {bad[0]!r} is not a GED release name (25.1 yearly, 25.0.3 monthly candidate)")
+            raise FetchError(
+                f"UCDP: {bad[0]!r} is not a GED release name (25.1 yearly, 25.0.3 monthly candidate)"
+            )
         same = previous is not None and previous.manifest.get("query") == _identity(query)
         have = list(previous.manifest.get("checkpoint", {}).get("versions", [])) if same else []
         todo = [v for v in versions if v not in have]
@@ -125,7 +178,9 @@ class UcdpClient:
         self.ledger.require(len(todo), f"the first page of {len(todo)} release(s)")
         first = {v: self._page(v, params, 0) for v in todo}
         expected = sum(max(1, _whole(b, "TotalPages", v)) for v, b in first.items())
-        self.ledger.require(expected - len(first), f"the remaining pages of {', '.join(todo) or 'no release'}")
+        self.ledger.require(
+            expected - len(first), f"the remaining pages of {', '.join(todo) or 'no release'}"
+        )
         done = [0]
 
         def advance() -> None:
@@ -134,34 +189,51 @@ class UcdpClient:
                 progress(done[0], expected)
 
         # releases in precedence order (24.1 < 25.0.1 < 25.0.2 < 25.1): a later one's copy of an event wins
-        tables = [self._release(v, params, first[v], advance).assign(_release=v) for v in sorted(todo, key=_precedence)]
+        tables = [
+            self._release(v, params, first[v], advance).assign(_release=v)
+            for v in sorted(todo, key=_precedence)
+        ]
         table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
         notes = [f"releases fetched: {', '.join(todo) or 'none (all in the current vintage)'}"]
         covered = _yearly_end(versions)
         if covered is not None and len(table):
-            superseded = table["_release"].map(lambda v: not _is_yearly(v)) & (pd.to_datetime(table["date"]) <= covered)
+            superseded = table["_release"].map(lambda v: not _is_yearly(v)) & (
+                pd.to_datetime(table["date"]) <= covered
+            )
             if superseded.any():
-                notes.append(f"{int(superseded.sum())} candidate events dated up to {covered:%Y-%m-%d} left out: "
-                             "the yearly release covers that period")
+                notes.append(
+                    f"{int(superseded.sum())} candidate events dated up to {covered:%Y-%m-%d} left out: "
+                    "the yearly release covers that period"
+                )
             table = table.loc[~superseded]
         if len(table):
             repeated = int(table["event_id"].duplicated(keep="last").sum())
             if repeated:
-                notes.append(f"{repeated} events appear in more than one release: the latest release's copy kept")
+                notes.append(
+                    f"{repeated} events appear in more than one release: the latest release's copy kept"
+                )
             table = table.drop_duplicates("event_id", keep="last")
         table = table.drop(columns="_release", errors="ignore").reset_index(drop=True)
         notes.append(f"requests used today: {self.ledger.used} of {self.ledger.daily_limit}")
-        return Fetched(table=table, incremental=incremental,
-                       endpoint=join_url(self.base_url, "/api/gedevents/"), dataset_version=",".join(versions),
-                       checkpoint={"versions": sorted(set(have + todo) if incremental else set(todo), key=_precedence)},
-                       requests=self.requests, pages=done[0], notes=notes)
+        return Fetched(
+            table=table,
+            incremental=incremental,
+            endpoint=join_url(self.base_url, "/api/gedevents/"),
+            dataset_version=",".join(versions),
+            checkpoint={"versions": sorted(set(have + todo) if incremental else set(todo), key=_precedence)},
+            requests=self.requests,
+            pages=done[0],
+            notes=notes,
+        )
 
 
 def _whole(body: dict, key: str, version: str) -> int:
     try:
         return int(body.get(key))
     except (TypeError, ValueError):
-        raise FetchError(f"UCDP {ged_path(version)}: {key} is {body.get(key)!r}, not a whole number") from None
+        raise FetchError(
+            f"UCDP {ged_path(version)}: {key} is {body.get(key)!r}, not a whole number"
+        ) from None
 
 
 def _precedence(version: str) -> tuple[int, ...] | None:

@@ -1,5 +1,6 @@
 """A fetch's answer applied to the current vintage: rows new, changed, deleted, and the guard
 that keeps an outage from looking like peace."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -40,8 +41,13 @@ class Changes:
     total: int = 0
 
     def to_dict(self) -> dict:
-        return {"new": self.new, "changed": self.changed, "unchanged": self.unchanged, "deleted": self.deleted,
-                "total": self.total}
+        return {
+            "new": self.new,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "total": self.total,
+        }
 
 
 def _differs(a: pd.DataFrame, b: pd.DataFrame) -> pd.Series:
@@ -66,14 +72,18 @@ def _keyed(df: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     return df.assign(**{_KEY: k.to_numpy()}).set_index(_KEY)
 
 
-def apply_changes(previous: pd.DataFrame | None, fetched: Fetched, *, key: list[str]) -> tuple[pd.DataFrame, Changes]:
+def apply_changes(
+    previous: pd.DataFrame | None, fetched: Fetched, *, key: list[str]
+) -> tuple[pd.DataFrame, Changes]:
     """The new table and what changed against ``previous`` (None: nothing comparable before).
 
     Rows are identified by the ``key`` columns (``event_id``; country, date and kind for coups)
     and sorted by them, so the same data always give the same bytes on disk.
     """
     fetched_table = fetched.table
-    if fetched_table.empty and not set(key) <= set(fetched_table.columns):  # nothing asked (every release held)
+    if fetched_table.empty and not set(key) <= set(
+        fetched_table.columns
+    ):  # nothing asked (every release held)
         fetched_table = previous.iloc[0:0] if previous is not None else fetched_table.reindex(columns=key)
     rows = _keyed(fetched_table, key)
     rows = rows[~rows.index.duplicated(keep="last")]
@@ -101,7 +111,9 @@ def apply_changes(previous: pd.DataFrame | None, fetched: Fetched, *, key: list[
     return table, ch
 
 
-def check_shrink(source: str, total: int, previous_total: int | None, min_ratio: float, *, force: bool) -> None:
+def check_shrink(
+    source: str, total: int, previous_total: int | None, min_ratio: float, *, force: bool
+) -> None:
     """Refuse a table far smaller than the current vintage of the same query (unless forced).
 
     Raises:
@@ -112,4 +124,5 @@ def check_shrink(source: str, total: int, previous_total: int | None, min_ratio:
     raise ShrinkRefused(
         f"{source}: the fetch gave {total} rows, {total / previous_total:.0%} of the current vintage's "
         f"{previous_total} for the same query (the limit is {min_ratio:.0%}). An outage or a changed API must not "
-        "look like peace: nothing was written. Check the source, then use --force if the drop is real.")
+        "look like peace: nothing was written. Check the source, then use --force if the drop is real."
+    )

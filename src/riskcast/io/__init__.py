@@ -2,6 +2,7 @@
 
 Use :func:`read_input` (format name -> reader via :data:`READERS`) and :func:`merge_events`.
 """
+
 from __future__ import annotations
 
 from riskcast.io.merge import merge_events

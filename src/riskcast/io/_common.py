@@ -5,6 +5,7 @@ Every loaded table keeps pandas' 0-based index of data rows (an HXL row that is 
 its label), so a row's file number is always ``index + base``: 2 for CSV and spreadsheets
 (the header is row 1), 1 for parquet (records have no header row).
 """
+
 from __future__ import annotations
 
 import io
@@ -91,7 +92,10 @@ def read_csv(path: str | Path, *, sep: str = ",", allow_empty: bool = False) -> 
 
 
 def read_sheet(
-    path: str | Path, *, sheet: str | int | None = None, default: str | None = None,
+    path: str | Path,
+    *,
+    sheet: str | int | None = None,
+    default: str | None = None,
     allow_empty: bool = False,
 ) -> Raw:
     """Read one sheet of an xlsx workbook; a missing sheet names the sheets present."""
@@ -136,7 +140,10 @@ def read_parquet(path: str | Path, *, allow_empty: bool = False) -> Raw:
 
 
 def read_any(
-    path: str | Path, *, sheet: str | int | None = None, default_sheet: str | None = None,
+    path: str | Path,
+    *,
+    sheet: str | int | None = None,
+    default_sheet: str | None = None,
     allow_empty: bool = False,
 ) -> Raw:
     """CSV, xlsx or parquet, chosen by the file's suffix."""
@@ -167,8 +174,11 @@ def skip_hxl_row(raw: Raw, *, allow_empty: bool = False) -> bool:
     if len(first) and bool(first.str.startswith("#").all()):
         raw.df = raw.df.iloc[1:]
         if raw.df.empty and not allow_empty:
-            raise InputError("file has a header and an HXL hashtag row but no data rows after them (no events)",
-                             file=raw.file, row=3)
+            raise InputError(
+                "file has a header and an HXL hashtag row but no data rows after them (no events)",
+                file=raw.file,
+                row=3,
+            )
         return True
     return False
 
@@ -186,8 +196,10 @@ def bad_cells(raw: Raw, s: pd.Series | None, bad: pd.Series, column: str, what: 
     problems, record them and return."""
     labels = bad.index[bad.to_numpy()]
     listed = labels if raw.problems is not None else labels[:MAX_LISTED]
-    problems = [Problem(what if s is None else f"{what}, got {shown(s[i])}", row=raw.row(i), column=column)
-                for i in listed]
+    problems = [
+        Problem(what if s is None else f"{what}, got {shown(s[i])}", row=raw.row(i), column=column)
+        for i in listed
+    ]
     if raw.problems is not None:
         raw.problems += problems
         return
@@ -245,8 +257,16 @@ def parse_numbers(raw: Raw, column: str, *, integer: bool = False, required: boo
     return vals
 
 
-def month_start(raw: Raw, year: pd.Series, month: pd.Series, *, year_col: str, month_col: str,
-                day: pd.Series | None = None, day_col: str | None = None) -> pd.Series:
+def month_start(
+    raw: Raw,
+    year: pd.Series,
+    month: pd.Series,
+    *,
+    year_col: str,
+    month_col: str,
+    day: pd.Series | None = None,
+    day_col: str | None = None,
+) -> pd.Series:
     """Timestamps from year/month(/day) columns; an impossible date fails naming its cell."""
     bad_y = year.notna() & ~year.between(1800, 2200)
     if bad_y.any():
@@ -280,12 +300,21 @@ def check_unique(raw: Raw, keys: pd.Series | pd.DataFrame, *, column: str, what:
         dup &= keys.notna()  # empty ids are reported as empty, not as repeats of each other
     if not dup.any():
         return
-    as_tuples = pd.Series(list(keys.itertuples(index=False, name=None)), index=keys.index) \
-        if isinstance(keys, pd.DataFrame) else keys
+    as_tuples = (
+        pd.Series(list(keys.itertuples(index=False, name=None)), index=keys.index)
+        if isinstance(keys, pd.DataFrame)
+        else keys
+    )
     first_row = {k: raw.row(i) for i, k in as_tuples[~dup].items()}
     labels = dup.index[dup.to_numpy()]
-    problems = [Problem(f"duplicate {what} {as_tuples[j]!r}: rows {first_row[as_tuples[j]]} and {raw.row(j)}",
-                        row=raw.row(j), column=column) for j in labels]
+    problems = [
+        Problem(
+            f"duplicate {what} {as_tuples[j]!r}: rows {first_row[as_tuples[j]]} and {raw.row(j)}",
+            row=raw.row(j),
+            column=column,
+        )
+        for j in labels
+    ]
     if raw.problems is not None:  # collecting: reported with the rest by finish()
         raw.problems += problems
         return
@@ -311,14 +340,25 @@ def finish(
         # A number is shown as the file wrote it ('1e12', not 1000000000000); other values
         # (dates, codes mapped to words) are shown as parsed, since that is what broke the rule.
         src = columns.get(column, column)
-        if column in table.columns and pd.api.types.is_numeric_dtype(table[column]) \
-                and src in raw.df.columns and idx in raw.df.index:
+        if (
+            column in table.columns
+            and pd.api.types.is_numeric_dtype(table[column])
+            and src in raw.df.columns
+            and idx in raw.df.index
+        ):
             value = raw.df.at[idx, src]
             return value if isinstance(value, str) else None
         return None
 
-    checked = validate(table, schema, file=raw.file, row_of=raw.row, columns=columns, written=written,
-                       found=raw.problems or ())
+    checked = validate(
+        table,
+        schema,
+        file=raw.file,
+        row_of=raw.row,
+        columns=columns,
+        written=written,
+        found=raw.problems or (),
+    )
     report.rows_kept = len(checked)
     rows = [raw.row(i) for i in checked.index]
     return ReadResult(checked.reset_index(drop=True), report, rows=rows, columns=columns)

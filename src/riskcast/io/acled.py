@@ -3,6 +3,7 @@ export-tool download (dyadic: one row per actor, dates like "20 December 2020").
 
 Both become riskcast's EVENTS table, one row per ``event_id_cnty``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -37,13 +38,27 @@ _DATE_LABEL = "YYYY-MM-DD or like '20 December 2020'"
 
 # canonical column -> ACLED column, for error messages.
 _SOURCE = {
-    "event_id": "event_id_cnty", "date": "event_date", "precision": "time_precision",
+    "event_id": "event_id_cnty",
+    "date": "event_date",
+    "precision": "time_precision",
 }
 
 _COLUMNS = [
-    "event_id_cnty", "event_date", "time_precision", "event_type", "sub_event_type", "actor1",
-    "country", "admin1", "admin2", "location", "latitude", "longitude", "geo_precision",
-    "notes", "fatalities",
+    "event_id_cnty",
+    "event_date",
+    "time_precision",
+    "event_type",
+    "sub_event_type",
+    "actor1",
+    "country",
+    "admin1",
+    "admin2",
+    "location",
+    "latitude",
+    "longitude",
+    "geo_precision",
+    "notes",
+    "fatalities",
 ]
 
 
@@ -175,8 +190,14 @@ def _check_rows_agree(raw: Raw, table: pd.DataFrame, first: pd.Series) -> None:
         for j in same.index[~same.to_numpy()]:
             i = first[first & (ids == ids[j])].index[0]
             a, b = raw.df.at[i, source], raw.df.at[j, source]
-            problems.append(Problem(f"rows {raw.row(i)} and {raw.row(j)} are the same event {ids[j]!r} but disagree "
-                                    f"on {source}: {shown(a)} vs {shown(b)}", row=raw.row(j), column=source))
+            problems.append(
+                Problem(
+                    f"rows {raw.row(i)} and {raw.row(j)} are the same event {ids[j]!r} but disagree "
+                    f"on {source}: {shown(a)} vs {shown(b)}",
+                    row=raw.row(j),
+                    column=source,
+                )
+            )
     if not problems:
         return
     if raw.problems is not None:  # collecting: reported with the rest by finish()

@@ -1,4 +1,5 @@
 """ACLED HDX region-month aggregates (xlsx sheet ``Data``, or the same columns as CSV)."""
+
 from __future__ import annotations
 
 import calendar
@@ -21,11 +22,25 @@ from riskcast.schemas import COUNTS
 __all__ = ["read_acled_aggregates", "infer_event_class"]
 
 _SOURCE = {
-    "country": "Country", "admin1": "Admin1", "admin2": "Admin2", "admin1_pcode": "Admin1 Pcode",
-    "admin2_pcode": "Admin2 Pcode", "month": "Month", "events": "Events", "fatalities": "Fatalities",
+    "country": "Country",
+    "admin1": "Admin1",
+    "admin2": "Admin2",
+    "admin1_pcode": "Admin1 Pcode",
+    "admin2_pcode": "Admin2 Pcode",
+    "month": "Month",
+    "events": "Events",
+    "fatalities": "Fatalities",
 }
 _COLUMNS = [
-    "Country", "Admin1", "Admin2", "Admin1 Pcode", "Admin2 Pcode", "Month", "Year", "Events", "Fatalities",
+    "Country",
+    "Admin1",
+    "Admin2",
+    "Admin1 Pcode",
+    "Admin2 Pcode",
+    "Month",
+    "Year",
+    "Events",
+    "Fatalities",
 ]
 # English names only, on purpose: HDX writes English, and a locale-dependent parse would
 # accept "Janvier" on one machine and reject it on another.
@@ -86,8 +101,12 @@ def read_acled_aggregates(
         index=df.index,
     )
     # One row per unit and month: a repeat would be summed twice downstream.
-    check_unique(raw, table[["country", "admin1", "admin2", "month"]].fillna(""),
-                 column="Admin2", what="admin unit and month")
+    check_unique(
+        raw,
+        table[["country", "admin1", "admin2", "month"]].fillna(""),
+        column="Admin2",
+        what="admin unit and month",
+    )
     if raw.sheet:
         report.notes.append(f"sheet {raw.sheet!r}; event_class {cls!r}")
     else:

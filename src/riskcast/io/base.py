@@ -1,4 +1,5 @@
 """What every reader returns: a canonical table and an account of what it did."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -78,7 +79,9 @@ def require_file(path: str | Path) -> Path:
     return p
 
 
-def require_columns(df: pd.DataFrame, needed: list[str] | tuple[str, ...], *, file: str, row: int = 1) -> None:
+def require_columns(
+    df: pd.DataFrame, needed: list[str] | tuple[str, ...], *, file: str, row: int = 1
+) -> None:
     """Fail naming the first missing column (and a near miss when one exists)."""
     import difflib
 

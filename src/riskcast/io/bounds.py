@@ -1,4 +1,5 @@
 """Plausibility bounds on values a schema accepts but no real event has (1e12 deaths)."""
+
 from __future__ import annotations
 
 from riskcast.errors import MAX_LISTED, InputError, Problem, shown
@@ -25,7 +26,13 @@ def check_at_most(result: ReadResult, column: str, limit: float, *, setting: str
         return
     positions = over.nonzero()[0]
     name = result.column(column)
-    problems = [Problem(f"{shown(values.iloc[k])} is more than {limit:,} ({setting}): a typo or a "
-                        "missing-value code rather than a real event?", row=result.row(k), column=name)
-                for k in positions[:MAX_LISTED]]
+    problems = [
+        Problem(
+            f"{shown(values.iloc[k])} is more than {limit:,} ({setting}): a typo or a "
+            "missing-value code rather than a real event?",
+            row=result.row(k),
+            column=name,
+        )
+        for k in positions[:MAX_LISTED]
+    ]
     raise InputError.of(problems, file=result.report.file, total=len(positions))

@@ -1,4 +1,5 @@
 """riskcast's own tables on disk (CSV or parquet): read back with checks, write atomically."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,7 +19,9 @@ _DATE_COLUMNS = {"date", "month", "start_month", "end_month"}
 _NUMERIC = {"float64", "int64", "Int64"}
 
 
-def read_canonical(path: str | Path, *, table: str, sheet: str | None = None, **options: object) -> ReadResult:
+def read_canonical(
+    path: str | Path, *, table: str, sheet: str | None = None, **options: object
+) -> ReadResult:
     """Read a riskcast table written by :func:`write_canonical` (or by hand).
 
     CSV cells are parsed column by column as the schema says (dates as YYYY-MM-DD, numbers

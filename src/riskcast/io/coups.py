@@ -1,4 +1,5 @@
 """Powell & Thyne's list of coups and coup attempts, as SHOCKS rows."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -84,7 +85,9 @@ def read_powell_thyne(
         parse_numbers(raw, "year", integer=True, required=True),
         parse_numbers(raw, "month", integer=True, required=True),
         day=parse_numbers(raw, "day", integer=True, required=True),
-        year_col="year", month_col="month", day_col="day",
+        year_col="year",
+        month_col="month",
+        day_col="day",
     )
     version = text(raw.df["version"]) if "version" in raw.df else pd.Series(pd.NA, index=raw.df.index)
     source = ("Powell & Thyne coups " + version).fillna("Powell & Thyne coups")

@@ -5,6 +5,7 @@ its snapshot month until the month before the mission's next snapshot, when the 
 snapshot's rows take over (a base absent from it has left). The last snapshot holds for
 ``hold_last_months`` extra months (default 0: its own month only).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -79,16 +80,21 @@ def read_geopko(
         raw,
         parse_numbers(raw, "year", integer=True, required=True),
         parse_numbers(raw, "month", integer=True, required=True),
-        year_col="year", month_col="month",
+        year_col="year",
+        month_col="month",
     )
     # Each mission's snapshot months, and for each the month before the next snapshot.
-    snaps = pd.DataFrame({"mission": mission, "start": start}).drop_duplicates().sort_values(["mission", "start"])
+    snaps = (
+        pd.DataFrame({"mission": mission, "start": start}).drop_duplicates().sort_values(["mission", "start"])
+    )
     nxt = snaps.groupby("mission")["start"].shift(-1)
     last_end = snaps["start"] + pd.DateOffset(months=int(hold_last_months))
     snaps["end"] = (nxt - pd.DateOffset(months=1)).fillna(last_end)
-    end = pd.DataFrame({"mission": mission, "start": start}).merge(
-        snaps, on=["mission", "start"], how="left"
-    )["end"].set_axis(raw.df.index)
+    end = (
+        pd.DataFrame({"mission": mission, "start": start})
+        .merge(snaps, on=["mission", "start"], how="left")["end"]
+        .set_axis(raw.df.index)
+    )
 
     troops = _troops(raw, report)
     table = pd.DataFrame(
@@ -107,9 +113,18 @@ def read_geopko(
         index=raw.df.index,
     )
     report.notes.append(f"{len(snaps)} mission snapshots; each holds until the month before the next")
-    return finish(table, PRESENCE, raw, report, {
-        "force": "mission", "start_month": "month", "end_month": "month", "troops": "no.troops",
-    })
+    return finish(
+        table,
+        PRESENCE,
+        raw,
+        report,
+        {
+            "force": "mission",
+            "start_month": "month",
+            "end_month": "month",
+            "troops": "no.troops",
+        },
+    )
 
 
 def _troops(raw: Raw, report: ReadReport) -> pd.Series:

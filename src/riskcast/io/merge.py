@@ -3,6 +3,7 @@
 ACLED's HDX and export files share ``event_id_cnty``: a user who passes both (or two
 overlapping exports) must get each event once. The first input that has an event wins.
 """
+
 from __future__ import annotations
 
 import pandas as pd

@@ -1,4 +1,5 @@
 """UCDP Peace Agreement dataset (xlsx, or the same columns as CSV), as SHOCKS rows."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -91,7 +92,9 @@ def read_ucdp_peace_agreements(
     )
     kind = pd.Series("peace_accord", index=raw.df.index).mask((cease == 1) & ~full, "ceasefire")
     version = raw.df["version"].map(_version_text) if "version" in raw.df else None
-    source = ("UCDP Peace Agreements " + version).str.strip() if version is not None else "UCDP Peace Agreements"
+    source = (
+        ("UCDP Peace Agreements " + version).str.strip() if version is not None else "UCDP Peace Agreements"
+    )
     table = pd.DataFrame(
         {
             "date": date,
@@ -108,6 +111,15 @@ def read_ucdp_peace_agreements(
     table = table.join(country.rename("country"))[list(SHOCKS.columns)]
     if len(table) > len(kept) - int(no_date.sum()):
         report.notes.append("agreements naming several selected countries give one row per country")
-    return finish(table, SHOCKS, raw, report, {
-        "date": "pa_date", "actor": "actor_name", "description": "pa_name", "country": "gwno",
-    })
+    return finish(
+        table,
+        SHOCKS,
+        raw,
+        report,
+        {
+            "date": "pa_date",
+            "actor": "actor_name",
+            "description": "pa_name",
+            "country": "gwno",
+        },
+    )

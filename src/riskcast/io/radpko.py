@@ -1,4 +1,5 @@
 """RADPKO: UN peacekeepers per PRIO-GRID cell and month (grid-month parquet or CSV)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -48,7 +49,8 @@ def read_radpko(
         raw,
         parse_numbers(raw, "year", integer=True, required=True),
         parse_numbers(raw, "month", integer=True, required=True),
-        year_col="year", month_col="month",
+        year_col="year",
+        month_col="month",
     )
     gid = parse_numbers(raw, "gid", integer=True, required=True)
     table = pd.DataFrame(
@@ -72,7 +74,17 @@ def read_radpko(
             f"troops are monthly averages (fractional); cell-months with troops: "
             f"{month.min():%Y-%m} to {month.max():%Y-%m}"
         )
-    return finish(table, PRESENCE, raw, report, {
-        "troops": "radpko_pko_deployed", "latitude": "lat", "longitude": "lon",
-        "start_month": "month", "end_month": "month", "priogrid_gid": "gid",
-    })
+    return finish(
+        table,
+        PRESENCE,
+        raw,
+        report,
+        {
+            "troops": "radpko_pko_deployed",
+            "latitude": "lat",
+            "longitude": "lon",
+            "start_month": "month",
+            "end_month": "month",
+            "priogrid_gid": "gid",
+        },
+    )

@@ -4,6 +4,7 @@
 ``READERS["synthetic"] = ("events", read_synthetic)``. A reader is called as
 ``reader(path, sheet=..., **options)`` and returns a :class:`ReadResult`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

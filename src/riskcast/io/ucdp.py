@@ -1,4 +1,5 @@
 """UCDP Georeferenced Event Dataset (GED) event CSV, codebook column names."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,14 +34,33 @@ _ADM2_SUFFIX = r"\s+(?:cercle|department|province)$"
 
 # canonical column -> GED column, for error messages.
 _SOURCE = {
-    "event_id": "id", "date": "date_start", "admin1": "adm_1", "admin2": "adm_2",
-    "event_type": "type_of_violence", "actor1": "side_a", "actor2": "side_b", "fatalities": "best",
-    "precision": "date_prec", "geo_precision": "where_prec",
+    "event_id": "id",
+    "date": "date_start",
+    "admin1": "adm_1",
+    "admin2": "adm_2",
+    "event_type": "type_of_violence",
+    "actor1": "side_a",
+    "actor2": "side_b",
+    "fatalities": "best",
+    "precision": "date_prec",
+    "geo_precision": "where_prec",
 }
 
 _COLUMNS = [
-    "id", "date_start", "date_prec", "where_prec", "type_of_violence", "side_a", "side_b",
-    "best", "country", "adm_1", "adm_2", "latitude", "longitude", "priogrid_gid",
+    "id",
+    "date_start",
+    "date_prec",
+    "where_prec",
+    "type_of_violence",
+    "side_a",
+    "side_b",
+    "best",
+    "country",
+    "adm_1",
+    "adm_2",
+    "latitude",
+    "longitude",
+    "priogrid_gid",
 ]
 
 

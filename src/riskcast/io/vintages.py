@@ -11,6 +11,7 @@ This module is the on-disk format only: writing a vintage (:func:`commit_vintage
 (:func:`read_vintage`, the ``vintage`` format of ``inputs.*``). Fetching lives in
 :mod:`riskcast.fetch`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -71,9 +72,16 @@ class Vintage:
     def summary(self) -> dict:
         """What a run records of the vintage it used (enough to find it again and check it)."""
         m = self.manifest
-        return {"source": m["source"], "vintage": self.id, "path": str(self.path), "table": m["table"],
-                "sha256": m["sha256"], "fetched_at": m["fetched_at"], "rows": m["rows"]["total"],
-                "dataset_version": m.get("dataset_version")}
+        return {
+            "source": m["source"],
+            "vintage": self.id,
+            "path": str(self.path),
+            "table": m["table"],
+            "sha256": m["sha256"],
+            "fetched_at": m["fetched_at"],
+            "rows": m["rows"]["total"],
+            "dataset_version": m.get("dataset_version"),
+        }
 
 
 def table_sha256(path: Path) -> str:
@@ -111,8 +119,9 @@ def remove_partials(root: Path) -> list[str]:
     return gone
 
 
-def commit_vintage(root: str | Path, table: pd.DataFrame, manifest: dict, *, table_name: str,
-                   started: datetime) -> Vintage:
+def commit_vintage(
+    root: str | Path, table: pd.DataFrame, manifest: dict, *, table_name: str, started: datetime
+) -> Vintage:
     """Write ``table`` and its manifest as a new vintage of ``root`` and point ``current`` at it.
 
     The vintage is built in a hidden partial folder, synced, renamed to its final name, and only
@@ -141,9 +150,16 @@ def commit_vintage(root: str | Path, table: pd.DataFrame, manifest: dict, *, tab
         while (root / name).exists():  # two fetches in one second: keep both, in order
             n += 1
             name = f"{stamp}-{n}"
-        full = {**manifest, "vintage": name, "table": table_name, "table_file": table_file,
-                "sha256": table_sha256(partial / table_file)}
-        _write_synced(partial / MANIFEST, (json.dumps(full, indent=2, sort_keys=True, default=str) + "\n").encode())
+        full = {
+            **manifest,
+            "vintage": name,
+            "table": table_name,
+            "table_file": table_file,
+            "sha256": table_sha256(partial / table_file),
+        }
+        _write_synced(
+            partial / MANIFEST, (json.dumps(full, indent=2, sort_keys=True, default=str) + "\n").encode()
+        )
         _fsync_dir(partial)
         final = root / name
         os.rename(partial, final)
@@ -194,8 +210,11 @@ def resolve_vintage(path: str | Path) -> Vintage:
         return _load(p.resolve())
     v = current_vintage(p)
     if v is None:
-        raise InputError("no vintage here: neither a manifest.json nor a 'current' link "
-                         "(fetch it first: riskcast fetch SOURCE --out DATA_DIR)", file=str(p))
+        raise InputError(
+            "no vintage here: neither a manifest.json nor a 'current' link "
+            "(fetch it first: riskcast fetch SOURCE --out DATA_DIR)",
+            file=str(p),
+        )
     return v
 
 
@@ -204,8 +223,11 @@ def list_vintages(root: str | Path) -> list[tuple[Vintage, bool]]:
     root = Path(root)
     cur = current_vintage(root)
     out = []
-    for p in sorted(q for q in root.iterdir()
-                    if q.is_dir() and not q.is_symlink() and not q.name.startswith(".") and (q / MANIFEST).exists()):
+    for p in sorted(
+        q
+        for q in root.iterdir()
+        if q.is_dir() and not q.is_symlink() and not q.name.startswith(".") and (q / MANIFEST).exists()
+    ):
         v = _load(p)
         out.append((v, cur is not None and p.resolve() == cur.path))
     return out
@@ -223,11 +245,17 @@ def read_vintage(path: str | Path, *, table: str, sheet: str | None = None, **op
     """
     v = resolve_vintage(path)
     if v.manifest["table"] != table:
-        raise InputError(f"vintage {v.id} of {v.source} holds the {v.manifest['table']} table, not {table}", file=str(v.path))
+        raise InputError(
+            f"vintage {v.id} of {v.source} holds the {v.manifest['table']} table, not {table}",
+            file=str(v.path),
+        )
     digest = table_sha256(v.table_path)
     if digest != v.manifest["sha256"]:
-        raise InputError(f"the table changed after it was fetched (sha256 {digest[:12]} but the manifest says "
-                         f"{v.manifest['sha256'][:12]}): fetch again rather than edit a vintage", file=str(v.table_path))
+        raise InputError(
+            f"the table changed after it was fetched (sha256 {digest[:12]} but the manifest says "
+            f"{v.manifest['sha256'][:12]}): fetch again rather than edit a vintage",
+            file=str(v.table_path),
+        )
     result = read_canonical(v.table_path, table=table)
     result.report.format = "vintage"
     result.report.vintage = v.summary()

@@ -1,6 +1,7 @@
 """Everything the backtest's predictions say: metrics with intervals, per country and unit,
 reliability, the ablation by feature family, figures; and the backtest's MLflow run.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -22,8 +23,13 @@ def metrics_with_intervals(cfg: Config, preds: pd.DataFrame) -> pd.DataFrame:
     climatology with its paired interval (plain scores when ``backtest.n_boot`` is 0)."""
     b = cfg.backtest
     if b.n_boot > 0:
-        return pd.concat([bootstrap_scores(preds, by=("horizon",), n_boot=b.n_boot, seed=cfg.seed),
-                          paired_brier_difference(preds, by=("horizon",), n_boot=b.n_boot, seed=cfg.seed)], ignore_index=True)
+        return pd.concat(
+            [
+                bootstrap_scores(preds, by=("horizon",), n_boot=b.n_boot, seed=cfg.seed),
+                paired_brier_difference(preds, by=("horizon",), n_boot=b.n_boot, seed=cfg.seed),
+            ],
+            ignore_index=True,
+        )
     return score_predictions(preds, by=("horizon",))
 
 
@@ -57,7 +63,10 @@ def ablation(cfg: Config, panel: pd.DataFrame, progress=None) -> pd.DataFrame:
     if b.ablation_model not in models:
         from riskcast.errors import ConfigError
 
-        raise ConfigError(f"backtest.ablation_model {b.ablation_model!r} is not a model of set {cfg.model.set!r}", key="backtest.ablation_model")
+        raise ConfigError(
+            f"backtest.ablation_model {b.ablation_model!r} is not a model of set {cfg.model.set!r}",
+            key="backtest.ablation_model",
+        )
     template = models[b.ablation_model]
     full, _ = stages.feature_sets(cfg)
 
@@ -68,7 +77,18 @@ def ablation(cfg: Config, panel: pd.DataFrame, progress=None) -> pd.DataFrame:
         return est.set_params(**{k: tuple(cols) for k in keys})
 
     return run_ablation(
-        panel, columns_by_family(full.features), make, b.horizons, reference_model=models["climatology"],
-        backtest_kwargs=dict(min_train_months=b.min_train_months, eval_months=b.eval_months, window=b.window,
-                             sliding_months=b.sliding_months, eval_start=b.eval_start, n_jobs=b.n_jobs, progress=progress),
+        panel,
+        columns_by_family(full.features),
+        make,
+        b.horizons,
+        reference_model=models["climatology"],
+        backtest_kwargs=dict(
+            min_train_months=b.min_train_months,
+            eval_months=b.eval_months,
+            window=b.window,
+            sliding_months=b.sliding_months,
+            eval_start=b.eval_start,
+            n_jobs=b.n_jobs,
+            progress=progress,
+        ),
     )

@@ -1,4 +1,5 @@
 """Stage 1: read every configured input, assign events to units, report what was kept and why."""
+
 from __future__ import annotations
 
 import hashlib
@@ -57,8 +58,15 @@ def _read(name: str, spec: InputSpec, cfg: Config) -> tuple[ReadResult, str]:
     """Read one input; returns the result and the sha256 of the bytes it came from."""
     if spec.format == "synthetic":
         end = spec.options.get("end", "2024-12")
-        df = synth.default_events(seed=cfg.seed, start=spec.options.get("start", "2012-01"), end=end, level=spec.options.get("level", "admin1"))
-        report = ReadReport(file="<synthetic>", format="synthetic", table="events", rows_read=len(df), rows_kept=len(df))
+        df = synth.default_events(
+            seed=cfg.seed,
+            start=spec.options.get("start", "2012-01"),
+            end=end,
+            level=spec.options.get("level", "admin1"),
+        )
+        report = ReadReport(
+            file="<synthetic>", format="synthetic", table="events", rows_read=len(df), rows_kept=len(df)
+        )
         report.notes.append("SYNTHETIC events from riskcast.synth (seeded generator), not real events")
         buf = io.StringIO()
         df.to_csv(buf, index=False)
@@ -66,13 +74,23 @@ def _read(name: str, spec: InputSpec, cfg: Config) -> tuple[ReadResult, str]:
     if spec.format == "curated":
         loader = {"shocks": facts.load_shocks, "presence": facts.load_presence}
         if spec.kind not in loader:
-            raise InputError(f"format 'curated' provides shocks and presence, not {spec.kind}", file=f"inputs.{name}")
+            raise InputError(
+                f"format 'curated' provides shocks and presence, not {spec.kind}", file=f"inputs.{name}"
+            )
         fname = _CURATED[spec.kind]
         df = loader[spec.kind]()
-        report = ReadReport(file=str(facts_file(fname)), format="curated", table=spec.kind, rows_read=len(df), rows_kept=len(df))
+        report = ReadReport(
+            file=str(facts_file(fname)),
+            format="curated",
+            table=spec.kind,
+            rows_read=len(df),
+            rows_kept=len(df),
+        )
         return ReadResult(df, report), file_sha256(facts_file(fname))
     if spec.path is None:
-        raise InputError(f"input {name!r} (format {spec.format}) needs a path", file="config", column=f"inputs.{name}.path")
+        raise InputError(
+            f"input {name!r} (format {spec.format}) needs a path", file="config", column=f"inputs.{name}.path"
+        )
     result = read_input(spec.kind, spec.format, spec.path, sheet=spec.sheet, options=dict(spec.options))
     if result.report.vintage is not None:  # a fetched vintage: its table's hash, checked against its manifest
         return result, result.report.vintage["sha256"]
@@ -110,34 +128,53 @@ def check_built_from(cfg: Config, reports: dict, hashes: dict, units: pd.DataFra
     Raises:
         InputError: naming each difference and the stage to run again.
     """
-    diffs = [f"input {n!r} is in the config but was not ingested" for n in sorted(set(cfg.inputs) - set(reports))]
-    diffs += [f"input {n!r} was ingested but is not in the config" for n in sorted(set(reports) - set(cfg.inputs))]
+    diffs = [
+        f"input {n!r} is in the config but was not ingested" for n in sorted(set(cfg.inputs) - set(reports))
+    ]
+    diffs += [
+        f"input {n!r} was ingested but is not in the config" for n in sorted(set(reports) - set(cfg.inputs))
+    ]
     for name in sorted(set(cfg.inputs) & set(reports)):
         spec, before = cfg.inputs[name], reports[name].get("input")
         now = input_record(spec, cfg)
         if before is not None and before != now:
-            diffs += [f"{'seed' if k == 'seed' else f'inputs.{name}.{k}'} is {now.get(k)!r} in the config, "
-                      f"the tables were read with {before.get(k)!r}"
-                      for k in sorted(set(now) | set(before)) if now.get(k) != before.get(k)]
+            diffs += [
+                f"{'seed' if k == 'seed' else f'inputs.{name}.{k}'} is {now.get(k)!r} in the config, "
+                f"the tables were read with {before.get(k)!r}"
+                for k in sorted(set(now) | set(before))
+                if now.get(k) != before.get(k)
+            ]
             continue
-        if spec.format not in ("synthetic", "curated", "vintage") and spec.path is not None and not Path(spec.path).is_file():
+        if (
+            spec.format not in ("synthetic", "curated", "vintage")
+            and spec.path is not None
+            and not Path(spec.path).is_file()
+        ):
             diffs.append(f"inputs.{name}.path {str(spec.path)!r} is not found")
             continue
         digest = _current_digest(spec)
         if digest is not None and hashes.get(name) not in (None, digest):
-            diffs.append(f"inputs.{name} ({spec.path or spec.format}) changed since it was ingested "
-                         f"(sha256 {str(hashes[name])[:12]} then, {digest[:12]} now)")
+            diffs.append(
+                f"inputs.{name} ({spec.path or spec.format}) changed since it was ingested "
+                f"(sha256 {str(hashes[name])[:12]} then, {digest[:12]} now)"
+            )
     expected = load_units(cfg)
     if sorted(expected["unit_id"]) != sorted(units["unit_id"]):
-        diffs.append(f"the config's units ({cfg.unit}, {', '.join(cfg.countries)}: {len(expected)}) are not those "
-                     f"the tables were assigned to ({len(units)})")
+        diffs.append(
+            f"the config's units ({cfg.unit}, {', '.join(cfg.countries)}: {len(expected)}) are not those "
+            f"the tables were assigned to ({len(units)})"
+        )
     if diffs:
-        raise InputError(f"the tables here were not ingested from the inputs this config names, as they are now ({'; '.join(diffs)}): "
-                         "run `riskcast ingest` with this config first (a failed ingest leaves the previous tables in place)",
-                         file=file)
+        raise InputError(
+            f"the tables here were not ingested from the inputs this config names, as they are now ({'; '.join(diffs)}): "
+            "run `riskcast ingest` with this config first (a failed ingest leaves the previous tables in place)",
+            file=file,
+        )
 
 
-def _select_countries(df: pd.DataFrame, report: ReadReport, countries: tuple[str, ...], column: str = "country") -> pd.DataFrame:
+def _select_countries(
+    df: pd.DataFrame, report: ReadReport, countries: tuple[str, ...], column: str = "country"
+) -> pd.DataFrame:
     keep = df[column].isin(countries)
     report.drop(f"country not in run ({', '.join(countries)})", int((~keep).sum()))
     return df[keep]
@@ -151,7 +188,12 @@ def ingest(cfg: Config, pins: dict[str, Path] | None = None) -> Ingested:
     """
 
     units = load_units(cfg)
-    results: dict[str, list[tuple[str, ReadResult]]] = {"events": [], "counts": [], "presence": [], "shocks": []}
+    results: dict[str, list[tuple[str, ReadResult]]] = {
+        "events": [],
+        "counts": [],
+        "presence": [],
+        "shocks": [],
+    }
     hashes: dict[str, str] = {}
     records: dict[str, dict] = {}
     for name, spec in sorted(cfg.inputs.items()):
@@ -159,7 +201,12 @@ def ingest(cfg: Config, pins: dict[str, Path] | None = None) -> Ingested:
             spec = spec.model_copy(update={"path": Path(pins[name])})
         result, digest = _read(name, spec, cfg)
         if spec.kind == "events":
-            check_at_most(result, "fatalities", cfg.ingest.max_fatalities_per_event, setting="ingest.max_fatalities_per_event")
+            check_at_most(
+                result,
+                "fatalities",
+                cfg.ingest.max_fatalities_per_event,
+                setting="ingest.max_fatalities_per_event",
+            )
         results[spec.kind].append((name, result))
         hashes[name] = digest
         records[name] = input_record(cfg.inputs[name], cfg)  # as configured, not as pinned
@@ -179,9 +226,15 @@ def ingest(cfg: Config, pins: dict[str, Path] | None = None) -> Ingested:
         events = empty(EVENTS)
 
     gaz = Gazetteer(units)
-    boundaries = load_boundaries(cfg.regions.boundaries, cfg.regions.name_property) if cfg.regions.boundaries else None
+    boundaries = (
+        load_boundaries(cfg.regions.boundaries, cfg.regions.name_property) if cfg.regions.boundaries else None
+    )
     events, assign_report = assign_units(events, gaz, boundaries=boundaries, file="events")
-    check_unassigned(assign_report, cfg.regions.max_unassigned_share, file=", ".join(r.report.file for _, r in results["events"]) or "events")
+    check_unassigned(
+        assign_report,
+        cfg.regions.max_unassigned_share,
+        file=", ".join(r.report.file for _, r in results["events"]) or "events",
+    )
     unassigned = assign_report.unassigned
     for name, r in results["events"]:
         src_ids = set(r.table["event_id"])
@@ -190,12 +243,20 @@ def ingest(cfg: Config, pins: dict[str, Path] | None = None) -> Ingested:
 
     count_parts = []
     for name, r in results["counts"]:
-        table = r.table.assign(event_id=[f"{name}-{i}" for i in range(len(r.table))], latitude=float("nan"), longitude=float("nan"))
+        table = r.table.assign(
+            event_id=[f"{name}-{i}" for i in range(len(r.table))],
+            latitude=float("nan"),
+            longitude=float("nan"),
+        )
         assigned, rep = assign_units(table, gaz, file=r.report.file)
         check_unassigned(rep, cfg.regions.max_unassigned_share, file=r.report.file)
         r.report.drop("region could not be resolved to a unit", rep.n_events - rep.n_assigned)
         count_parts.append(assigned.drop(columns=["event_id", "latitude", "longitude"]))
-    counts = pd.concat(count_parts, ignore_index=True) if count_parts else empty(COUNTS).assign(unit_id=pd.Series(dtype=str))
+    counts = (
+        pd.concat(count_parts, ignore_index=True)
+        if count_parts
+        else empty(COUNTS).assign(unit_id=pd.Series(dtype=str))
+    )
 
     def _concat(kind: str, schema) -> pd.DataFrame:
         parts = [r.table for _, r in results[kind]]
@@ -228,9 +289,13 @@ def _require_some_events(results: dict[str, list[tuple[str, ReadResult]]], cfg: 
     sources = results["events"] + results["counts"]
     if any(len(r.table) for _, r in sources):
         return
-    said = "; ".join(f"inputs.{name}: {r.report.rows_read} rows read, none in these countries" for name, r in sources)
-    raise InputError(f"no events or counts for the run's countries ({', '.join(cfg.countries)}) in any input ({said})",
-                     file=", ".join(r.report.file for _, r in sources))
+    said = "; ".join(
+        f"inputs.{name}: {r.report.rows_read} rows read, none in these countries" for name, r in sources
+    )
+    raise InputError(
+        f"no events or counts for the run's countries ({', '.join(cfg.countries)}) in any input ({said})",
+        file=", ".join(r.report.file for _, r in sources),
+    )
 
 
 def _drop_duplicate_shocks(results: list[tuple[str, ReadResult]]) -> None:
@@ -242,7 +307,9 @@ def _drop_duplicate_shocks(results: list[tuple[str, ReadResult]]) -> None:
         keys = list(zip(t["country"], pd.to_datetime(t["date"]), t["kind"], t["region"].fillna("")))
         dup = pd.Series([k in seen for k in keys], index=t.index)
         seen.update(keys)
-        r.report.drop("same shock (country, date, kind, region) already read from an earlier input", int(dup.sum()))
+        r.report.drop(
+            "same shock (country, date, kind, region) already read from an earlier input", int(dup.sum())
+        )
         r.table = t[~dup.to_numpy()]
 
 
@@ -255,5 +322,7 @@ def _overlap_warnings(events: pd.DataFrame, counts: pd.DataFrame) -> list[str]:
     both = sum(1 for key in zip(ct["unit_id"], pd.to_datetime(ct["month"])) if key in ev)
     if not both:
         return []
-    return [f"{both} unit-months have both events and aggregated counts; both are summed in the panel "
-            "(double counting if they describe the same events: use one kind of input per country)"]
+    return [
+        f"{both} unit-months have both events and aggregated counts; both are summed in the panel "
+        "(double counting if they describe the same events: use one kind of input per country)"
+    ]

@@ -7,6 +7,7 @@ lowest mean Brier (over horizons) is fitted on every known row and rides in the 
 bundle, so the champion scores every target. Outputs are long tables with a ``target`` column:
 ``intensity_predictions.csv``, ``intensity_metrics.csv``, ``intensity_scores.csv``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -18,16 +19,26 @@ from riskcast.features.targets import describe_target
 from riskcast.jobs import stages
 from riskcast.jobs.evaluate import metrics_with_intervals
 
-__all__ = ["backtest_intensity", "choose_intensity_models", "fit_intensity", "intensity_scores", "target_descriptions"]
+__all__ = [
+    "backtest_intensity",
+    "choose_intensity_models",
+    "fit_intensity",
+    "intensity_scores",
+    "target_descriptions",
+]
 
 
 def target_descriptions(cfg: Config) -> dict[str, str]:
     """Every target in plain words, P(any attack) first."""
-    return {"any": "at least one attack in the month", **{t.name: describe_target(t) for t in cfg.target.intensity}}
+    return {
+        "any": "at least one attack in the month",
+        **{t.name: describe_target(t) for t in cfg.target.intensity},
+    }
 
 
-def backtest_intensity(cfg: Config, panel: pd.DataFrame,
-                       progress: Callable[[int], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def backtest_intensity(
+    cfg: Config, panel: pd.DataFrame, progress: Callable[[int], None] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(predictions, metrics) of every intensity target, each with a ``target`` column; empty when none."""
     preds, metrics = [], []
     for name in stages.intensity_names(cfg):
@@ -44,7 +55,9 @@ def choose_intensity_models(cfg: Config, metrics: pd.DataFrame) -> dict[str, str
     chosen = {}
     baselines = set(stages.baseline_names(cfg))
     for name in stages.intensity_names(cfg):
-        m = metrics[(metrics["target"] == name) & (metrics["metric"] == "brier") & ~metrics["model"].isin(baselines)]
+        m = metrics[
+            (metrics["target"] == name) & (metrics["metric"] == "brier") & ~metrics["model"].isin(baselines)
+        ]
         if m.empty:
             raise ValueError(f"intensity target {name!r} has no backtest Brier score of a non-baseline model")
         chosen[name] = str(m.groupby("model")["value"].mean().sort_index().idxmin())
@@ -56,8 +69,13 @@ def fit_intensity(cfg: Config, panel: pd.DataFrame, chosen: dict[str, str]) -> d
     return {name: stages.fit_final(cfg, panel, model, target=name)[0] for name, model in chosen.items()}
 
 
-def intensity_scores(wide: pd.DataFrame, rows: pd.DataFrame, as_of: pd.Timestamp, models: dict[str, str],
-                     horizons: tuple[int, ...]) -> pd.DataFrame:
+def intensity_scores(
+    wide: pd.DataFrame,
+    rows: pd.DataFrame,
+    as_of: pd.Timestamp,
+    models: dict[str, str],
+    horizons: tuple[int, ...],
+) -> pd.DataFrame:
     """The bundle's ``p_{target}_h{h}`` columns as a long table: one row per unit, target and horizon."""
     parts = []
     for name, model in models.items():
@@ -65,11 +83,39 @@ def intensity_scores(wide: pd.DataFrame, rows: pd.DataFrame, as_of: pd.Timestamp
             col = f"p_{name}_h{h}"
             if col not in wide.columns:
                 continue
-            parts.append(pd.DataFrame({
-                "unit_id": rows["unit_id"].to_numpy(), "unit_name": rows["unit_name"].to_numpy(), "country": rows["country"].to_numpy(),
-                "as_of": f"{as_of:%Y-%m}", "target_month": f"{as_of + pd.DateOffset(months=h):%Y-%m}", "horizon": h,
-                "target": name, "p": wide[col].to_numpy(dtype=float), "model": model}))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "unit_id": rows["unit_id"].to_numpy(),
+                        "unit_name": rows["unit_name"].to_numpy(),
+                        "country": rows["country"].to_numpy(),
+                        "as_of": f"{as_of:%Y-%m}",
+                        "target_month": f"{as_of + pd.DateOffset(months=h):%Y-%m}",
+                        "horizon": h,
+                        "target": name,
+                        "p": wide[col].to_numpy(dtype=float),
+                        "model": model,
+                    }
+                )
+            )
     if not parts:
-        return pd.DataFrame(columns=["unit_id", "unit_name", "country", "as_of", "target_month", "horizon", "target", "p", "model"])
+        return pd.DataFrame(
+            columns=[
+                "unit_id",
+                "unit_name",
+                "country",
+                "as_of",
+                "target_month",
+                "horizon",
+                "target",
+                "p",
+                "model",
+            ]
+        )
     out = pd.concat(parts, ignore_index=True)
-    return out.sort_values(["target", "horizon", "p", "unit_id"], ascending=[True, True, False, True], kind="stable", ignore_index=True)
+    return out.sort_values(
+        ["target", "horizon", "p", "unit_id"],
+        ascending=[True, True, False, True],
+        kind="stable",
+        ignore_index=True,
+    )

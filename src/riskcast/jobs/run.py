@@ -4,6 +4,7 @@ Outputs (the contract later stages and users rely on):
 ``features.parquet``, ``predictions.csv``, ``metrics.csv``, ``scores.csv``, ``report.html``,
 ``run.json``; plus the stage hand-overs ``tables/*.parquet``, ``ingest.json``, ``model.json``.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,16 @@ from riskcast.reporting.report import render_report
 from riskcast.reporting.settings import ReportSettings
 from riskcast.tracking.train_runs import log_backtest_run
 
-__all__ = ["run_all", "stage_ingest", "stage_features", "stage_backtest", "stage_train", "stage_score", "stage_report", "RunOutputs"]
+__all__ = [
+    "run_all",
+    "stage_ingest",
+    "stage_features",
+    "stage_backtest",
+    "stage_train",
+    "stage_score",
+    "stage_report",
+    "RunOutputs",
+]
 
 _TABLES = ("events", "counts", "presence", "shocks", "units")
 
@@ -38,8 +48,13 @@ def stage_ingest(cfg: Config, out: Path) -> Ingested:
     data = ingest(cfg)
     for name in _TABLES:
         _write_df(getattr(data, name), o.tables / f"{name}.parquet")
-    summary = {"inputs": data.reports, "data_hashes": data.hashes, "region_assignment": data.assignment, "warnings": data.warnings,
-               "data_vintages": data.vintages}
+    summary = {
+        "inputs": data.reports,
+        "data_hashes": data.hashes,
+        "region_assignment": data.assignment,
+        "warnings": data.warnings,
+        "data_vintages": data.vintages,
+    }
     write_text(o.ingest, json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
     # Ingestion starts a new run record; until it succeeds the previous one stays untouched.
     _update_run_json(o, fresh=True, config_hash=config_hash(cfg), **summary)
@@ -54,8 +69,14 @@ def load_ingested(out: Path, cfg: Config) -> Ingested:
     summary = json.loads(o.ingest.read_text())
     tables = {name: pd.read_parquet(o.tables / f"{name}.parquet") for name in _TABLES}
     check_built_from(cfg, summary["inputs"], summary["data_hashes"], tables["units"], file=str(o.ingest))
-    return Ingested(**tables, reports=summary["inputs"], hashes=summary["data_hashes"], assignment=summary["region_assignment"],
-                    warnings=summary.get("warnings", []), vintages=summary.get("data_vintages", {}))
+    return Ingested(
+        **tables,
+        reports=summary["inputs"],
+        hashes=summary["data_hashes"],
+        assignment=summary["region_assignment"],
+        warnings=summary.get("warnings", []),
+        vintages=summary.get("data_vintages", {}),
+    )
 
 
 def stage_features(cfg: Config, out: Path, data: Ingested | None = None) -> pd.DataFrame:
@@ -65,15 +86,31 @@ def stage_features(cfg: Config, out: Path, data: Ingested | None = None) -> pd.D
     _write_df(panel, o.features)
     outside = stages.events_outside_panel(cfg, data, panel)
     full, base = stages.feature_sets(cfg)
-    sets = {s.name: {"file": str(s.path), "sha256": s.sha256, "columns": s.columns} for s in (full, base) if s is not None}
-    _update_run_json(o, feature_sets=sets, feature_definitions=stages.feature_definitions(cfg), panel={"units": int(panel["unit_id"].nunique()), "months": int(panel["month"].nunique()),
-                               "first_month": f"{panel['month'].min():%Y-%m}", "last_month": f"{panel['month'].max():%Y-%m}",
-                               "features": stages.feature_columns(panel), "events_not_in_panel": outside,
-                               "rows_not_placed": panel.attrs.get("unplaced", {})})
+    sets = {
+        s.name: {"file": str(s.path), "sha256": s.sha256, "columns": s.columns}
+        for s in (full, base)
+        if s is not None
+    }
+    _update_run_json(
+        o,
+        feature_sets=sets,
+        feature_definitions=stages.feature_definitions(cfg),
+        panel={
+            "units": int(panel["unit_id"].nunique()),
+            "months": int(panel["month"].nunique()),
+            "first_month": f"{panel['month'].min():%Y-%m}",
+            "last_month": f"{panel['month'].max():%Y-%m}",
+            "features": stages.feature_columns(panel),
+            "events_not_in_panel": outside,
+            "rows_not_placed": panel.attrs.get("unplaced", {}),
+        },
+    )
     return panel
 
 
-def stage_backtest(cfg: Config, out: Path, panel: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def stage_backtest(
+    cfg: Config, out: Path, panel: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Backtest every model of the set on the same folds; metrics, reliability, ablation, figures."""
     from rich.progress import Progress
 
@@ -89,26 +126,42 @@ def stage_backtest(cfg: Config, out: Path, panel: pd.DataFrame | None = None) ->
             tables["ablation"] = evaluate.ablation(cfg, panel, progress=lambda n: bar.advance(task, n))
         if cfg.target.intensity:
             task = bar.add_task("intensity targets", total=n_folds * len(cfg.target.intensity))
-            intensity_preds, intensity_metrics = backtest_intensity(cfg, panel, progress=lambda n: bar.advance(task, n))
-    out_preds = preds.assign(origin=_month_str(preds["origin"]), target_month=_month_str(preds["target_month"]))
+            intensity_preds, intensity_metrics = backtest_intensity(
+                cfg, panel, progress=lambda n: bar.advance(task, n)
+            )
+    out_preds = preds.assign(
+        origin=_month_str(preds["origin"]), target_month=_month_str(preds["target_month"])
+    )
     _write_df(out_preds, o.predictions)
     _write_df(tables["metrics"], o.metrics)
     for name, table in tables.items():
         if name != "metrics":
             _write_df(table, o.dir / f"{name}.csv")
     if cfg.target.intensity:
-        _write_df(intensity_preds.assign(origin=_month_str(intensity_preds["origin"]),
-                                         target_month=_month_str(intensity_preds["target_month"])), o.intensity_predictions)
+        _write_df(
+            intensity_preds.assign(
+                origin=_month_str(intensity_preds["origin"]),
+                target_month=_month_str(intensity_preds["target_month"]),
+            ),
+            o.intensity_predictions,
+        )
         _write_df(intensity_metrics, o.intensity_metrics)
     else:  # a folder reused from a run with intensity targets must not keep their stale tables
         for stale in (o.intensity_predictions, o.intensity_metrics, o.intensity_scores):
             stale.unlink(missing_ok=True)
     o.figures.mkdir(parents=True, exist_ok=True)
     reliability_figure(tables["reliability"], o.figures / "reliability.png")
-    _update_run_json(o, backtest={"folds": n_folds, "origins": _origin_span(preds), "models": sorted(preds["model"].unique()),
-                                  "baselines": stages.baseline_names(cfg)},
-                     targets=target_descriptions(cfg),
-                     ablation_model=cfg.backtest.ablation_model if cfg.backtest.ablation else None)
+    _update_run_json(
+        o,
+        backtest={
+            "folds": n_folds,
+            "origins": _origin_span(preds),
+            "models": sorted(preds["model"].unique()),
+            "baselines": stages.baseline_names(cfg),
+        },
+        targets=target_descriptions(cfg),
+        ablation_model=cfg.backtest.ablation_model if cfg.backtest.ablation else None,
+    )
 
     _update_run_json(o, backtest_run_id=log_backtest_run(cfg, out))
     return preds, tables["metrics"]
@@ -154,4 +207,8 @@ def run_all(cfg: Config, out: str | Path, echo=print) -> dict:
     step("score", lambda: stage_score(cfg, out, panel))
     step("report", lambda: stage_report(cfg, out))
     timings["total"] = round(time.perf_counter() - t0, 2)
-    return _update_run_json(o, timings_seconds=timings, outputs={k: str(getattr(o, k)) for k in ("features", "predictions", "metrics", "scores", "report")})
+    return _update_run_json(
+        o,
+        timings_seconds=timings,
+        outputs={k: str(getattr(o, k)) for k in ("features", "predictions", "metrics", "scores", "report")},
+    )

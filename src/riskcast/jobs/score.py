@@ -3,6 +3,7 @@
 Scoring always loads ``models:/<name>@champion`` from the configured registry; a month already
 scored with the same model version, data and settings is read back from the cache.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,15 @@ from riskcast.tracking.runs import load_registered, setup_mlflow
 __all__ = ["stage_score"]
 
 
-def _write_intensity_scores(cfg: Config, o: RunOutputs, bundle, features: pd.DataFrame, latest: pd.DataFrame, as_of,
-                            models: dict[str, str]) -> None:
+def _write_intensity_scores(
+    cfg: Config,
+    o: RunOutputs,
+    bundle,
+    features: pd.DataFrame,
+    latest: pd.DataFrame,
+    as_of,
+    models: dict[str, str],
+) -> None:
     """Every intensity target's forecasts for the latest month, from the same registered bundle."""
     if not models:
         o.intensity_scores.unlink(missing_ok=True)
@@ -36,8 +44,14 @@ def _write_intensity_scores(cfg: Config, o: RunOutputs, bundle, features: pd.Dat
         table.to_csv(tmp, index=False, float_format="%.10g")
 
 
-def stage_score(cfg: Config, out: Path, panel: pd.DataFrame | None = None, version: str | None = None,
-                run_id: str | None = None, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+def stage_score(
+    cfg: Config,
+    out: Path,
+    panel: pd.DataFrame | None = None,
+    version: str | None = None,
+    run_id: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
     """Score the latest month with ``models:/<name>@champion`` (or a given version or run) from the registry."""
     o = RunOutputs(out)
     panel = panel_of(out, panel)
@@ -49,7 +63,9 @@ def stage_score(cfg: Config, out: Path, panel: pd.DataFrame | None = None, versi
     elif version is None:
         version = alias_version(name, "champion")
         if version is None:
-            raise FileNotFoundError(f"registered model {name!r} has no champion: run `riskcast train` first, or pass --version")
+            raise FileNotFoundError(
+                f"registered model {name!r} has no champion: run `riskcast train` first, or pass --version"
+            )
         bundle = load_registered(name, alias="champion")
     else:
         bundle = load_registered(name, version=version)
@@ -57,18 +73,44 @@ def stage_score(cfg: Config, out: Path, panel: pd.DataFrame | None = None, versi
     latest = panel[panel["month"] == as_of].reset_index(drop=True)
     tiers = list(cfg.scoring.tiers.items())
     # A month already scored with this model version, data and settings is read back, not recomputed.
-    key = score_key(model_name=name, model_version=version, data_hash=model.get("data_hash", ""), as_of=as_of,
-                    rows=latest, feature_cols=model["features"], tiers=tiers, top_k=cfg.scoring.top_k)
-    scorer = backend_for(cfg.compute).scorer(bundle, None if run_id is not None else f"models:/{name}/{version}", latest, cfg.scoring.top_k)
-    scores, reused = cached_score(o.dir / CACHE_DIRNAME, key, lambda: score_month(
-        scorer, latest, as_of=as_of, model_name=name, model_version=version, data_hash=model.get("data_hash", ""),
-        tiers=tiers, top_k=cfg.scoring.top_k, progress=progress))
+    key = score_key(
+        model_name=name,
+        model_version=version,
+        data_hash=model.get("data_hash", ""),
+        as_of=as_of,
+        rows=latest,
+        feature_cols=model["features"],
+        tiers=tiers,
+        top_k=cfg.scoring.top_k,
+    )
+    scorer = backend_for(cfg.compute).scorer(
+        bundle, None if run_id is not None else f"models:/{name}/{version}", latest, cfg.scoring.top_k
+    )
+    scores, reused = cached_score(
+        o.dir / CACHE_DIRNAME,
+        key,
+        lambda: score_month(
+            scorer,
+            latest,
+            as_of=as_of,
+            model_name=name,
+            model_version=version,
+            data_hash=model.get("data_hash", ""),
+            tiers=tiers,
+            top_k=cfg.scoring.top_k,
+            progress=progress,
+        ),
+    )
     write_scores(scores, o.scores)
-    _write_intensity_scores(cfg, o, bundle, latest[model["features"]], latest, as_of, model.get("intensity_models", {}))
+    _write_intensity_scores(
+        cfg, o, bundle, latest[model["features"]], latest, as_of, model.get("intensity_models", {})
+    )
     # what moved each unit's forecast since last month, with the same model (reported as drivers)
     before = panel[panel["month"] == as_of - pd.DateOffset(months=1)]
     if len(before):
-        change = explain_change(bundle, latest, before, horizon=min(cfg.backtest.horizons), top_k=cfg.scoring.top_k)
+        change = explain_change(
+            bundle, latest, before, horizon=min(cfg.backtest.horizons), top_k=cfg.scoring.top_k
+        )
         with atomic_path(o.dir / "changes.csv") as tmp:
             change.to_csv(tmp, index=False)
     else:

@@ -8,6 +8,7 @@ promotion backed by a better Brier than the champion's on the same backtest wind
 
 Used by ``benchmarks/simulate_year.py`` (prints the table) and ``tests/test_retrain_year.py``.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,14 @@ def _write_feed(events: pd.DataFrame, month: pd.Timestamp, path: Path, corrupt: 
         df.to_csv(tmp, index=False)
 
 
-def simulate_year(work: str | Path, *, months: Sequence[str] | None = None, corrupt: str | None = "2024-05",
-                  sets: Sequence[str] = (), echo: Callable[[str], None] = lambda m: None) -> dict:
+def simulate_year(
+    work: str | Path,
+    *,
+    months: Sequence[str] | None = None,
+    corrupt: str | None = "2024-05",
+    sets: Sequence[str] = (),
+    echo: Callable[[str], None] = lambda m: None,
+) -> dict:
     """Run the monthly job for each month, feeding one more month of events each time.
 
     Args:
@@ -62,11 +69,19 @@ def simulate_year(work: str | Path, *, months: Sequence[str] | None = None, corr
     if old not in demo:
         raise RuntimeError("pipelines/demo.toml's events input changed: update riskcast.jobs.simulate")
     config = work / "monthly_feed.toml"
-    config.write_text(demo.replace(old, f'[inputs.events]\nkind = "events"\nformat = "canonical"\npath = "{feed.as_posix()}"'),
-                      encoding="utf-8")
+    config.write_text(
+        demo.replace(
+            old, f'[inputs.events]\nkind = "events"\nformat = "canonical"\npath = "{feed.as_posix()}"'
+        ),
+        encoding="utf-8",
+    )
     spec = work / "monthly.toml"
-    spec.write_text((project_file("pipelines", "monthly.toml")).read_text(encoding="utf-8")
-                    .replace('config = "demo.toml"', f'config = "{config.as_posix()}"'), encoding="utf-8")
+    spec.write_text(
+        (project_file("pipelines", "monthly.toml"))
+        .read_text(encoding="utf-8")
+        .replace('config = "demo.toml"', f'config = "{config.as_posix()}"'),
+        encoding="utf-8",
+    )
     state = work / "state"
     runs = []
     for m in months:
@@ -81,13 +96,25 @@ def year_table(result: dict) -> pd.DataFrame:
     rows = []
     for s in result["runs"]:
         p = s.get("promotion") or {}
-        rows.append({"as_of": s.get("as_of"), "status": s["status"], "exit": s["exit_code"],
-                     "challenger": f"{(p.get('challenger') or {}).get('model')} v{(p.get('challenger') or {}).get('version')}" if p else "",
-                     "brier_challenger": (p.get("challenger") or {}).get("brier"),
-                     "champion_before": (f"{(p.get('champion_before') or {}).get('model')} v{(p.get('champion_before') or {}).get('version')}"
-                                         if p and (p.get("champion_before") or {}).get("version") else ""),
-                     "brier_champion": (p.get("champion_before") or {}).get("brier"),
-                     "window": p.get("window", ""), "reason": p.get("reason") or s.get("reason", "")})
+        rows.append(
+            {
+                "as_of": s.get("as_of"),
+                "status": s["status"],
+                "exit": s["exit_code"],
+                "challenger": f"{(p.get('challenger') or {}).get('model')} v{(p.get('challenger') or {}).get('version')}"
+                if p
+                else "",
+                "brier_challenger": (p.get("challenger") or {}).get("brier"),
+                "champion_before": (
+                    f"{(p.get('champion_before') or {}).get('model')} v{(p.get('champion_before') or {}).get('version')}"
+                    if p and (p.get("champion_before") or {}).get("version")
+                    else ""
+                ),
+                "brier_champion": (p.get("champion_before") or {}).get("brier"),
+                "window": p.get("window", ""),
+                "reason": p.get("reason") or s.get("reason", ""),
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -3,6 +3,7 @@
 Each stage is a plain function: tables in, tables out. The run job (``jobs/run.py``) chains
 them and writes their outputs atomically.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -32,8 +33,19 @@ from riskcast.panel import build_panel, month_range, target_mask, to_month
 from riskcast.regions import Gazetteer
 from riskcast.scale import backend_for
 
-__all__ = ["baseline_names", "build_feature_panel", "events_outside_panel", "backtest", "fit_final", "feature_columns", "feature_sets",
-           "model_columns", "models_for", "feature_definitions", "intensity_names"]
+__all__ = [
+    "baseline_names",
+    "build_feature_panel",
+    "events_outside_panel",
+    "backtest",
+    "fit_final",
+    "feature_columns",
+    "feature_sets",
+    "model_columns",
+    "models_for",
+    "feature_definitions",
+    "intensity_names",
+]
 
 _KEYS = ["unit_id", "unit_name", "country", "month"]
 
@@ -82,8 +94,13 @@ def model_columns(cfg: Config, target: str = "any") -> dict[str, object]:
     full, base = feature_sets(cfg)
     b = _baseline_features(cfg) if target == "any" else _intensity_baselines(cfg)[target]
     own = [] if target == "any" else [b["share"].name, b["current"].name]
-    return {"full": [*full.columns, *own], "history": [*base.columns, *own] if base else None,
-            "share": b["share"].name, "sum": b["sum"].name, "current": b["current"].name}
+    return {
+        "full": [*full.columns, *own],
+        "history": [*base.columns, *own] if base else None,
+        "share": b["share"].name,
+        "sum": b["sum"].name,
+        "current": b["current"].name,
+    }
 
 
 def models_for(cfg: Config, target: str = "any") -> dict:
@@ -96,19 +113,27 @@ def models_for(cfg: Config, target: str = "any") -> dict:
     baseline = {"share": cols["share"], "sum": cols["sum"], "current": cols["current"]}
     models = load_model_set(cfg.model.set, columns, baseline, climatology_window=cfg.model.climatology_months)
     if cfg.model.champion != "auto" and cfg.model.champion not in models:
-        raise ConfigError(f"model.champion {cfg.model.champion!r} is not a model of set {cfg.model.set!r} ({', '.join(models)})", key="model.champion")
+        raise ConfigError(
+            f"model.champion {cfg.model.champion!r} is not a model of set {cfg.model.set!r} ({', '.join(models)})",
+            key="model.champion",
+        )
     unknown = [m for m in cfg.model.intensity_models if m not in models]
     if unknown and cfg.target.intensity:
-        raise ConfigError(f"model.intensity_models {unknown} are not models of set {cfg.model.set!r} ({', '.join(models)})", key="model.intensity_models")
+        raise ConfigError(
+            f"model.intensity_models {unknown} are not models of set {cfg.model.set!r} ({', '.join(models)})",
+            key="model.intensity_models",
+        )
     if target != "any":
         keep = set(_baseline_names(models)) | set(cfg.model.intensity_models)
         models = {n: m for n, m in models.items() if n in keep}
         for name, model in models.items():
             parts = [model, *(v for v in model.get_params(deep=True).values() if hasattr(v, "get_params"))]
             if any(getattr(p, "_proba_from_count", False) for p in parts):
-                raise ConfigError(f"model.intensity_models: {name!r} forecasts P(count >= 1) from its count head, "
-                                  f"not the 0/1 intensity target {target!r}; choose a classifier (logistic, lgbm)",
-                                  key="model.intensity_models")
+                raise ConfigError(
+                    f"model.intensity_models: {name!r} forecasts P(count >= 1) from its count head, "
+                    f"not the 0/1 intensity target {target!r}; choose a classifier (logistic, lgbm)",
+                    key="model.intensity_models",
+                )
     return models
 
 
@@ -124,19 +149,33 @@ def intensity_names(cfg: Config) -> list[str]:
 def build_feature_panel(cfg: Config, data: Ingested) -> pd.DataFrame:
     """The region-month panel: keys, observed counts, features and ``target_*`` columns."""
     panel, arrays = build_panel(
-        data.events, data.units, cfg.target, cfg.backtest.horizons,
-        start=cfg.panel.start, end=cfg.panel.end, counts=data.counts,
+        data.events,
+        data.units,
+        cfg.target,
+        cfg.backtest.horizons,
+        start=cfg.panel.start,
+        end=cfg.panel.end,
+        counts=data.counts,
     )
     months = month_range(panel["month"].min(), panel["month"].max())
     ctx = build_context(
-        units=data.units, months=months, neighbours=Gazetteer(data.units).neighbour_matrix(), arrays=arrays,
-        events=data.events, presence=data.presence, shocks=data.shocks, target=cfg.target,
+        units=data.units,
+        months=months,
+        neighbours=Gazetteer(data.units).neighbour_matrix(),
+        arrays=arrays,
+        events=data.events,
+        presence=data.presence,
+        shocks=data.shocks,
+        target=cfg.target,
         actor_groups=load_actor_groups(cfg.features.actor_groups),
     )
     feats = backend_for(cfg.compute).features(_feature_list(cfg), ctx)
     # Presence rows and shocks that could not be placed on the grid are counted, never silent.
-    unplaced = {kind: dict(getattr(ctx, kind).attrs.get("unplaced", {})) for kind in ("presence", "shocks")
-                if getattr(ctx, kind) is not None}
+    unplaced = {
+        kind: dict(getattr(ctx, kind).attrs.get("unplaced", {}))
+        for kind in ("presence", "shocks")
+        if getattr(ctx, kind) is not None
+    }
     intensity = {}
     for spec in cfg.target.intensity:  # each target = its indicator (and quantity) at t + h
         hit, quantity = ctx.get(indicator_of(spec)), ctx.get(quantity_of(spec))
@@ -165,7 +204,9 @@ def events_outside_panel(cfg: Config, data: Ingested, panel: pd.DataFrame) -> di
     return {
         "before the panel start": int(before.sum()),
         "after the panel end": int(after.sum()),
-        "in the window but not a target event (type/actor/fatalities)": int((inside & ~target_mask(data.events, cfg.target)).sum()),
+        "in the window but not a target event (type/actor/fatalities)": int(
+            (inside & ~target_mask(data.events, cfg.target)).sum()
+        ),
     }
 
 
@@ -179,18 +220,30 @@ def n_folds(cfg: Config, panel: pd.DataFrame) -> int:
     """Number of (horizon, origin) folds the backtest will run (for the progress bar)."""
     b = cfg.backtest
     return sum(
-        RollingOriginSplit(h, b.min_train_months, b.eval_months, b.window, b.sliding_months, b.eval_start).get_n_splits(groups=panel["month"])
+        RollingOriginSplit(
+            h, b.min_train_months, b.eval_months, b.window, b.sliding_months, b.eval_start
+        ).get_n_splits(groups=panel["month"])
         for h in b.horizons
     )
 
 
-def backtest(cfg: Config, panel: pd.DataFrame, progress: Callable[[int], None] | None = None,
-             target: str = "any") -> tuple[pd.DataFrame, pd.DataFrame]:
+def backtest(
+    cfg: Config, panel: pd.DataFrame, progress: Callable[[int], None] | None = None, target: str = "any"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rolling-origin backtest of every model of ``target`` (P(any attack) by default); returns (predictions, metrics)."""
     b = cfg.backtest
-    common = dict(min_train_months=b.min_train_months, eval_months=b.eval_months, window=b.window,
-                  sliding_months=b.sliding_months, eval_start=b.eval_start, progress=progress, target=target)
-    preds = backend_for(cfg.compute, b.n_jobs).backtest(panel, feature_columns(panel), models_for(cfg, target), b.horizons, **common)
+    common = dict(
+        min_train_months=b.min_train_months,
+        eval_months=b.eval_months,
+        window=b.window,
+        sliding_months=b.sliding_months,
+        eval_start=b.eval_start,
+        progress=progress,
+        target=target,
+    )
+    preds = backend_for(cfg.compute, b.n_jobs).backtest(
+        panel, feature_columns(panel), models_for(cfg, target), b.horizons, **common
+    )
     return preds, score_predictions(preds)
 
 
@@ -200,7 +253,9 @@ def baseline_names(cfg: Config) -> list[str]:
     return sorted(names, key=lambda n: (n != "climatology", names.index(n)))
 
 
-def fit_final(cfg: Config, panel: pd.DataFrame, model_name: str | None = None, target: str = "any") -> tuple[dict[int, object], dict]:
+def fit_final(
+    cfg: Config, panel: pd.DataFrame, model_name: str | None = None, target: str = "any"
+) -> tuple[dict[int, object], dict]:
     """Fit the champion candidate on every row whose target is known, one fit per horizon."""
     base = models_for(cfg, target)[model_name or cfg.model.champion]
     cols = feature_columns(panel)
@@ -210,7 +265,14 @@ def fit_final(cfg: Config, panel: pd.DataFrame, model_name: str | None = None, t
         y = panel[target_column(target, h)].to_numpy(dtype=float)
         known = ~np.isnan(y)
         rows = panel[known]
-        fitted[h] = backend.fit(base, rows[cols], y[known], rows[count_column(target, h)].to_numpy(dtype=float), rows["month"], h,
-                                target=target)
+        fitted[h] = backend.fit(
+            base,
+            rows[cols],
+            y[known],
+            rows[count_column(target, h)].to_numpy(dtype=float),
+            rows["month"],
+            h,
+            target=target,
+        )
         windows[h] = (f"{rows['month'].min():%Y-%m}", f"{rows['month'].max():%Y-%m}")
     return fitted, windows

@@ -6,6 +6,7 @@ if it beats the current champion on the same backtest window by the configured m
 not worse calibrated (``riskcast.tracking.registry.promote_if_better``). Scoring is
 ``riskcast.jobs.score``.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,9 @@ def choose_candidate(cfg: Config, metrics: pd.DataFrame) -> str:
         return cfg.model.champion
     m = metrics[(metrics["metric"] == "brier") & ~metrics["model"].isin(stages.baseline_names(cfg))]
     if m.empty:
-        raise ValueError("model.champion = 'auto' needs backtest Brier scores of at least one non-baseline model")
+        raise ValueError(
+            "model.champion = 'auto' needs backtest Brier scores of at least one non-baseline model"
+        )
     mean = m.groupby("model")["value"].mean().sort_index()
     return str(mean.idxmin())
 
@@ -82,30 +85,74 @@ def stage_train(cfg: Config, out: Path, panel: pd.DataFrame | None = None, promo
     fitted, windows = stages.fit_final(cfg, panel, name)
     intensity_models, intensity = {}, {}
     if cfg.target.intensity:
-        intensity_models = choose_intensity_models(cfg, pd.read_csv(o.require(o.intensity_metrics, "backtest")))
+        intensity_models = choose_intensity_models(
+            cfg, pd.read_csv(o.require(o.intensity_metrics, "backtest"))
+        )
         intensity = fit_intensity(cfg, panel, intensity_models)
     cols = stages.feature_columns(panel)
     spec_text = "\n".join(Path(i["file"]).read_text() for i in run_info.get("feature_sets", {}).values())
-    bundle = ForecastBundle(fitted, cols, name, feature_spec=spec_text, data_hash=data_hash(run_info),
-                            calibrated=all(getattr(m, "calibrator_", None) is not None for m in fitted.values()),
-                            intensity=intensity, intensity_models=intensity_models)
+    bundle = ForecastBundle(
+        fitted,
+        cols,
+        name,
+        feature_spec=spec_text,
+        data_hash=data_hash(run_info),
+        calibrated=all(getattr(m, "calibrator_", None) is not None for m in fitted.values()),
+        intensity=intensity,
+        intensity_models=intensity_models,
+    )
     first = fitted[cfg.backtest.horizons[0]]
-    params = {"n_features": len(cols), **{f"model.{k}": str(v)[:500] for k, v in first.get_params(deep=False).items() if k != "columns"}}
-    reg = log_training(cfg, out, bundle=bundle, name=name, params=params, metrics=metrics, run_info=run_info,
-                       fitted_summary={str(h): fitted_summary(est) for h, est in fitted.items()}, input_example=panel[cols].head(3),
-                       last_month=max(w[1] for w in windows.values()), promote=promote,
-                       partial=lambda champ: backtest_complete(run_info, o.predictions, sorted({name, champ} - {None})))
+    params = {
+        "n_features": len(cols),
+        **{f"model.{k}": str(v)[:500] for k, v in first.get_params(deep=False).items() if k != "columns"},
+    }
+    reg = log_training(
+        cfg,
+        out,
+        bundle=bundle,
+        name=name,
+        params=params,
+        metrics=metrics,
+        run_info=run_info,
+        fitted_summary={str(h): fitted_summary(est) for h, est in fitted.items()},
+        input_example=panel[cols].head(3),
+        last_month=max(w[1] for w in windows.values()),
+        promote=promote,
+        partial=lambda champ: backtest_complete(run_info, o.predictions, sorted({name, champ} - {None})),
+    )
     decision = reg.decision
-    model = {"mlflow_run_id": reg.run_id, "tracking_uri": reg.tracking_uri, "registered_model": reg.registered_model,
-             "version": reg.version, "model": name, "champion_version": decision.champion_after,
-             "promoted": decision.promoted and promote, "would_promote": decision.promoted, "action": reg.action,
-             "promotion_reason": decision.reason,
-             "champion_before": {"version": decision.champion_before, "model": reg.champion_spec, "scores_on_window": reg.champion_scores},
-             "backtest_window": backtest_window(run_info), "backtest_scores": champion_metrics(metrics, name),
-             "data_hash": data_hash(run_info), "training_windows": {str(h): w for h, w in windows.items()}, "features": cols,
-             "intensity_models": intensity_models}
+    model = {
+        "mlflow_run_id": reg.run_id,
+        "tracking_uri": reg.tracking_uri,
+        "registered_model": reg.registered_model,
+        "version": reg.version,
+        "model": name,
+        "champion_version": decision.champion_after,
+        "promoted": decision.promoted and promote,
+        "would_promote": decision.promoted,
+        "action": reg.action,
+        "promotion_reason": decision.reason,
+        "champion_before": {
+            "version": decision.champion_before,
+            "model": reg.champion_spec,
+            "scores_on_window": reg.champion_scores,
+        },
+        "backtest_window": backtest_window(run_info),
+        "backtest_scores": champion_metrics(metrics, name),
+        "data_hash": data_hash(run_info),
+        "training_windows": {str(h): w for h, w in windows.items()},
+        "features": cols,
+        "intensity_models": intensity_models,
+    }
     write_text(o.model, json.dumps(model, indent=2) + "\n")
-    update_run_json(o, mlflow_run_id=reg.run_id, tracking_uri=reg.tracking_uri, registered_model=reg.registered_model,
-                    registered_model_version=reg.version, champion_version=decision.champion_after,
-                    promotion={"promoted": decision.promoted, "reason": decision.reason}, training_windows=model["training_windows"])
+    update_run_json(
+        o,
+        mlflow_run_id=reg.run_id,
+        tracking_uri=reg.tracking_uri,
+        registered_model=reg.registered_model,
+        registered_model_version=reg.version,
+        champion_version=decision.champion_after,
+        promotion={"promoted": decision.promoted, "reason": decision.reason},
+        training_windows=model["training_windows"],
+    )
     return model

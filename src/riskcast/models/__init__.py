@@ -4,6 +4,7 @@ Models know nothing of features: each reads the columns it is given (``columns``
 ``fit(X, y, y_count=None, months=None)``; see ``riskcast.models.spec`` for sets declared in
 ``models/*.toml``.
 """
+
 from riskcast.models.baselines import Climatology, LastValue, Persistence, ZeroCount
 from riskcast.models.calibration import Calibrated
 from riskcast.models.ensemble import Ensemble
@@ -11,5 +12,14 @@ from riskcast.models.gbm import LGBMHurdle
 from riskcast.models.glm import CountGLM
 from riskcast.models.linear import LogisticCount
 
-__all__ = ["Climatology", "Persistence", "ZeroCount", "LastValue", "LogisticCount", "CountGLM", "LGBMHurdle",
-           "Calibrated", "Ensemble"]
+__all__ = [
+    "Climatology",
+    "Persistence",
+    "ZeroCount",
+    "LastValue",
+    "LogisticCount",
+    "CountGLM",
+    "LGBMHurdle",
+    "Calibrated",
+    "Ensemble",
+]

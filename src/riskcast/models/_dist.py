@@ -4,6 +4,7 @@ The negative binomial is parameterised by its mean ``mu`` and size ``r`` (``Var 
 ``r = inf`` is the Poisson limit. Models predict ``mu``; one size per fitted model turns that
 point forecast into quantiles and into P(count >= 1), so every count model answers the same way.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -15,8 +16,19 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, validate_data
 
 __all__ = [
-    "SIZE_MIN", "SIZE_MAX", "fit_nb_size", "nb_quantiles", "nb_prob_any", "hurdle_quantiles",
-    "logit", "fit_input", "predict_input", "column", "index_of", "ContractTags", "NBCountMixin",
+    "SIZE_MIN",
+    "SIZE_MAX",
+    "fit_nb_size",
+    "nb_quantiles",
+    "nb_prob_any",
+    "hurdle_quantiles",
+    "logit",
+    "fit_input",
+    "predict_input",
+    "column",
+    "index_of",
+    "ContractTags",
+    "NBCountMixin",
 ]
 
 # Sizes below ~0.05 put almost all mass on 0 with absurd tails; above ~1e4 the NB is a Poisson
@@ -122,7 +134,9 @@ def _subset(X, columns: Sequence[str] | None):
     return X[list(columns)]
 
 
-def fit_input(est, X, y, columns: Sequence[str] | None = None, allow_nan: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+def fit_input(
+    est, X, y, columns: Sequence[str] | None = None, allow_nan: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Validate a training set the scikit-learn way and set ``n_features_in_``, ``classes_``.
 
     Args:
@@ -142,7 +156,9 @@ def fit_input(est, X, y, columns: Sequence[str] | None = None, allow_nan: bool =
     nan = "allow-nan" if allow_nan else True
     x = validate_data(est, _subset(X, columns), reset=True, dtype=np.float64, ensure_all_finite=nan)
     names = getattr(est, "feature_names_in_", None)
-    est.feature_names_ = [str(c) for c in names] if names is not None else [f"x{i}" for i in range(x.shape[1])]
+    est.feature_names_ = (
+        [str(c) for c in names] if names is not None else [f"x{i}" for i in range(x.shape[1])]
+    )
     est.classes_ = np.array([0.0, 1.0])
     if y is None:
         if getattr(est, "_requires_y", True):

@@ -5,6 +5,7 @@ learns only what it must from the training rows (a rate, an NB dispersion) so th
 probabilities, counts and count quantiles are as honest as its single idea allows. On plain
 arrays (scikit-learn's checks) the column names are integer positions.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -62,7 +63,13 @@ class Climatology(_Baseline):
     is fitted on the training rows (the only thing the model learns; ``y`` may be None).
     """
 
-    def __init__(self, share_column: str = "rolling_share_any_window12", sum_column: str = "rolling_sum_window12", window: int = 12, floor: float = 0.01) -> None:
+    def __init__(
+        self,
+        share_column: str = "rolling_share_any_window12",
+        sum_column: str = "rolling_sum_window12",
+        window: int = 12,
+        floor: float = 0.01,
+    ) -> None:
         self.share_column = share_column
         self.sum_column = sum_column
         self.window = window
@@ -98,7 +105,9 @@ class Persistence(_Baseline):
         if y is None:
             raise ValueError("Persistence needs y to learn its two rates")
         now = column(X, x, self.column) > 0
-        self.rate_ = np.array([(y[~now].sum() + 1) / ((~now).sum() + 2), (y[now].sum() + 1) / (now.sum() + 2)])
+        self.rate_ = np.array(
+            [(y[~now].sum() + 1) / ((~now).sum() + 2), (y[now].sum() + 1) / (now.sum() + 2)]
+        )
 
     def _p(self, X, x) -> np.ndarray:
         return self.rate_[(column(X, x, self.column) > 0).astype(int)]

@@ -5,6 +5,7 @@ is fitted only on rows whose target is already observed at the first calibration
 ``<= first - horizon``, the same gap rule as :mod:`riskcast.evaluation.splits`), so the
 calibrator sees the base's honest out-of-sample errors, never its in-sample optimism.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -16,7 +17,14 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-__all__ = ["Calibrated", "temporal_holdout", "fit_estimator", "fit_calibrator", "apply_calibrator", "delegate"]
+__all__ = [
+    "Calibrated",
+    "temporal_holdout",
+    "fit_estimator",
+    "fit_calibrator",
+    "apply_calibrator",
+    "delegate",
+]
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +66,14 @@ def temporal_holdout(months, calib_months: int, horizon: int) -> tuple[np.ndarra
     held_idx = np.flatnonzero(month >= first)
     n_fit_months = int(np.sum(distinct <= last_fit))
     if n_fit_months < MIN_BASE_MONTHS:
-        return empty, empty, (f"only {n_fit_months} origin months before {first:%Y-%m} minus the {horizon}-month gap, "
-                              f"need {MIN_BASE_MONTHS} to fit on")
+        return (
+            empty,
+            empty,
+            (
+                f"only {n_fit_months} origin months before {first:%Y-%m} minus the {horizon}-month gap, "
+                f"need {MIN_BASE_MONTHS} to fit on"
+            ),
+        )
     if len(held_idx) < MIN_CALIB_ROWS:
         return empty, empty, f"only {len(held_idx)} held-out rows, need {MIN_CALIB_ROWS}"
     return fit_idx, held_idx, None
@@ -71,7 +85,9 @@ def _take(a, idx):
     return a.iloc[idx] if isinstance(a, (pd.DataFrame, pd.Series)) else np.asarray(a)[idx]
 
 
-def fit_estimator(est, X, y, y_count=None, months=None, horizon: int | None = None, idx=None, proba_only: bool = False):
+def fit_estimator(
+    est, X, y, y_count=None, months=None, horizon: int | None = None, idx=None, proba_only: bool = False
+):
     """Fit ``est`` (in place) on rows ``idx`` (all when None), passing only what its ``fit`` takes.
 
     Older estimators' ``fit`` accepts neither ``y_count`` nor ``months``; the contract's do.
@@ -108,7 +124,11 @@ def fit_calibrator(p, y, method: str):
     ok = np.isfinite(p) & np.isfinite(y)
     p, y = p[ok], y[ok]
     if len(np.unique(y)) < 2:
-        return f"the {len(y)} calibration rows hold one class only (all {y[0]:.0f})" if len(y) else "no calibration rows"
+        return (
+            f"the {len(y)} calibration rows hold one class only (all {y[0]:.0f})"
+            if len(y)
+            else "no calibration rows"
+        )
     if method == "isotonic":
         return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(p, y)
     # Platt scaling on the logit: a 2-parameter fix for over/under-confidence; a large C
@@ -158,7 +178,14 @@ class Calibrated(ClassifierMixin, BaseEstimator):
 
     _param_choices = {"method": METHODS}
 
-    def __init__(self, estimator, method: str = "isotonic", calib_months: int = 24, horizon: int = 1, refit: bool = True) -> None:
+    def __init__(
+        self,
+        estimator,
+        method: str = "isotonic",
+        calib_months: int = 24,
+        horizon: int = 1,
+        refit: bool = True,
+    ) -> None:
         self.estimator = estimator
         self.method = method
         self.calib_months = calib_months
@@ -167,7 +194,9 @@ class Calibrated(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y, y_count=None, months=None) -> "Calibrated":
         if months is None:
-            raise ValueError("Calibrated.fit needs months= (the origin month of every row) for its temporal hold-out")
+            raise ValueError(
+                "Calibrated.fit needs months= (the origin month of every row) for its temporal hold-out"
+            )
         if self.method not in METHODS:
             raise ValueError(f"Calibrated: method must be one of {METHODS}, not {self.method!r}")
         self.classes_ = np.array([0.0, 1.0])
@@ -184,8 +213,11 @@ class Calibrated(ClassifierMixin, BaseEstimator):
             else:
                 self.calibrator_ = cal
                 cal_months = pd.DatetimeIndex(np.asarray(months)[cal_idx])
-                self.calibration_note_ = (f"{self.method} on {len(cal_idx)} rows ({cal_months.min():%Y-%m}..{cal_months.max():%Y-%m}); "
-                                          f"base fitted on {len(fit_idx)} earlier rows" + ("; base refitted on all rows" if self.refit else ""))
+                self.calibration_note_ = (
+                    f"{self.method} on {len(cal_idx)} rows ({cal_months.min():%Y-%m}..{cal_months.max():%Y-%m}); "
+                    f"base fitted on {len(fit_idx)} earlier rows"
+                    + ("; base refitted on all rows" if self.refit else "")
+                )
         if self.calibrator_ is None:
             self.calibration_note_ = f"uncalibrated: {reason}"
             log.info("Calibrated(%s): %s", type(self.estimator).__name__, self.calibration_note_)

@@ -5,6 +5,7 @@ member always wins). The hold-out is the one of :func:`riskcast.models.calibrati
 members are fitted on the early rows, predict the last ``calib_months`` origin months, and the
 weights minimise the Brier score of the weighted mean there.
 """
+
 from __future__ import annotations
 
 import logging
@@ -48,9 +49,15 @@ def simplex_brier_weights(P: np.ndarray, y: np.ndarray) -> np.ndarray:
         r = Q @ w - y
         return float(r @ r) / len(y), 2.0 * (Q.T @ r) / len(y)
 
-    res = optimize.minimize(loss, w0, jac=True, method="SLSQP", bounds=[(0.0, 1.0)] * m,
-                            constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones_like(w)}],
-                            options={"ftol": 1e-12, "maxiter": 200})
+    res = optimize.minimize(
+        loss,
+        w0,
+        jac=True,
+        method="SLSQP",
+        bounds=[(0.0, 1.0)] * m,
+        constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones_like(w)}],
+        options={"ftol": 1e-12, "maxiter": 200},
+    )
     # Weights at solver noise (1e-16) would still cost a member refit: snap them to zero.
     w = np.where(res.x > 1e-6, res.x, 0.0)
     w = w / w.sum() if w.sum() > 0 else w0
@@ -90,7 +97,9 @@ class Ensemble(ClassifierMixin, _BaseComposition):
 
     _param_choices = {"method": (*METHODS, "none", None)}
 
-    def __init__(self, members: list, calib_months: int = 24, horizon: int = 1, method: str | None = "isotonic") -> None:
+    def __init__(
+        self, members: list, calib_months: int = 24, horizon: int = 1, method: str | None = "isotonic"
+    ) -> None:
         self.members = members
         self.calib_months = calib_months
         self.horizon = horizon
@@ -105,11 +114,15 @@ class Ensemble(ClassifierMixin, _BaseComposition):
 
     def fit(self, X: pd.DataFrame, y, y_count=None, months=None) -> "Ensemble":
         if months is None:
-            raise ValueError("Ensemble.fit needs months= (the origin month of every row) to learn its weights on later months")
+            raise ValueError(
+                "Ensemble.fit needs months= (the origin month of every row) to learn its weights on later months"
+            )
         if not self.members:
             raise ValueError("Ensemble needs at least one member")
         if self.method not in (*METHODS, "none", None):
-            raise ValueError(f"Ensemble: method must be one of {METHODS}, 'none' or None, not {self.method!r}")
+            raise ValueError(
+                f"Ensemble: method must be one of {METHODS}, 'none' or None, not {self.method!r}"
+            )
         self._validate_names([n for n, _ in self.members])
         self.classes_ = np.array([0.0, 1.0])
         self.n_features_in_ = X.shape[1]
@@ -120,8 +133,14 @@ class Ensemble(ClassifierMixin, _BaseComposition):
             reason = f"the {len(val_idx)} validation rows hold one class only"
         self.calibrator_ = None
         if reason is None:
-            P = np.column_stack([fit_estimator(clone(est), X, y, y_count, months, self.horizon, fit_idx, proba_only=True).predict_proba(X.iloc[val_idx])[:, 1]
-                                 for _, est in self.members])
+            P = np.column_stack(
+                [
+                    fit_estimator(
+                        clone(est), X, y, y_count, months, self.horizon, fit_idx, proba_only=True
+                    ).predict_proba(X.iloc[val_idx])[:, 1]
+                    for _, est in self.members
+                ]
+            )
             w = simplex_brier_weights(P, y[val_idx])
             self.weights_note_ = f"Brier-optimal on {len(val_idx)} validation rows (members fitted on {len(fit_idx)} earlier rows)"
             if self.method not in (None, "none"):  # "none": TOML has no null
@@ -137,8 +156,11 @@ class Ensemble(ClassifierMixin, _BaseComposition):
             log.info("Ensemble: %s", self.weights_note_)
         self.weights_ = dict(zip(names, (float(v) for v in w)))
         # Zero-weight members cannot change any output: skip their refit (it is the slow part).
-        self.fitted_ = [(n, fit_estimator(clone(est), X, y, y_count, months, self.horizon), wt)
-                        for (n, est), wt in zip(self.members, w) if wt > 0]
+        self.fitted_ = [
+            (n, fit_estimator(clone(est), X, y, y_count, months, self.horizon), wt)
+            for (n, est), wt in zip(self.members, w)
+            if wt > 0
+        ]
         # Contributions are additive on one model's own link scale: take the heaviest member that has them.
         ranked = sorted(self.fitted_, key=lambda t: -t[2])
         self.contributions_member_ = next((n for n, est, _ in ranked if hasattr(est, "contributions")), None)
@@ -159,11 +181,16 @@ class Ensemble(ClassifierMixin, _BaseComposition):
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(float)
 
     def predict_count(self, X: pd.DataFrame) -> np.ndarray:
-        C = np.column_stack([np.asarray(delegate(est, "predict_count", X), dtype=float) for _, est, _ in self.fitted_])
+        C = np.column_stack(
+            [np.asarray(delegate(est, "predict_count", X), dtype=float) for _, est, _ in self.fitted_]
+        )
         return _weighted_mean(C, self._w)
 
     def predict_quantiles(self, X: pd.DataFrame, q=(0.1, 0.5, 0.9)) -> np.ndarray:
-        Q = np.stack([np.asarray(delegate(est, "predict_quantiles", X, q), dtype=float) for _, est, _ in self.fitted_], axis=-1)
+        Q = np.stack(
+            [np.asarray(delegate(est, "predict_quantiles", X, q), dtype=float) for _, est, _ in self.fitted_],
+            axis=-1,
+        )
         return np.round(_weighted_mean(Q, self._w))
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:

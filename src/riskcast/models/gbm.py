@@ -5,6 +5,7 @@ excess count ``count - 1`` on the rows with at least one attack. The expected co
 ``p * (1 + excess)`` and the count quantiles come from the matching hurdle distribution
 (0 with probability ``1 - p``, else ``1 + NB``), so probability, count and quantiles agree.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -83,12 +84,20 @@ class LGBMHurdle(ContractTags, ClassifierMixin, BaseEstimator):
 
     def _params(self) -> dict:
         return dict(
-            n_estimators=self.n_estimators, learning_rate=self.learning_rate, num_leaves=self.num_leaves,
-            min_child_samples=self.min_child_samples, reg_lambda=self.reg_lambda, subsample=self.subsample,
-            subsample_freq=self.subsample_freq, colsample_bytree=self.colsample_bytree,
+            n_estimators=self.n_estimators,
+            learning_rate=self.learning_rate,
+            num_leaves=self.num_leaves,
+            min_child_samples=self.min_child_samples,
+            reg_lambda=self.reg_lambda,
+            subsample=self.subsample,
+            subsample_freq=self.subsample_freq,
+            colsample_bytree=self.colsample_bytree,
             random_state=self.random_state,
             # Reproducible to the bit: one thread, row-wise histograms, deterministic mode.
-            n_jobs=1, deterministic=True, force_row_wise=True, verbose=-1,
+            n_jobs=1,
+            deterministic=True,
+            force_row_wise=True,
+            verbose=-1,
         )
 
     def fit(self, X: pd.DataFrame, y, y_count=None, months=None) -> "LGBMHurdle":
@@ -115,7 +124,9 @@ class LGBMHurdle(ContractTags, ClassifierMixin, BaseEstimator):
         excess = count[pos] - 1
         self.pos_mean_ = float(count[pos].mean()) if pos.any() else 1.0
         if pos.sum() >= self.min_positive_rows and excess.max() > 0:
-            self.reg_ = lgb.LGBMRegressor(objective=self.count_objective, **self._params()).fit(x[pos], excess)
+            self.reg_ = lgb.LGBMRegressor(objective=self.count_objective, **self._params()).fit(
+                x[pos], excess
+            )
         # In-sample means make the size a little too large (too narrow); acceptable for the
         # 10-90% band, and a held-out fit would double the cost of every backtest fold.
         self.nb_size_ = fit_nb_size(excess, self._excess(x[pos])) if pos.any() else SIZE_MAX

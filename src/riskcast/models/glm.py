@@ -5,6 +5,7 @@ P(count >= 1), so the probability and the count can never disagree. Features are
 signed-log1p transformed and standardised (as in ``linear.py``) and the slopes carry a
 ridge penalty, so 60 collinear history columns cannot send the fit to infinity.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -58,7 +59,13 @@ class CountGLM(NBCountMixin, ClassifierMixin, BaseEstimator):
     #: such a model cannot forecast another target (at least 5 attacks, escalation).
     _proba_from_count = True
 
-    def __init__(self, columns: tuple[str, ...] | None = None, family: str = "negbin", alpha: float = 1.0, n_profile: int = 2) -> None:
+    def __init__(
+        self,
+        columns: tuple[str, ...] | None = None,
+        family: str = "negbin",
+        alpha: float = 1.0,
+        n_profile: int = 2,
+    ) -> None:
         self.columns = columns
         self.family = family
         self.alpha = alpha
@@ -92,12 +99,24 @@ class CountGLM(NBCountMixin, ClassifierMixin, BaseEstimator):
         # A tolerance miss still leaves usable (finite) coefficients: keep them, but say so.
         self.converged_ = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
         if params is not None and not self.converged_:
-            warnings.warn("CountGLM: statsmodels did not fully converge; keeping its last coefficients", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                "CountGLM: statsmodels did not fully converge; keeping its last coefficients",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         if params is None or not np.all(np.isfinite(params)):
-            warnings.warn(f"CountGLM: statsmodels fit failed ({reason}); using an intercept-only model", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"CountGLM: statsmodels fit failed ({reason}); using an intercept-only model",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             params = np.zeros(exog.shape[1])
             params[0] = np.log(max(count.mean(), 1e-6)) if len(count) else np.log(1e-6)
-            size = fit_nb_size(count, np.exp(np.full(len(count), params[0]))) if self.family == "negbin" else SIZE_MAX
+            size = (
+                fit_nb_size(count, np.exp(np.full(len(count), params[0])))
+                if self.family == "negbin"
+                else SIZE_MAX
+            )
             self.fallback_ = True
         self.intercept_, self.coef_ = float(params[0]), params[1:]
         self.nb_size_ = size

@@ -24,6 +24,7 @@ Where violence trends, the weight that was best on the recent past is not the be
 next months (Burkina's violence tripled in 2018-2020), so learned weights overfit the hold-out;
 the schedule costs at most 0.001 at h = 1 and is above climatology at every horizon on both.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,9 +52,15 @@ class Shrunk(ClassifierMixin, BaseEstimator):
     Contributions are the estimator's own (the climatology's part has no features to name).
     """
 
-    def __init__(self, estimator=None, half_horizon: float = 12.0, horizon: int = 1,
-                 share_column: str = "rolling_share_any_window12", sum_column: str = "rolling_sum_window12",
-                 window: int = 12) -> None:
+    def __init__(
+        self,
+        estimator=None,
+        half_horizon: float = 12.0,
+        horizon: int = 1,
+        share_column: str = "rolling_share_any_window12",
+        sum_column: str = "rolling_sum_window12",
+        window: int = 12,
+    ) -> None:
         self.estimator = estimator
         self.half_horizon = half_horizon
         self.horizon = horizon
@@ -63,8 +70,10 @@ class Shrunk(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y, y_count=None, months=None) -> "Shrunk":
         if self.estimator is None:
-            raise ValueError("Shrunk needs an estimator (base = \"<model name>\")")
-        return self.fit_on(fit_estimator(clone(self.estimator), X, y, y_count, months, self.horizon), X, y, y_count)
+            raise ValueError('Shrunk needs an estimator (base = "<model name>")')
+        return self.fit_on(
+            fit_estimator(clone(self.estimator), X, y, y_count, months, self.horizon), X, y, y_count
+        )
 
     def fit_on(self, fitted_estimator, X: pd.DataFrame, y, y_count=None) -> "Shrunk":
         """Complete the fit around ``fitted_estimator``, this model's estimator already fitted on the same rows.
@@ -76,11 +85,15 @@ class Shrunk(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0.0, 1.0])
         self.n_features_in_ = X.shape[1]
         self.estimator_ = fitted_estimator
-        self.climatology_ = Climatology(self.share_column, self.sum_column, self.window).fit(X, y, y_count=y_count)
+        self.climatology_ = Climatology(self.share_column, self.sum_column, self.window).fit(
+            X, y, y_count=y_count
+        )
         return self
 
     def _blend(self, model: np.ndarray, clim: np.ndarray) -> np.ndarray:
-        return (1.0 - self.weight_) * np.asarray(model, dtype=float) + self.weight_ * np.asarray(clim, dtype=float)
+        return (1.0 - self.weight_) * np.asarray(model, dtype=float) + self.weight_ * np.asarray(
+            clim, dtype=float
+        )
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         p = self._blend(self.estimator_.predict_proba(X)[:, 1], self.climatology_.predict_proba(X)[:, 1])
@@ -94,7 +107,12 @@ class Shrunk(ClassifierMixin, BaseEstimator):
 
     def predict_quantiles(self, X: pd.DataFrame, q=(0.1, 0.5, 0.9)) -> np.ndarray:
         # The weighted mean of the two quantile sets ("Vincentization", as in Ensemble), in whole counts.
-        return np.round(self._blend(delegate(self.estimator_, "predict_quantiles", X, q), self.climatology_.predict_quantiles(X, q)))
+        return np.round(
+            self._blend(
+                delegate(self.estimator_, "predict_quantiles", X, q),
+                self.climatology_.predict_quantiles(X, q),
+            )
+        )
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         return delegate(self.estimator_, "contributions", X)

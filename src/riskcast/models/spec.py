@@ -26,6 +26,7 @@ Models know nothing of features: the run passes the column lists, and the baseli
 parameters. An unknown model, parameter or name fails at load time naming the file and the key
 (``models[3].params.Cc``).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -47,8 +48,8 @@ _TOP_KEYS = {"name", "description", "models"}
 _MODEL_KEYS = {"name", "model", "description", "features", "params", "members", "base", "part_only"}
 # Parameters a set file may not give in ``params``: the run, the backtest or another key sets them.
 _RESERVED = {
-    "columns": "use features = \"<list name>\"",
-    "estimator": "use base = \"<model name>\"",
+    "columns": 'use features = "<list name>"',
+    "estimator": 'use base = "<model name>"',
     "members": "use members = [...] at the model level",
     "horizon": "the backtest sets it for each horizon",
     "share_column": "the run sets the baselines' columns",
@@ -103,15 +104,27 @@ def _str_list(value, file: str, key: str) -> list[str]:
     return value
 
 
-def _build(i: int, table, built: dict, dropped: dict, reg: dict, missing: dict, file: str,
-           columns: dict, baseline_columns: dict, climatology_window: int | None):
+def _build(
+    i: int,
+    table,
+    built: dict,
+    dropped: dict,
+    reg: dict,
+    missing: dict,
+    file: str,
+    columns: dict,
+    baseline_columns: dict,
+    climatology_window: int | None,
+):
     """One model from its table: (name, estimator) or (name, reason it was dropped)."""
     key = f"models[{i}]"
     if not isinstance(table, dict):
         raise ConfigError("expected a table ([[models]])", file=file, key=key)
     unknown = sorted(set(table) - _MODEL_KEYS)
     if unknown:
-        raise ConfigError(f"unknown key (expected {', '.join(sorted(_MODEL_KEYS))})", file=file, key=f"{key}.{unknown[0]}")
+        raise ConfigError(
+            f"unknown key (expected {', '.join(sorted(_MODEL_KEYS))})", file=file, key=f"{key}.{unknown[0]}"
+        )
     for required in ("name", "model"):
         if not isinstance(table.get(required), str) or not table[required]:
             raise ConfigError(f"missing or empty {required!r} (a string)", file=file, key=f"{key}.{required}")
@@ -121,7 +134,11 @@ def _build(i: int, table, built: dict, dropped: dict, reg: dict, missing: dict, 
     cls = reg.get(cls_name)
     if cls is None:
         hint = "".join(f"; could not import {m} ({e})" for m, e in missing.items())
-        raise ConfigError(f"unknown model {cls_name!r}; known: {', '.join(sorted(reg))}{hint}", file=file, key=f"{key}.model")
+        raise ConfigError(
+            f"unknown model {cls_name!r}; known: {', '.join(sorted(reg))}{hint}",
+            file=file,
+            key=f"{key}.model",
+        )
     accepted = set(cls._get_param_names())
     params = table.get("params", {})
     if not isinstance(params, dict):
@@ -130,34 +147,57 @@ def _build(i: int, table, built: dict, dropped: dict, reg: dict, missing: dict, 
     choices = getattr(cls, "_param_choices", {})
     for p, v in params.items():
         if p not in accepted:
-            raise ConfigError(f"{cls_name} has no parameter {p!r}; it takes: {', '.join(sorted(accepted - set(_RESERVED))) or 'none'}",
-                              file=file, key=f"{key}.params.{p}")
-        if p in _RESERVED or (p == "window" and climatology_window is not None and "share_column" in accepted):
+            raise ConfigError(
+                f"{cls_name} has no parameter {p!r}; it takes: {', '.join(sorted(accepted - set(_RESERVED))) or 'none'}",
+                file=file,
+                key=f"{key}.params.{p}",
+            )
+        if p in _RESERVED or (
+            p == "window" and climatology_window is not None and "share_column" in accepted
+        ):
             why = _RESERVED.get(p, "the run sets the climatology window (model.climatology_months)")
             raise ConfigError(f"{p!r} cannot be set here: {why}", file=file, key=f"{key}.params.{p}")
         if p in choices and v not in choices[p]:
-            raise ConfigError(f"{cls_name}.{p} must be one of {list(choices[p])}, not {v!r}", file=file, key=f"{key}.params.{p}")
+            raise ConfigError(
+                f"{cls_name}.{p} must be one of {list(choices[p])}, not {v!r}",
+                file=file,
+                key=f"{key}.params.{p}",
+            )
         kwargs[p] = v
     for p, which in _BASELINE_PARAMS.items():
         if p in accepted:
             if which not in baseline_columns:
-                raise ValueError(f"load_model_set: baseline_columns has no {which!r} column (needed by {cls_name})")
+                raise ValueError(
+                    f"load_model_set: baseline_columns has no {which!r} column (needed by {cls_name})"
+                )
             kwargs[p] = baseline_columns[which]
     if climatology_window is not None and "window" in accepted and "share_column" in accepted:
         kwargs["window"] = climatology_window
     if "features" in table:
         feats = table["features"]
         if "columns" not in accepted:
-            raise ConfigError(f"{cls_name} reads no feature columns (it has no 'columns' parameter)", file=file, key=f"{key}.features")
+            raise ConfigError(
+                f"{cls_name} reads no feature columns (it has no 'columns' parameter)",
+                file=file,
+                key=f"{key}.features",
+            )
         if not isinstance(feats, str) or feats not in columns:
-            raise ConfigError(f"unknown column list {feats!r}; the run provides: {', '.join(sorted(columns))}", file=file, key=f"{key}.features")
+            raise ConfigError(
+                f"unknown column list {feats!r}; the run provides: {', '.join(sorted(columns))}",
+                file=file,
+                key=f"{key}.features",
+            )
         if not columns[feats]:
             return name, f"the run has no {feats!r} columns"
         kwargs["columns"] = tuple(columns[feats])
     for ref_key, param in (("base", "estimator"), ("members", "members")):
         if ref_key not in table:
             if param in accepted:
-                raise ConfigError(f"{cls_name} needs {ref_key} = ... (models declared above)", file=file, key=f"{key}.{ref_key}")
+                raise ConfigError(
+                    f"{cls_name} needs {ref_key} = ... (models declared above)",
+                    file=file,
+                    key=f"{key}.{ref_key}",
+                )
             continue
         if param not in accepted:
             raise ConfigError(f"{cls_name} takes no {ref_key!r}", file=file, key=f"{key}.{ref_key}")
@@ -165,14 +205,21 @@ def _build(i: int, table, built: dict, dropped: dict, reg: dict, missing: dict, 
         for j, ref in enumerate(refs):
             rkey = f"{key}.base" if ref_key == "base" else f"{key}.members[{j}]"
             if not isinstance(ref, str) or (ref not in built and ref not in dropped):
-                raise ConfigError(f"no model named {ref!r} declared above (known: {', '.join(built) or 'none'})", file=file, key=rkey)
+                raise ConfigError(
+                    f"no model named {ref!r} declared above (known: {', '.join(built) or 'none'})",
+                    file=file,
+                    key=rkey,
+                )
         if len(set(refs)) != len(refs):
             raise ConfigError("a member is listed twice", file=file, key=f"{key}.{ref_key}")
         live = [r for r in refs if r in built]
         if not live:
             return name, f"{ref_key} {refs} were dropped ({'; '.join(dropped[r] for r in refs)})"
         if len(live) < len(refs):
-            warnings.warn(f"{file}: model {name!r} loses members {[r for r in refs if r not in built]} (dropped)", stacklevel=4)
+            warnings.warn(
+                f"{file}: model {name!r} loses members {[r for r in refs if r not in built]} (dropped)",
+                stacklevel=4,
+            )
         kwargs[param] = clone(built[live[0]]) if ref_key == "base" else [(r, clone(built[r])) for r in live]
     try:
         return name, cls(**kwargs)
@@ -180,8 +227,13 @@ def _build(i: int, table, built: dict, dropped: dict, reg: dict, missing: dict, 
         raise ConfigError(f"{cls_name}: {exc}", file=file, key=key) from None
 
 
-def load_model_set(name_or_path: str | Path, columns: dict[str, list[str] | None], baseline_columns: dict[str, str],
-                   *, climatology_window: int | None = None) -> dict:
+def load_model_set(
+    name_or_path: str | Path,
+    columns: dict[str, list[str] | None],
+    baseline_columns: dict[str, str],
+    *,
+    climatology_window: int | None = None,
+) -> dict:
     """Load a model set file into ``{name: unfitted estimator}``, in file order.
 
     Args:
@@ -212,7 +264,9 @@ def load_model_set(name_or_path: str | Path, columns: dict[str, list[str] | None
     built: dict = {}
     dropped: dict[str, str] = {}
     for i, table in enumerate(tables):
-        name, est = _build(i, table, built, dropped, reg, missing, file, columns, baseline_columns, climatology_window)
+        name, est = _build(
+            i, table, built, dropped, reg, missing, file, columns, baseline_columns, climatology_window
+        )
         if isinstance(est, str):
             dropped[name] = est
             warnings.warn(f"{file}: model {name!r} dropped: {est}", stacklevel=2)
@@ -223,13 +277,20 @@ def load_model_set(name_or_path: str | Path, columns: dict[str, list[str] | None
         if not isinstance(flag, bool):
             raise ConfigError("part_only must be true or false", file=file, key=f"models[{i}].part_only")
         if flag and table.get("name") == REFERENCE_MODEL:
-            raise ConfigError(f"{REFERENCE_MODEL!r} cannot be part_only: it is the reference", file=file, key=f"models[{i}].part_only")
+            raise ConfigError(
+                f"{REFERENCE_MODEL!r} cannot be part_only: it is the reference",
+                file=file,
+                key=f"models[{i}].part_only",
+            )
     # part_only models are building blocks of a base/members reference: not backtested on their own
     hidden = {t.get("name") for t in tables if t.get("part_only") is True}
     built = {k: v for k, v in built.items() if k not in hidden}
     if REFERENCE_MODEL not in built:
-        raise ConfigError(f"every model set needs a model named {REFERENCE_MODEL!r} (the reference of the skill scores)",
-                          file=file, key="models")
+        raise ConfigError(
+            f"every model set needs a model named {REFERENCE_MODEL!r} (the reference of the skill scores)",
+            file=file,
+            key="models",
+        )
     return built
 
 
@@ -244,7 +305,14 @@ def describe_models() -> list[dict]:
                 continue
             params.append(p if s.default is inspect.Parameter.empty else f"{p}={s.default!r}")
         doc = (cls.__doc__ or "").strip().splitlines()
-        rows.append({"model": name, "module": cls.__module__, "params": ", ".join(params), "description": doc[0] if doc else ""})
+        rows.append(
+            {
+                "model": name,
+                "module": cls.__module__,
+                "params": ", ".join(params),
+                "description": doc[0] if doc else "",
+            }
+        )
     for mod, err in sorted(missing.items()):
         rows.append({"model": "-", "module": mod, "params": "", "description": f"unavailable: {err}"})
     return rows

@@ -13,6 +13,7 @@ training month is fewer than k months past the month the search was made, and se
 after. Only the value travels forward, never rows: an older origin's choice used less data.
 A fit with nothing to follow (the final fit) always searches.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,8 +37,15 @@ class Tuned(ClassifierMixin, BaseEstimator):
     module's docstring); ``searched_at_`` is the newest training month of the search used.
     """
 
-    def __init__(self, estimator=None, param: str = "C", grid: tuple = (), holdout_months: int = 12, horizon: int = 1,
-                 search_every: int = 1) -> None:
+    def __init__(
+        self,
+        estimator=None,
+        param: str = "C",
+        grid: tuple = (),
+        holdout_months: int = 12,
+        horizon: int = 1,
+        search_every: int = 1,
+    ) -> None:
         self.estimator = estimator
         self.param = param
         self.grid = grid
@@ -52,8 +60,15 @@ class Tuned(ClassifierMixin, BaseEstimator):
 
     def _reusable(self, newest: pd.Period | None):
         """The earlier search to reuse, or None when a new search is due."""
-        previous = self.__dict__.pop("_previous", None)  # never kept: a chain of fits would pin them all in memory
-        if previous is None or self.search_every <= 1 or newest is None or getattr(previous, "searched_at_", None) is None:
+        previous = self.__dict__.pop(
+            "_previous", None
+        )  # never kept: a chain of fits would pin them all in memory
+        if (
+            previous is None
+            or self.search_every <= 1
+            or newest is None
+            or getattr(previous, "searched_at_", None) is None
+        ):
             return None
         age = (newest - previous.searched_at_).n
         return previous if 0 <= age < self.search_every else None
@@ -68,12 +83,27 @@ class Tuned(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         if self.search_every < 1:
             raise ValueError(f"search_every must be >= 1 month, not {self.search_every!r}")
-        newest = None if months is None or len(months) == 0 else pd.Period(pd.Timestamp(np.max(np.asarray(months))), "M")
+        newest = (
+            None
+            if months is None or len(months) == 0
+            else pd.Period(pd.Timestamp(np.max(np.asarray(months))), "M")
+        )
         previous = self._reusable(newest)
         if previous is not None:
-            self.chosen_, self.scores_, self.searched_at_ = previous.chosen_, previous.scores_, previous.searched_at_
+            self.chosen_, self.scores_, self.searched_at_ = (
+                previous.chosen_,
+                previous.scores_,
+                previous.searched_at_,
+            )
             self.tuning_note_ = f"{previous.tuning_note_} (search of {previous.searched_at_}, reused: searched every {self.search_every} months)"
-            self.best_estimator_ = fit_estimator(clone(self.estimator).set_params(**{self.param: self.chosen_}), X, y, y_count, months, self.horizon)
+            self.best_estimator_ = fit_estimator(
+                clone(self.estimator).set_params(**{self.param: self.chosen_}),
+                X,
+                y,
+                y_count,
+                months,
+                self.horizon,
+            )
             return self
         self.searched_at_ = newest
         fit_idx, held_idx, reason = temporal_holdout(months, self.holdout_months, self.horizon)
@@ -92,7 +122,9 @@ class Tuned(ClassifierMixin, BaseEstimator):
         else:
             self.tuning_note_ = f"{self.param}={chosen!r} (not tuned: {reason})"
         self.chosen_ = chosen
-        self.best_estimator_ = fit_estimator(clone(self.estimator).set_params(**{self.param: chosen}), X, y, y_count, months, self.horizon)
+        self.best_estimator_ = fit_estimator(
+            clone(self.estimator).set_params(**{self.param: chosen}), X, y, y_count, months, self.horizon
+        )
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:

@@ -39,6 +39,7 @@ unit_id). The admin1 is used only to choose between homonyms: a cercle name that
 unique in its country is assigned whatever admin1 the event carries (ACLED moved
 cercles between regions when Ménaka and Taoudénit were created).
 """
+
 from __future__ import annotations
 
 from riskcast.regions.assign import AssignmentReport, assign_units, check_unassigned

@@ -1,4 +1,5 @@
 """Assigning events to spatial units, with an account of every event left unassigned."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -57,7 +58,9 @@ class AssignmentReport:
             .size()
             .rename("n")
             .reset_index()
-            .sort_values(["n", "country", "name"], ascending=[False, True, True], na_position="last", kind="stable")
+            .sort_values(
+                ["n", "country", "name"], ascending=[False, True, True], na_position="last", kind="stable"
+            )
             .reset_index(drop=True)
         )
         return out
@@ -67,8 +70,16 @@ class AssignmentReport:
 
         def clean(records: list[dict]) -> list[dict]:
             return [
-                {k: (None if not isinstance(v, str) and pd.isna(v) else v.item() if hasattr(v, "item") else v)
-                 for k, v in r.items()}
+                {
+                    k: (
+                        None
+                        if not isinstance(v, str) and pd.isna(v)
+                        else v.item()
+                        if hasattr(v, "item")
+                        else v
+                    )
+                    for k, v in r.items()
+                }
                 for r in records
             ]
 
@@ -162,9 +173,18 @@ def assign_units(
         reason[have & ~inside] = "cell not in gazetteer"
     else:
         col = level  # "admin1" or "admin2"
-        _require(events, [col] + (["admin1"] if level == "admin2" else []), file, f"to assign {level} units by name")
+        _require(
+            events,
+            [col] + (["admin1"] if level == "admin2" else []),
+            file,
+            f"to assign {level} units by name",
+        )
         names = events[col].to_numpy(dtype=object)
-        admin1 = events["admin1"].to_numpy(dtype=object) if "admin1" in events.columns else np.full(n, None, object)
+        admin1 = (
+            events["admin1"].to_numpy(dtype=object)
+            if "admin1" in events.columns
+            else np.full(n, None, object)
+        )
         country = events["country"].to_numpy(dtype=object)
         use_name = np.ones(n, dtype=bool)
         lookup_name = names.copy()
@@ -179,7 +199,9 @@ def assign_units(
             lookup_name[inside] = poly_names[hit[hit >= 0]]
             use_name[ok] = False
             if multi:
-                notes.append(f"{multi} event(s) fell in more than one polygon; the first polygon listed was used")
+                notes.append(
+                    f"{multi} event(s) fell in more than one polygon; the first polygon listed was used"
+                )
         # Resolve each distinct (country, name, admin1) once ("" stands for missing).
         keys = pd.DataFrame({"c": country, "n": lookup_name, "a": admin1}, dtype=object)
         keys = keys.where(keys.notna(), "").astype(str)
@@ -212,7 +234,10 @@ def assign_units(
     unassigned = pd.DataFrame(
         {
             "event_id": un["event_id"].to_numpy() if "event_id" in un.columns else un.index.to_numpy(),
-            **{c: (un[c].to_numpy() if c in un.columns else np.full(len(un), None)) for c in _UNASSIGNED_COLUMNS[1:6]},
+            **{
+                c: (un[c].to_numpy() if c in un.columns else np.full(len(un), None))
+                for c in _UNASSIGNED_COLUMNS[1:6]
+            },
             "name": name[~assigned],
             "reason": reason[~assigned],
         },

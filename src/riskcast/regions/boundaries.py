@@ -1,4 +1,5 @@
 """Boundary polygons from GeoJSON, and the point-in-polygon lookup used to assign events."""
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,10 @@ def load_boundaries(path: str | Path, name_property: str = "shapeName") -> list[
         raise InputError("boundary file not found", file=file) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"not a JSON file ({exc})", file=file) from None
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not isinstance(
-        doc.get("features"), list
+    if (
+        not isinstance(doc, dict)
+        or doc.get("type") != "FeatureCollection"
+        or not isinstance(doc.get("features"), list)
     ):
         got = doc.get("type") if isinstance(doc, dict) else type(doc).__name__
         raise InputError(f"expected a GeoJSON FeatureCollection, got {got!r}", file=file)

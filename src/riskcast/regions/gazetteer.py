@@ -1,4 +1,5 @@
 """The :class:`Gazetteer`: the spatial units of one level, their alias table and neighbours."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -68,7 +69,9 @@ class Gazetteer:
             if len(uids) < 2:
                 continue
             parents = [self._parent_of[u] for u in uids]
-            homonyms_ok = self._level == "admin2" and None not in parents and len(set(parents)) == len(parents)
+            homonyms_ok = (
+                self._level == "admin2" and None not in parents and len(set(parents)) == len(parents)
+            )
             if not homonyms_ok:
                 both = " and ".join(f"{u} (as {spelled[(ckey, key, u)]!r})" for u in uids)
                 why = "" if self._level != "admin2" else " with the same parent or without one"

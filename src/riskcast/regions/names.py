@@ -1,4 +1,5 @@
 """Place names as matching keys, and the countries' other spellings."""
+
 from __future__ import annotations
 
 import re

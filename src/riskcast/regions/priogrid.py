@@ -1,4 +1,5 @@
 """PRIO-GRID v2 cells (0.5 degree): cell ids, centroids and cell gazetteers."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,7 +50,9 @@ def _check_gids(gid) -> np.ndarray:
     g = g.astype(np.int64)
     bad = (g < 1) | (g > PRIOGRID_N_CELLS)
     if np.any(bad):
-        raise ValueError(f"PRIO-GRID gids run from 1 to {PRIOGRID_N_CELLS}, got {np.atleast_1d(g)[np.atleast_1d(bad)][:5]}")
+        raise ValueError(
+            f"PRIO-GRID gids run from 1 to {PRIOGRID_N_CELLS}, got {np.atleast_1d(g)[np.atleast_1d(bad)][:5]}"
+        )
     return g
 
 

@@ -1,5 +1,6 @@
 """The spatial units of a run: the configured gazetteer, riskcast's curated one, or the PRIO-GRID
 cells of a bounding box or boundaries file (fixed by geography, never by where events happened)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,7 +31,9 @@ def _priogrid_units(cfg: Config) -> pd.DataFrame:
         shapes = load_boundaries(cfg.regions.boundaries, cfg.regions.name_property)
         lon0, lat0, lon1, lat1 = shapely.union_all([g for _, g in shapes]).bounds
     else:
-        raise ConfigError("unit = 'priogrid' needs regions.bbox, regions.boundaries or regions.gazetteer", key="regions")
+        raise ConfigError(
+            "unit = 'priogrid' needs regions.bbox, regions.boundaries or regions.gazetteer", key="regions"
+        )
     lats = np.arange(np.floor(lat0 * 2) / 2 + half, lat1, 0.5)
     lons = np.arange(np.floor(lon0 * 2) / 2 + half, lon1, 0.5)
     glat, glon = (a.ravel() for a in np.meshgrid(lats, lons, indexing="ij"))
@@ -48,7 +51,12 @@ def _check_neighbours(units: pd.DataFrame, file: str) -> None:
     for pos, (uid, nbs) in enumerate(zip(units["unit_id"], units["neighbours"].fillna(""))):
         unknown = [n for n in str(nbs).split("|") if n and n not in known]
         if unknown:
-            raise InputError(f"neighbour {unknown[0]!r} of unit {uid!r} is not a unit of the gazetteer", file=file, row=pos + 2, column="neighbours")
+            raise InputError(
+                f"neighbour {unknown[0]!r} of unit {uid!r} is not a unit of the gazetteer",
+                file=file,
+                row=pos + 2,
+                column="neighbours",
+            )
 
 
 def load_units(cfg: Config) -> pd.DataFrame:
@@ -69,7 +77,12 @@ def load_units(cfg: Config) -> pd.DataFrame:
     # Neighbours in countries outside the run (e.g. Burkina regions bordering Mopti) have no
     # rows in the panel, so the graph keeps only links between the run's own units.
     keep = set(units["unit_id"])
-    units["neighbours"] = units["neighbours"].fillna("").map(lambda s: "|".join(n for n in s.split("|") if n in keep))
+    units["neighbours"] = (
+        units["neighbours"].fillna("").map(lambda s: "|".join(n for n in s.split("|") if n in keep))
+    )
     if units.empty:
-        raise InputError(f"no {cfg.unit} units for countries {list(cfg.countries)} in the gazetteer", file=str(cfg.regions.gazetteer or "riskcast curated gazetteer"))
+        raise InputError(
+            f"no {cfg.unit} units for countries {list(cfg.countries)} in the gazetteer",
+            file=str(cfg.regions.gazetteer or "riskcast curated gazetteer"),
+        )
     return units

@@ -15,6 +15,7 @@ from that month, the way the features count (a decay of 0.5 with half-life 3 is 
 ago"). Strings from data (forces, actor groups, unit words) pass through unchanged: the
 report's Jinja template escapes them; nothing here is evaluated.
 """
+
 from __future__ import annotations
 
 import math
@@ -59,15 +60,38 @@ __all__ = ["Driver", "explain", "parse_top_features", "feature_index", "drivers_
 #: Readable names of the actor groups declared in features/actor_groups.toml; others print as given.
 ACTOR_NAMES = {"jnim": "JNIM", "is_sahel": "IS Sahel", "state_forces": "state forces", "militias": "militias"}
 #: Nouns for ACLED event types (singular, plural); other types print as "<type> event(s)".
-EVENT_NOUNS = {"battles": ("battle", "battles"), "violence against civilians": ("attack on civilians", "attacks on civilians"),
-               "explosions/remote violence": ("explosion or remote attack", "explosions or remote attacks")}
+EVENT_NOUNS = {
+    "battles": ("battle", "battles"),
+    "violence against civilians": ("attack on civilians", "attacks on civilians"),
+    "explosions/remote violence": ("explosion or remote attack", "explosions or remote attacks"),
+}
 #: Shock kinds (riskcast.schemas.SHOCK_KINDS) as an analyst names them.
-SHOCK_WORDS = {"coup": "coup", "coup_attempt": "coup attempt", "withdrawal_announced": "withdrawal announcement",
-               "withdrawal_completed": "completed troop withdrawal", "deployment": "troop deployment",
-               "peace_accord": "peace accord", "ceasefire": "ceasefire", "election": "election", "sanctions": "sanctions",
-               "other": "other shock"}
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December")
+SHOCK_WORDS = {
+    "coup": "coup",
+    "coup_attempt": "coup attempt",
+    "withdrawal_announced": "withdrawal announcement",
+    "withdrawal_completed": "completed troop withdrawal",
+    "deployment": "troop deployment",
+    "peace_accord": "peace accord",
+    "ceasefire": "ceasefire",
+    "election": "election",
+    "sanctions": "sanctions",
+    "other": "other shock",
+}
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 @dataclass(frozen=True)
@@ -82,6 +106,7 @@ class Driver:
 
 
 # --- numbers and nouns --------------------------------------------------------------------------
+
 
 def _num(v: float) -> str:
     """Whole numbers as such, others with one decimal (counts are sums of whole events)."""
@@ -106,7 +131,11 @@ def _noun(f: Feature) -> tuple[str, str] | None:
     """(singular, plural) of what a count feature counts, or None when it is not a count."""
     if isinstance(f, (Events, Fatalities)):
         actor = f" involving {ACTOR_NAMES.get(f.actor_group, f.actor_group)}" if f.actor_group else ""
-        typed = EVENT_NOUNS.get(f.event_type.casefold(), (f"{f.event_type} event", f"{f.event_type} events")) if f.event_type else None
+        typed = (
+            EVENT_NOUNS.get(f.event_type.casefold(), (f"{f.event_type} event", f"{f.event_type} events"))
+            if f.event_type
+            else None
+        )
         if isinstance(f, Fatalities):
             what = typed[1] if typed else "attacks"
             return f"death in {what}{actor}", f"deaths in {what}{actor}"
@@ -136,7 +165,9 @@ def _who(force: str | None) -> str:
 def _kind(kind) -> str:
     if kind is None:
         return "shock"
-    return " or ".join(SHOCK_WORDS.get(k, k.replace("_", " ")) for k in ((kind,) if isinstance(kind, str) else kind))
+    return " or ".join(
+        SHOCK_WORDS.get(k, k.replace("_", " ")) for k in ((kind,) if isinstance(kind, str) else kind)
+    )
 
 
 def _shock(f: Feature) -> str:
@@ -145,6 +176,7 @@ def _shock(f: Feature) -> str:
 
 
 # --- sentences ---------------------------------------------------------------------------------
+
 
 def _month_of_year(values: Mapping[str, float]) -> str:
     sin, cos = values.get(MonthOfYear("sin").name), values.get(MonthOfYear("cos").name)
@@ -175,8 +207,11 @@ def _sentence(f: Feature, v: float, unit: str, values: Mapping[str, float]) -> s
     if isinstance(f, Decay) and (noun := _noun(f.of)):
         return f"no {noun[1]} on record" if v <= 0 else f"last {noun[0]} {_ago(_since_decay(v, f.halflife))}"
     if isinstance(f, Onset) and (noun := _noun(f.of)):
-        return (f"{noun[1]} resumed after {f.quiet} quiet months" if v >= 0.5
-                else f"no resumption of {noun[1]} after {f.quiet} quiet months")
+        return (
+            f"{noun[1]} resumed after {f.quiet} quiet months"
+            if v >= 0.5
+            else f"no resumption of {noun[1]} after {f.quiet} quiet months"
+        )
     if isinstance(f, Change) and (noun := _noun(f.of)):
         ref = "the month before" if f.k == 1 else f"{f.k} months before"
         if abs(v) < 0.05:
@@ -189,8 +224,11 @@ def _sentence(f: Feature, v: float, unit: str, values: Mapping[str, float]) -> s
         else:
             where = f"in neighbouring {unit}s" if f.order == 1 else f"in {unit}s {f.order} steps away"
         if f.stat == "mean":
-            per = (f"neighbouring {unit}" if f.order == 1 else f"{unit} {f.order} steps away") if f.weighting == "none" \
+            per = (
+                (f"neighbouring {unit}" if f.order == 1 else f"{unit} {f.order} steps away")
+                if f.weighting == "none"
                 else f"nearby {unit} (distance-weighted, within {f.order} steps)"
+            )
             return f"{_num(v)} {noun[1]} on average per {per} {when}"
         return f"{_count(v, noun)} {where} {when}"
     if isinstance(f, SpatialLag) and f.weighting == "none" and f.stat == "sum" and f.order == 1:
@@ -198,15 +236,21 @@ def _sentence(f: Feature, v: float, unit: str, values: Mapping[str, float]) -> s
             return f"{_who(f.of.force)} present in {_count(v, (f'neighbouring {unit}', f'neighbouring {unit}s'))}"
         if isinstance(f.of, Withdrawal):
             # A sum of decays over neighbours does not invert to one date; give the signal and its scale.
-            return (f"{_who(f.of.force)} has not left any neighbouring {unit}" if v < 0.005 else
-                    f"{_who(f.of.force)} left neighbouring {unit}s (signal {v:.2f}, summed over them; "
-                    f"halves every {_num(f.of.halflife)} months)")
+            return (
+                f"{_who(f.of.force)} has not left any neighbouring {unit}"
+                if v < 0.005
+                else f"{_who(f.of.force)} left neighbouring {unit}s (signal {v:.2f}, summed over them; "
+                f"halves every {_num(f.of.halflife)} months)"
+            )
     if isinstance(f, CountryTotal) and (counted := _when(f.of)) is not None:
         return f"{_count(v, counted[0])} country-wide {counted[1]}"
     if isinstance(f, NearestEventDistance):
         window = "last month" if f.window == 1 else f"in the last {f.window} months"
-        return (f"no attack within {_num(f.cap_km)} km {window}" if v >= f.cap_km
-                else f"nearest attack {_num(round(v))} km away {window}")
+        return (
+            f"no attack within {_num(f.cap_km)} km {window}"
+            if v >= f.cap_km
+            else f"nearest attack {_num(round(v))} km away {window}"
+        )
     if isinstance(f, Troops):
         return f"{_num(v)} troops of {_who(f.force)} reported in the {unit}"
     if isinstance(f, Present):
@@ -216,17 +260,27 @@ def _sentence(f: Feature, v: float, unit: str, values: Mapping[str, float]) -> s
     if isinstance(f, MonthsSinceArrival):
         return f"{_who(f.force)} not present" if v >= f.cap else f"{_who(f.force)} arrived {_ago(v)}"
     if isinstance(f, MonthsSinceDeparture):
-        return f"{_who(f.force)} has not left (present, or never was)" if v >= f.cap else f"{_who(f.force)} left {_ago(v)}"
+        return (
+            f"{_who(f.force)} has not left (present, or never was)"
+            if v >= f.cap
+            else f"{_who(f.force)} left {_ago(v)}"
+        )
     if isinstance(f, Withdrawal):
-        return (f"{_who(f.force)} has not left (present, or never was)" if v <= 0
-                else f"{_who(f.force)} left {_ago(_since_decay(v, f.halflife))}")
+        return (
+            f"{_who(f.force)} has not left (present, or never was)"
+            if v <= 0
+            else f"{_who(f.force)} left {_ago(_since_decay(v, f.halflife))}"
+        )
     if isinstance(f, MonthsSinceShock):
         return f"no {_shock(f)} in the last {f.cap} months" if v >= f.cap else f"{_shock(f)} {_ago(v)}"
     if isinstance(f, ShockDecay):
         return f"no {_shock(f)} on record" if v <= 0 else f"{_shock(f)} {_ago(_since_decay(v, f.halflife))}"
     if isinstance(f, PostShock):
-        return (f"{_shock(f)} within the last {f.months} months" if v >= 0.5
-                else f"no {_shock(f)} in the last {f.months} months")
+        return (
+            f"{_shock(f)} within the last {f.months} months"
+            if v >= 0.5
+            else f"no {_shock(f)} in the last {f.months} months"
+        )
     if isinstance(f, ShockCount):
         noun = (_shock(f), "shocks" if f.kind is None else f"{_shock(f)} events")
         return f"{_count(v, noun)} in the last {f.window} months"
@@ -243,6 +297,7 @@ def _sentence(f: Feature, v: float, unit: str, values: Mapping[str, float]) -> s
 
 
 # --- public API --------------------------------------------------------------------------------
+
 
 def parse_top_features(top_features: str) -> list[tuple[str, float]]:
     """``"a +0.41; b -0.22"`` -> ``[("a", 0.41), ("b", -0.22)]``; malformed entries are skipped."""
@@ -291,8 +346,13 @@ def _project_index() -> tuple[tuple[str, Feature], ...]:
     return tuple(feature_index(feats).items())
 
 
-def explain(top_features: str, values: Mapping[str, float], definitions: Mapping[str, str], unit_word: str = "region",
-            features: Mapping[str, Feature] | Iterable[Feature] | None = None) -> list[Driver]:
+def explain(
+    top_features: str,
+    values: Mapping[str, float],
+    definitions: Mapping[str, str],
+    unit_word: str = "region",
+    features: Mapping[str, Feature] | Iterable[Feature] | None = None,
+) -> list[Driver]:
     """The drivers of one score, in the order ``top_features`` lists them.
 
     Args:
@@ -319,15 +379,26 @@ def explain(top_features: str, values: Mapping[str, float], definitions: Mapping
             except (ValueError, OverflowError):  # e.g. log2 of a negative decay: say it plainly instead
                 sentence = None
         if sentence is None:
-            shown = "n/a" if math.isnan(value) else _num(value) if abs(value) >= 1 or value == 0 else f"{value:.2f}"
+            shown = (
+                "n/a"
+                if math.isnan(value)
+                else _num(value)
+                if abs(value) >= 1 or value == 0
+                else f"{value:.2f}"
+            )
             sentence = f"{definitions.get(column, column.replace('_', ' '))}: {shown}"
         out.append(Driver(column, contribution, "up" if contribution > 0 else "down", value, sentence))
     return out
 
 
-def explain_change_row(changes: str, now: Mapping[str, float], before: Mapping[str, float],
-                       definitions: Mapping[str, str], unit_word: str = "region",
-                       features: Mapping[str, Feature] | Iterable[Feature] | None = None) -> list[tuple[Driver, str]]:
+def explain_change_row(
+    changes: str,
+    now: Mapping[str, float],
+    before: Mapping[str, float],
+    definitions: Mapping[str, str],
+    unit_word: str = "region",
+    features: Mapping[str, Feature] | Iterable[Feature] | None = None,
+) -> list[tuple[Driver, str]]:
     """The features that moved a forecast since last month, in words: ``(driver now, sentence a month before)``.
 
     ``changes`` is the ``changes`` cell of ``changes.csv`` (:func:`riskcast.scoring.explain_change`):
@@ -340,9 +411,15 @@ def explain_change_row(changes: str, now: Mapping[str, float], before: Mapping[s
     return [(a, b.sentence) for a, b in zip(now_d, before_d)]
 
 
-def drivers_table(scores: pd.DataFrame, panel: pd.DataFrame, definitions: Mapping[str, str],
-                  feature_set: Iterable[Feature] | None = None, horizon: int = 1, top_n: int = 10,
-                  unit_word: str = "region") -> pd.DataFrame:
+def drivers_table(
+    scores: pd.DataFrame,
+    panel: pd.DataFrame,
+    definitions: Mapping[str, str],
+    feature_set: Iterable[Feature] | None = None,
+    horizon: int = 1,
+    top_n: int = 10,
+    unit_word: str = "region",
+) -> pd.DataFrame:
     """Drivers of the ``top_n`` units by p at ``horizon``, one row per unit, highest p first.
 
     ``panel`` is ``features.parquet`` (``unit_id``, ``month`` and the feature columns); each
@@ -354,21 +431,38 @@ def drivers_table(scores: pd.DataFrame, panel: pd.DataFrame, definitions: Mappin
         unit has; empty strings where a unit has fewer).
     """
     index = feature_index(feature_set)
-    top = scores[scores["horizon"] == horizon].sort_values(["p", "unit_id"], ascending=[False, True], kind="stable").head(top_n)
+    top = (
+        scores[scores["horizon"] == horizon]
+        .sort_values(["p", "unit_id"], ascending=[False, True], kind="stable")
+        .head(top_n)
+    )
     months = pd.to_datetime(panel["month"]).dt.to_period("M")
-    rows = panel.assign(_period=months).drop_duplicates(["unit_id", "_period"], keep="last").set_index(["unit_id", "_period"])
+    rows = (
+        panel.assign(_period=months)
+        .drop_duplicates(["unit_id", "_period"], keep="last")
+        .set_index(["unit_id", "_period"])
+    )
     records = []
     for s in top.itertuples(index=False):
         key = (s.unit_id, pd.Period(str(s.as_of), "M"))
         values = rows.loc[key].to_dict() if key in rows.index else {}
-        records.append({"unit_id": s.unit_id, "unit_name": s.unit_name, "country": getattr(s, "country", ""),
-                        "as_of": s.as_of, "p": float(s.p),
-                        "drivers": explain(s.top_features, values, definitions, unit_word, index)})
+        records.append(
+            {
+                "unit_id": s.unit_id,
+                "unit_name": s.unit_name,
+                "country": getattr(s, "country", ""),
+                "as_of": s.as_of,
+                "p": float(s.p),
+                "drivers": explain(s.top_features, values, definitions, unit_word, index),
+            }
+        )
     k = max((len(r["drivers"]) for r in records), default=0)
     for r in records:
         for i in range(k):
             d = r["drivers"][i] if i < len(r["drivers"]) else None
             r[f"driver_{i + 1}"] = d.sentence if d else ""
             r[f"direction_{i + 1}"] = d.direction if d else ""
-    cols = ["unit_id", "unit_name", "country", "as_of", "p", "drivers"] + [f"{c}_{i + 1}" for i in range(k) for c in ("driver", "direction")]
+    cols = ["unit_id", "unit_name", "country", "as_of", "p", "drivers"] + [
+        f"{c}_{i + 1}" for i in range(k) for c in ("driver", "direction")
+    ]
     return pd.DataFrame(records, columns=cols)

@@ -1,4 +1,5 @@
 """Figures from evaluation tables (PNG, written atomically); they know nothing of training."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,7 +26,9 @@ def reliability_figure(reliability: pd.DataFrame, path: str | Path, models: list
     rel = reliability[reliability["n"] > 0]
     horizons = sorted(rel["horizon"].unique())
     models = models or sorted(rel["model"].unique())
-    fig, axes = plt.subplots(1, max(len(horizons), 1), figsize=(3.2 * max(len(horizons), 1), 3.4), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        1, max(len(horizons), 1), figsize=(3.2 * max(len(horizons), 1), 3.4), squeeze=False, sharey=True
+    )
     for ax, h in zip(axes[0], horizons):
         ax.plot([0, 1], [0, 1], color="#999", lw=0.8, ls="--")
         for m in models:

@@ -5,6 +5,7 @@ nothing. Every configured target (P(any attack) and the intensity targets) is a 
 headline ranks by the one with the widest spread of P across its own top ``top_n`` units at the
 shortest horizon, and says which, with every candidate's spread beside it.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,7 +21,9 @@ def spread_of_top(p: pd.Series, top_n: int) -> float:
     return float(top.max() - top.min()) if len(top) > 1 else 0.0
 
 
-def headline(out: Path, scores: pd.DataFrame, horizon: int, top_n: int, descriptions: dict[str, str]) -> dict | None:
+def headline(
+    out: Path, scores: pd.DataFrame, horizon: int, top_n: int, descriptions: dict[str, str]
+) -> dict | None:
     """The headline table, or None when the run has no intensity targets.
 
     Returns ``{"target", "description", "spreads": [(target, description, spread)], "targets":
@@ -34,17 +37,30 @@ def headline(out: Path, scores: pd.DataFrame, horizon: int, top_n: int, descript
     if extra.empty:
         return None
     any_p = scores[scores["horizon"] == horizon].set_index("unit_id")["p"].rename("any")
-    wide = pd.concat([any_p, extra.pivot_table(index="unit_id", columns="target", values="p", aggfunc="first")], axis=1)
+    wide = pd.concat(
+        [any_p, extra.pivot_table(index="unit_id", columns="target", values="p", aggfunc="first")], axis=1
+    )
     targets = ["any", *[t for t in dict.fromkeys(extra["target"]) if t in wide.columns]]
     spreads = {t: spread_of_top(wide[t].dropna(), top_n) for t in targets}
     best = max(targets, key=lambda t: (spreads[t], -targets.index(t)))  # first listed wins ties
     names = scores.drop_duplicates("unit_id").set_index("unit_id")
     ranked = wide.sort_values(best, ascending=False, kind="stable").head(top_n)
-    rows = [{"name": names.loc[u, "unit_name"], "country": names.loc[u, "country"],
-             "p": {t: "" if pd.isna(r[t]) else f"{r[t]:.2f}" for t in targets}} for u, r in ranked.iterrows()]
-    return {"target": best, "description": descriptions.get(best, best), "targets": targets,
-            "labels": {t: descriptions.get(t, t) for t in targets},
-            "spreads": [(t, descriptions.get(t, t), f"{spreads[t]:.2f}") for t in targets], "rows": rows}
+    rows = [
+        {
+            "name": names.loc[u, "unit_name"],
+            "country": names.loc[u, "country"],
+            "p": {t: "" if pd.isna(r[t]) else f"{r[t]:.2f}" for t in targets},
+        }
+        for u, r in ranked.iterrows()
+    ]
+    return {
+        "target": best,
+        "description": descriptions.get(best, best),
+        "targets": targets,
+        "labels": {t: descriptions.get(t, t) for t in targets},
+        "spreads": [(t, descriptions.get(t, t), f"{spreads[t]:.2f}") for t in targets],
+        "rows": rows,
+    }
 
 
 def intensity_backtest_rows(out: Path, chosen: dict[str, str], baselines: list[str]) -> list[dict]:

@@ -4,6 +4,7 @@ The HTML report is self-contained (figures are ``data:`` URIs), so rendering it 
 network at all. The URL fetcher given to WeasyPrint enforces that: an analyst's report must not
 leak that it was opened (or stall on a dead link) because a data file smuggled in a remote URL.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -3,6 +3,7 @@
 Reads only the panel and the score table (``riskcast.scoring.SCORE_COLUMNS``), so it can
 plot any scored run without touching models or the registry.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,7 +39,9 @@ def _forecast_rows(scores: pd.DataFrame, unit_id: str) -> pd.DataFrame:
     return s.sort_values("horizon", kind="stable")
 
 
-def unit_plot(panel: pd.DataFrame, scores: pd.DataFrame, unit_id: str, path: str | Path, months: int = 36) -> Path:
+def unit_plot(
+    panel: pd.DataFrame, scores: pd.DataFrame, unit_id: str, path: str | Path, months: int = 36
+) -> Path:
     """Bars of the unit's observed monthly target counts, points for its forecast horizons.
 
     Args:
@@ -73,7 +76,14 @@ def unit_plot(panel: pd.DataFrame, scores: pd.DataFrame, unit_id: str, path: str
 
     fig, ax = plt.subplots(figsize=(8, 3.6))
     # Bars 25 days wide on a date axis: months read as separate, adjacent blocks.
-    ax.bar(hist["month"], hist["n_target"].astype(float), width=25, align="edge", color=_BAR, label="observed attacks")
+    ax.bar(
+        hist["month"],
+        hist["n_target"].astype(float),
+        width=25,
+        align="edge",
+        color=_BAR,
+        label="observed attacks",
+    )
     if not fc.empty:
         centre = fc["expected_count"].astype(float).to_numpy()
         centre = np.where(np.isnan(centre), fc["q50"].astype(float).to_numpy(), centre)
@@ -81,18 +91,37 @@ def unit_plot(panel: pd.DataFrame, scores: pd.DataFrame, unit_id: str, path: str
         lo = np.clip(centre - fc["q10"].astype(float).to_numpy(), 0, None)
         hi = np.clip(fc["q90"].astype(float).to_numpy() - centre, 0, None)
         x = fc["target"] + pd.Timedelta(days=12)  # the middle of the month, like the bars
-        ax.errorbar(x, centre, yerr=[lo, hi], fmt="o", color=_POINT, capsize=3, ms=5,
-                    label="forecast: expected count, q10-q90")
+        ax.errorbar(
+            x,
+            centre,
+            yerr=[lo, hi],
+            fmt="o",
+            color=_POINT,
+            capsize=3,
+            ms=5,
+            label="forecast: expected count, q10-q90",
+        )
         top = np.nanmax(np.concatenate([hist["n_target"].astype(float).to_numpy(), centre + hi, [1.0]]))
         # Vertical text above each range: adjacent horizons are only a bar width apart.
         for xi, ytop, p in zip(x, np.nan_to_num(centre + hi), fc["p"].astype(float)):
-            ax.annotate(f"P(attack) {p:.2f}", (xi, ytop), textcoords="offset points", xytext=(0, 4), ha="center",
-                        va="bottom", rotation=90, fontsize=7, color=_POINT)
+            ax.annotate(
+                f"P(attack) {p:.2f}",
+                (xi, ytop),
+                textcoords="offset points",
+                xytext=(0, 4),
+                ha="center",
+                va="bottom",
+                rotation=90,
+                fontsize=7,
+                color=_POINT,
+            )
         ax.set_ylim(0, top * 1.45)
         ax.axvline(fc["as_of"].iloc[0] + pd.DateOffset(months=1), color="#999", lw=0.8, ls="--")
         ax.set_xlim(hist["month"].min() - pd.Timedelta(days=20), fc["target"].max() + pd.Timedelta(days=45))
     else:
-        ax.text(0.99, 0.95, "no forecast for this unit", transform=ax.transAxes, ha="right", va="top", fontsize=8)
+        ax.text(
+            0.99, 0.95, "no forecast for this unit", transform=ax.transAxes, ha="right", va="top", fontsize=8
+        )
     first = rows.iloc[0]
     ax.set_title(f"{first['unit_name']} ({first['country']}) - {unit_id}")
     ax.set_ylabel("attacks per month")

@@ -3,6 +3,7 @@
 Takes the run's output tables; knows nothing of training. Every string that comes from a data
 file goes through Jinja's autoescaping.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,14 +31,22 @@ def _metrics_table(metrics: pd.DataFrame, baselines: list[str]) -> tuple[list[st
         return [], []
     order = list(baselines) + sorted(m for m in metrics["model"].unique() if m not in baselines)
     models = [m for m in order if m in set(metrics["model"])]
-    wide = metrics.pivot_table(index=["horizon", "metric"], columns="model", values="value", aggfunc="first", dropna=False)
+    wide = metrics.pivot_table(
+        index=["horizon", "metric"], columns="model", values="value", aggfunc="first", dropna=False
+    )
     n = metrics.groupby(["horizon", "metric"])["n"].max()
     rows = []
     for (h, metric), r in wide.iterrows():
         if metric == "base_rate":
             continue
-        rows.append({"horizon": int(h), "metric": metric, "n": int(n.loc[(h, metric)]),
-                     "values": ["n/a" if pd.isna(r.get(m)) else f"{r.get(m):.3f}" for m in models]})
+        rows.append(
+            {
+                "horizon": int(h),
+                "metric": metric,
+                "n": int(n.loc[(h, metric)]),
+                "values": ["n/a" if pd.isna(r.get(m)) else f"{r.get(m):.3f}" for m in models],
+            }
+        )
     return models, rows
 
 
@@ -56,7 +65,10 @@ def _set_comparison(metrics: pd.DataFrame) -> list[dict]:
             row = {"model": full, "horizon": int(h)}
             for metric in ("auroc", "brier_skill_vs_climatology", "log_loss"):
                 a, b = wide.loc[(h, metric), full], wide.loc[(h, metric), history]
-                row[metric] = tuple("n/a" if pd.isna(v) else f"{v:+.3f}" if i == 2 else f"{v:.3f}" for i, v in enumerate((a, b, a - b)))
+                row[metric] = tuple(
+                    "n/a" if pd.isna(v) else f"{v:+.3f}" if i == 2 else f"{v:.3f}"
+                    for i, v in enumerate((a, b, a - b))
+                )
             rows.append(row)
     return rows
 
@@ -64,7 +76,9 @@ def _set_comparison(metrics: pd.DataFrame) -> list[dict]:
 def _previous_scores(out: Path, scores: pd.DataFrame, horizon: int) -> pd.Series:
     """P(attack) per unit from the latest earlier month's scores (``scores_history/``), if any."""
     as_of = str(scores["as_of"].iloc[0]) if len(scores) else ""
-    earlier = sorted(p for p in (out / "scores_history").glob("scores_*.csv") if p.stem.removeprefix("scores_") < as_of)
+    earlier = sorted(
+        p for p in (out / "scores_history").glob("scores_*.csv") if p.stem.removeprefix("scores_") < as_of
+    )
     if not earlier:
         return pd.Series(dtype=float)
     prev = pd.read_csv(earlier[-1])
@@ -79,14 +93,23 @@ def _drivers(settings: ReportSettings, run: dict, scores: pd.DataFrame, out: Pat
     panel = pd.read_parquet(out / "features.parquet")
     panel = panel[[c for c in cols if c in panel.columns]]
     definitions = run.get("feature_definitions", {})
-    table = drivers_table(scores, panel, definitions, None, horizon=settings.first_horizon,
-                          top_n=settings.top_n, unit_word=settings.unit_word)
+    table = drivers_table(
+        scores,
+        panel,
+        definitions,
+        None,
+        horizon=settings.first_horizon,
+        top_n=settings.top_n,
+        unit_word=settings.unit_word,
+    )
     records = table[["unit_id", "unit_name", "p", "drivers", "as_of"]].to_dict("records")
     changes_file = out / "changes.csv"
     if changes_file.exists():
         index = feature_index(None)
         changes = pd.read_csv(changes_file, keep_default_na=False, na_values=[""]).set_index("unit_id")
-        rows = panel.assign(_p=pd.to_datetime(panel["month"]).dt.to_period("M")).drop_duplicates(["unit_id", "_p"], keep="last")
+        rows = panel.assign(_p=pd.to_datetime(panel["month"]).dt.to_period("M")).drop_duplicates(
+            ["unit_id", "_p"], keep="last"
+        )
         rows = rows.set_index(["unit_id", "_p"])
         for r in records:
             if r["unit_id"] not in changes.index:
@@ -94,10 +117,17 @@ def _drivers(settings: ReportSettings, run: dict, scores: pd.DataFrame, out: Pat
             c = changes.loc[r["unit_id"]]
             now_p = pd.Period(str(r["as_of"]), "M")
             now = rows.loc[(r["unit_id"], now_p)].to_dict() if (r["unit_id"], now_p) in rows.index else {}
-            before = rows.loc[(r["unit_id"], now_p - 1)].to_dict() if (r["unit_id"], now_p - 1) in rows.index else {}
+            before = (
+                rows.loc[(r["unit_id"], now_p - 1)].to_dict()
+                if (r["unit_id"], now_p - 1) in rows.index
+                else {}
+            )
             text = c["changes"] if isinstance(c["changes"], str) else ""
-            r["change"] = {"p_before": float(c["p_before"]), "p_now": float(c["p_now"]),
-                           "moves": explain_change_row(text, now, before, definitions, settings.unit_word, index)}
+            r["change"] = {
+                "p_before": float(c["p_before"]),
+                "p_now": float(c["p_now"]),
+                "moves": explain_change_row(text, now, before, definitions, settings.unit_word, index),
+            }
     return records
 
 
@@ -110,31 +140,53 @@ def render_report(settings: ReportSettings, out: Path) -> str:
     import pyarrow.parquet as pq
 
     events_file = out / "tables" / "events.parquet"
-    events = pd.read_parquet(events_file, columns=[c for c in ("date", "source_dataset", "recorded")
-                                                   if c in pq.read_schema(events_file).names])
+    events = pd.read_parquet(
+        events_file,
+        columns=[c for c in ("date", "source_dataset", "recorded") if c in pq.read_schema(events_file).names],
+    )
     panel = pd.read_parquet(out / "features.parquet", columns=["unit_id", "month", "n_target"])
 
     missing = sorted(set(settings.horizons) - set(scores["horizon"].astype(int)))
     if missing:
-        raise ConfigError(f"{out / 'scores.csv'} has no scores for horizons {missing} that the config asks for: "
-                          "report with the config the run used, or rerun `riskcast score` with this one")
-    wide = scores.pivot_table(index=["unit_id", "unit_name", "country"], columns="horizon", values=["p", "expected_count"], aggfunc="first")
+        raise ConfigError(
+            f"{out / 'scores.csv'} has no scores for horizons {missing} that the config asks for: "
+            "report with the config the run used, or rerun `riskcast score` with this one"
+        )
+    wide = scores.pivot_table(
+        index=["unit_id", "unit_name", "country"],
+        columns="horizon",
+        values=["p", "expected_count"],
+        aggfunc="first",
+    )
     # the tier comes with the scores (riskcast.scoring, cut points from scoring.tiers)
     tiers = scores[scores["horizon"] == settings.first_horizon].set_index("unit_id")["tier"]
     h0 = settings.first_horizon
     wide = wide.sort_values(("p", h0), ascending=False)
-    recent = panel[panel["month"] > panel["month"].max() - pd.DateOffset(months=12)].groupby("unit_id")["n_target"].sum()
+    recent = (
+        panel[panel["month"] > panel["month"].max() - pd.DateOffset(months=12)]
+        .groupby("unit_id")["n_target"]
+        .sum()
+    )
     previous = _previous_scores(out, scores, h0)
     units = []
     for (uid, name, country), r in wide.iterrows():
-        units.append({
-            "unit_id": uid, "name": name, "country": country,
-            "p": [f"{r[('p', h)]:.2f}" for h in settings.horizons],
-            "count": "n/a" if pd.isna(r[("expected_count", h0)]) else f"{r[('expected_count', h0)]:.1f}",
-            "tier": str(tiers.get(uid, "")), "last12": int(recent.get(uid, 0)),
-            "change": "new" if uid not in previous.index else f"{r[('p', h0)] - previous[uid]:+.2f}",
-        })
-    coverage = source_coverage(events, run.get("as_of")).rename(columns={"first": "min", "last": "max"}).to_dict("records")
+        units.append(
+            {
+                "unit_id": uid,
+                "name": name,
+                "country": country,
+                "p": [f"{r[('p', h)]:.2f}" for h in settings.horizons],
+                "count": "n/a" if pd.isna(r[("expected_count", h0)]) else f"{r[('expected_count', h0)]:.1f}",
+                "tier": str(tiers.get(uid, "")),
+                "last12": int(recent.get(uid, 0)),
+                "change": "new" if uid not in previous.index else f"{r[('p', h0)] - previous[uid]:+.2f}",
+            }
+        )
+    coverage = (
+        source_coverage(events, run.get("as_of"))
+        .rename(columns={"first": "min", "last": "max"})
+        .to_dict("records")
+    )
     synthetic = any(SYNTHETIC_MARK in str(c["source_dataset"]).lower() for c in coverage)
     # which models are baselines: recorded by the backtest stage (reporting knows nothing of models)
     models, metric_rows = _metrics_table(metrics, run.get("backtest", {}).get("baselines", ["climatology"]))
@@ -151,16 +203,38 @@ def render_report(settings: ReportSettings, out: Path) -> str:
         u["range"] = "" if lo is None or pd.isna(lo) or pd.isna(hi) else f"{lo:.0f}-{hi:.0f}"
     model_info = json.loads((out / "model.json").read_text()) if (out / "model.json").is_file() else {}
     head = headline(out, scores, h0, settings.top_n, run.get("targets", {}))
-    intensity_rows = intensity_backtest_rows(out, model_info.get("intensity_models", {}),
-                                             run.get("backtest", {}).get("baselines", ["climatology"]))
-    env = Environment(loader=FileSystemLoader(project_file("reports")), autoescape=select_autoescape(["html", "j2"], default=True))
+    intensity_rows = intensity_backtest_rows(
+        out, model_info.get("intensity_models", {}), run.get("backtest", {}).get("baselines", ["climatology"])
+    )
+    env = Environment(
+        loader=FileSystemLoader(project_file("reports")),
+        autoescape=select_autoescape(["html", "j2"], default=True),
+    )
     return env.get_template("report.html.j2").render(
-        title=settings.title, run=run, settings=settings, as_of=run.get("as_of"), horizons=settings.horizons,
-        units=units, top=units[: settings.top_n], coverage=coverage, synthetic=synthetic,
-        models=models, metric_rows=metric_rows, inputs=run.get("inputs", {}),
-        assignment=run.get("region_assignment", {}), silent_units=silent_units, windows=windows,
-        warnings=run.get("warnings", []), comparison=_set_comparison(metrics), drift=run.get("drift"),
-        definitions=sorted(run.get("feature_definitions", {}).items()), feature_sets=run.get("feature_sets", {}),
-        drivers=drivers, visuals=visuals, headline=head, intensity_rows=intensity_rows,
-        intensity_models=model_info.get("intensity_models", {}), targets=run.get("targets", {}),
+        title=settings.title,
+        run=run,
+        settings=settings,
+        as_of=run.get("as_of"),
+        horizons=settings.horizons,
+        units=units,
+        top=units[: settings.top_n],
+        coverage=coverage,
+        synthetic=synthetic,
+        models=models,
+        metric_rows=metric_rows,
+        inputs=run.get("inputs", {}),
+        assignment=run.get("region_assignment", {}),
+        silent_units=silent_units,
+        windows=windows,
+        warnings=run.get("warnings", []),
+        comparison=_set_comparison(metrics),
+        drift=run.get("drift"),
+        definitions=sorted(run.get("feature_definitions", {}).items()),
+        feature_sets=run.get("feature_sets", {}),
+        drivers=drivers,
+        visuals=visuals,
+        headline=head,
+        intensity_rows=intensity_rows,
+        intensity_models=model_info.get("intensity_models", {}),
+        targets=run.get("targets", {}),
     )

@@ -3,6 +3,7 @@
 Every figure is inlined (``data:`` URIs or SVG) so the HTML opens offline, and written as a PNG
 next to the report (``figures/``) for people who would rather look than read.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,7 +18,9 @@ from riskcast.reporting.visuals import reliability_png_uri, risk_map, sparkline_
 __all__ = ["visual_sections"]
 
 
-def visual_sections(settings: ReportSettings, run: dict, out: Path, scores: pd.DataFrame, panel: pd.DataFrame) -> dict:
+def visual_sections(
+    settings: ReportSettings, run: dict, out: Path, scores: pd.DataFrame, panel: pd.DataFrame
+) -> dict:
     """Inline figures and tables for the template (keys: map, sparklines, timeline, track, reliability)."""
     figures = out / "figures"
     h0 = settings.first_horizon
@@ -25,17 +28,35 @@ def visual_sections(settings: ReportSettings, run: dict, out: Path, scores: pd.D
     units = pd.read_parquet(out / "tables" / "units.parquet")
     p = scores[scores["horizon"] == h0].set_index("unit_id")["p"]
     boundaries = settings.boundaries if settings.boundaries and Path(settings.boundaries).exists() else None
-    outlines = load_country_outlines(sorted(set(units["country"].dropna().astype(str)))) if "country" in units else {}
-    sections = {"map": risk_map(units, p, figures / "risk_map.png", boundaries=boundaries,
-                                name_property=settings.name_property, outlines=outlines)}
+    outlines = (
+        load_country_outlines(sorted(set(units["country"].dropna().astype(str))))
+        if "country" in units
+        else {}
+    )
+    sections = {
+        "map": risk_map(
+            units,
+            p,
+            figures / "risk_map.png",
+            boundaries=boundaries,
+            name_property=settings.name_property,
+            outlines=outlines,
+        )
+    }
     last24 = panel[panel["month"] > panel["month"].max() - pd.DateOffset(months=24)].sort_values("month")
-    sections["sparklines"] = {uid: sparkline_svg(g["n_target"].to_numpy(dtype=float)) for uid, g in last24.groupby("unit_id")}
+    sections["sparklines"] = {
+        uid: sparkline_svg(g["n_target"].to_numpy(dtype=float)) for uid, g in last24.groupby("unit_id")
+    }
     tables = out / "tables"
     shocks = pd.read_parquet(tables / "shocks.parquet") if (tables / "shocks.parquet").exists() else None
-    presence = pd.read_parquet(tables / "presence.parquet") if (tables / "presence.parquet").exists() else None
+    presence = (
+        pd.read_parquet(tables / "presence.parquet") if (tables / "presence.parquet").exists() else None
+    )
     timeline = context_timeline(shocks, presence, as_of, months=12, countries=list(settings.countries))
     sections["timeline_svg"] = timeline_svg(timeline, as_of, months=12)
-    sections["timeline"] = timeline.assign(date=pd.to_datetime(timeline["date"]).dt.strftime("%Y-%m-%d")).to_dict("records")
+    sections["timeline"] = timeline.assign(
+        date=pd.to_datetime(timeline["date"]).dt.strftime("%Y-%m-%d")
+    ).to_dict("records")
     model = run.get("model") or _registered_model_name(out)
     preds_path, rel_path = out / "predictions.csv", out / "reliability.csv"
     sections["track"], sections["reliability"], sections["track_model"] = [], None, model
@@ -46,7 +67,9 @@ def visual_sections(settings: ReportSettings, run: dict, out: Path, scores: pd.D
             t = track_record(preds, as_of_months=6, horizon=h0, model=model)
             t["target_month"] = t["target_month"].dt.strftime("%Y-%m")
             sections["track"] = t.to_dict("records")
-            sections["track_units"], sections["track_months"] = _per_unit(preds, model, h0, p.sort_values(ascending=False).index[: settings.top_n])
+            sections["track_units"], sections["track_months"] = _per_unit(
+                preds, model, h0, p.sort_values(ascending=False).index[: settings.top_n]
+            )
     if model and rel_path.exists():
         rel = pd.read_csv(rel_path)
         if model in set(rel["model"]):
@@ -54,7 +77,9 @@ def visual_sections(settings: ReportSettings, run: dict, out: Path, scores: pd.D
     return sections
 
 
-def _per_unit(preds: pd.DataFrame, model: str, horizon: int, unit_ids, months: int = 6) -> tuple[list[dict], list[str]]:
+def _per_unit(
+    preds: pd.DataFrame, model: str, horizon: int, unit_ids, months: int = 6
+) -> tuple[list[dict], list[str]]:
     """Per top unit: the last ``months`` backtest forecasts and whether an attack followed."""
     d = preds[(preds["model"] == model) & (preds["horizon"] == horizon) & preds["y_true"].notna()]
     last = sorted(d["target_month"].unique())[-months:]

@@ -5,6 +5,7 @@ the countries, the horizons, how many units to list, what counted as an attack a
 :meth:`ReportSettings.from_config` takes them from a config (or anything with the same
 attributes), so reporting does not depend on the config's whole shape.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -30,10 +31,19 @@ class ReportSettings:
     @classmethod
     def from_config(cls, cfg) -> "ReportSettings":
         """The report's settings from a run config (``riskcast.config.Config``)."""
-        return cls(title=cfg.report.title, config_name=cfg.name, unit=cfg.unit, countries=tuple(cfg.countries),
-                   horizons=tuple(cfg.backtest.horizons), top_n=cfg.report.top_n, attack_threshold=cfg.target.threshold,
-                   event_types=tuple(cfg.target.event_types), tiers=dict(cfg.scoring.tiers),
-                   boundaries=cfg.regions.boundaries, name_property=cfg.regions.name_property)
+        return cls(
+            title=cfg.report.title,
+            config_name=cfg.name,
+            unit=cfg.unit,
+            countries=tuple(cfg.countries),
+            horizons=tuple(cfg.backtest.horizons),
+            top_n=cfg.report.top_n,
+            attack_threshold=cfg.target.threshold,
+            event_types=tuple(cfg.target.event_types),
+            tiers=dict(cfg.scoring.tiers),
+            boundaries=cfg.regions.boundaries,
+            name_property=cfg.regions.name_property,
+        )
 
     @property
     def first_horizon(self) -> int:

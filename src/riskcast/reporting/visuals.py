@@ -4,6 +4,7 @@ Everything is returned inline (an SVG string or a ``data:image/png;base64,...`` 
 report opens offline; PNGs are also written atomically when a path is given. PNG bytes are
 reproducible: matplotlib's Agg backend with the "Software" metadata removed.
 """
+
 from __future__ import annotations
 
 import base64
@@ -159,8 +160,16 @@ def risk_map(
     for country, xy in (outlines or {}).items():
         ax.fill(xy[:, 0], xy[:, 1], facecolor="#f4f1ea", edgecolor="#444", lw=0.9, zorder=0)
         lo, la = xy.mean(axis=0)
-        ax.annotate(_label(country), (lo, la), ha="center", va="center", fontsize=8, color="#888",
-                    style="italic", zorder=0.5)
+        ax.annotate(
+            _label(country),
+            (lo, la),
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="#888",
+            style="italic",
+            zorder=0.5,
+        )
     if boundaries is not None:
         key_to_row: dict[str, int] = {}
         for i, r in u.iterrows():
@@ -180,24 +189,63 @@ def risk_map(
         lat, lon = priogrid_centroid(u.loc[pg, "unit_id"].str[2:].astype(np.int64).to_numpy())
         h = PRIOGRID_CELL / 2
         for i, la, lo in zip(np.flatnonzero(pg), lat, lon):
-            ax.add_patch(Rectangle((lo - h, la - h), PRIOGRID_CELL, PRIOGRID_CELL, facecolor=colour[i],
-                                   edgecolor="#777", lw=0.2))
+            ax.add_patch(
+                Rectangle(
+                    (lo - h, la - h),
+                    PRIOGRID_CELL,
+                    PRIOGRID_CELL,
+                    facecolor=colour[i],
+                    edgecolor="#777",
+                    lw=0.2,
+                )
+            )
             u.loc[i, ["centroid_lat", "centroid_lon"]] = [la, lo]
         drawn |= pg.to_numpy()
     dots = ~drawn & u["centroid_lat"].notna().to_numpy() & u["centroid_lon"].notna().to_numpy()
     if dots.any():
         size = 40 + 460 * u.loc[dots, "p"].fillna(0).clip(0, 1)
-        ax.scatter(u.loc[dots, "centroid_lon"], u.loc[dots, "centroid_lat"], s=size,
-                   c=[colour[i] for i in np.flatnonzero(dots)], edgecolors="#333", linewidths=0.6, zorder=3)
-    top = u[u["p"].notna() & u["centroid_lat"].notna()].sort_values(["p", "unit_id"], ascending=[False, True]).head(5)
+        ax.scatter(
+            u.loc[dots, "centroid_lon"],
+            u.loc[dots, "centroid_lat"],
+            s=size,
+            c=[colour[i] for i in np.flatnonzero(dots)],
+            edgecolors="#333",
+            linewidths=0.6,
+            zorder=3,
+        )
+    top = (
+        u[u["p"].notna() & u["centroid_lat"].notna()]
+        .sort_values(["p", "unit_id"], ascending=[False, True])
+        .head(5)
+    )
     # rank numbers on the map and names in a key: names of neighbouring cells would overlap
     for k, (_, r) in enumerate(top.iterrows(), start=1):
-        ax.annotate(str(k), (r["centroid_lon"], r["centroid_lat"]), ha="center", va="center", fontsize=7,
-                    fontweight="bold", zorder=4, bbox={"boxstyle": "circle,pad=0.2", "fc": "white", "ec": "#333", "lw": 0.5})
+        ax.annotate(
+            str(k),
+            (r["centroid_lon"], r["centroid_lat"]),
+            ha="center",
+            va="center",
+            fontsize=7,
+            fontweight="bold",
+            zorder=4,
+            bbox={"boxstyle": "circle,pad=0.2", "fc": "white", "ec": "#333", "lw": 0.5},
+        )
     if len(top):
-        key = "\n".join(f"{k}. {_label(r['name'])}  {r['p']:.0%}" for k, (_, r) in enumerate(top.iterrows(), start=1))
-        ax.text(0.99, 0.01, key, transform=ax.transAxes, ha="right", va="bottom", ma="left", fontsize=7, zorder=5,
-                bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "#999", "alpha": 0.9})
+        key = "\n".join(
+            f"{k}. {_label(r['name'])}  {r['p']:.0%}" for k, (_, r) in enumerate(top.iterrows(), start=1)
+        )
+        ax.text(
+            0.99,
+            0.01,
+            key,
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            ma="left",
+            fontsize=7,
+            zorder=5,
+            bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "#999", "alpha": 0.9},
+        )
     ax.autoscale_view()
     # room for the circles and the labels, which autoscaling (on centres) does not count
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
@@ -208,8 +256,12 @@ def risk_map(
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
     ax.tick_params(labelsize=7)
-    fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.7,
-                 label="P(at least one attack next month)")
+    fig.colorbar(
+        mpl.cm.ScalarMappable(norm=norm, cmap=cmap),
+        ax=ax,
+        shrink=0.7,
+        label="P(at least one attack next month)",
+    )
     fig.tight_layout()
     return _png_uri(fig, path)
 
@@ -239,12 +291,21 @@ def track_record(
         raise ValueError(f"model {model!r} not in the predictions (have {sorted(set(predictions['model']))})")
     d["target_month"] = pd.to_datetime(d["target_month"].astype(str)).dt.to_period("M").dt.to_timestamp()
     y, pr = d["y_true"].astype(float), d["p"].astype(float)
-    d = d.assign(se=(pr - y) ** 2, hit=(pr >= 0.5) & (y == 1), fa=(pr >= 0.5) & (y == 0), miss=(pr < 0.5) & (y == 1))
+    d = d.assign(
+        se=(pr - y) ** 2, hit=(pr >= 0.5) & (y == 1), fa=(pr >= 0.5) & (y == 0), miss=(pr < 0.5) & (y == 1)
+    )
     g = d.groupby(["model", "target_month"])
-    out = pd.DataFrame({
-        "n_units": g.size(), "mean_p": g["p"].mean(), "observed_share": g["y_true"].mean(), "brier": g["se"].mean(),
-        "hits": g["hit"].sum(), "false_alarms": g["fa"].sum(), "misses": g["miss"].sum(),
-    }).reset_index()
+    out = pd.DataFrame(
+        {
+            "n_units": g.size(),
+            "mean_p": g["p"].mean(),
+            "observed_share": g["y_true"].mean(),
+            "brier": g["se"].mean(),
+            "hits": g["hit"].sum(),
+            "false_alarms": g["fa"].sum(),
+            "misses": g["miss"].sum(),
+        }
+    ).reset_index()
     out[["hits", "false_alarms", "misses"]] = out[["hits", "false_alarms", "misses"]].astype(int)
     if "climatology" in set(out["model"]):
         clim = out[out["model"] == "climatology"].set_index("target_month")["brier"]
@@ -267,9 +328,13 @@ def reliability_png_uri(reliability: pd.DataFrame, model: str, path: str | Path 
         ValueError: ``model`` has no rows.
     """
     plt = _plt()
-    rel = reliability[(reliability["model"] == model) & (reliability["n"] > 0)].sort_values(["horizon", "bin"])
+    rel = reliability[(reliability["model"] == model) & (reliability["n"] > 0)].sort_values(
+        ["horizon", "bin"]
+    )
     if rel.empty:
-        raise ValueError(f"no reliability rows for model {model!r} (have {sorted(set(reliability['model']))})")
+        raise ValueError(
+            f"no reliability rows for model {model!r} (have {sorted(set(reliability['model']))})"
+        )
     horizons = sorted(rel["horizon"].unique())
     fig, axes = plt.subplots(1, len(horizons), figsize=(3.2 * len(horizons), 3.4), squeeze=False, sharey=True)
     for ax, h in zip(axes[0], horizons):

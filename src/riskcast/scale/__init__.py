@@ -9,6 +9,7 @@ backend and never ask which one it is.
   tasks on the cluster and the LightGBM hurdle by ``lightgbm.dask`` (``dask_models``),
   LightGBM trained from block files (``dask_blocks``), scoring mapped over partitions.
 """
+
 from __future__ import annotations
 
 from riskcast.scale.backend import Backend

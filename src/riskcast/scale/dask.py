@@ -3,6 +3,7 @@
 The cluster is the config's scheduler, or an in-process LocalCluster (``compute`` settings),
 opened per call with :func:`~riskcast.scale.dask_features.dask_client`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -32,11 +33,23 @@ class DaskBackend:
         with dask_client(self.compute) as client:
             return compute_features_partitioned(list(features), ctx, client, self.compute.block_units)
 
-    def backtest(self, panel: pd.DataFrame, feature_cols: list[str], models: dict, horizons: tuple[int, ...], **kwargs) -> pd.DataFrame:
+    def backtest(
+        self, panel: pd.DataFrame, feature_cols: list[str], models: dict, horizons: tuple[int, ...], **kwargs
+    ) -> pd.DataFrame:
         with dask_client(self.compute) as client:
             return backtest_on_dask(client, panel, feature_cols, models, horizons, **kwargs)
 
-    def fit(self, model, X: pd.DataFrame, y: np.ndarray, y_count: np.ndarray, months, horizon: int, *, target: str = "any"):
+    def fit(
+        self,
+        model,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        y_count: np.ndarray,
+        months,
+        horizon: int,
+        *,
+        target: str = "any",
+    ):
         """The LightGBM hurdle of P(any attack) by ``lightgbm.dask`` in one partition; any other model here.
 
         One partition keeps the registered model bit for bit the local one (LightGBM spread over
@@ -44,11 +57,15 @@ class DaskBackend:
         """
         if type(model) is not LGBMHurdle or target != "any":
             return self._local.fit(model, X, y, y_count, months, horizon, target=target)
-        frame = X.assign(_y=np.asarray(y, dtype=float), _count=np.asarray(y_count, dtype=float)).reset_index(drop=True)
+        frame = X.assign(_y=np.asarray(y, dtype=float), _count=np.asarray(y_count, dtype=float)).reset_index(
+            drop=True
+        )
         ddf = dd.from_pandas(frame, npartitions=1, sort=False)
         cols = list(X.columns)
         with dask_client(self.compute) as client:
-            return fit_lgbm_hurdle_dask(client, ddf[cols], ddf["_y"], ddf["_count"], model=clone(model), one_machine=True)
+            return fit_lgbm_hurdle_dask(
+                client, ddf[cols], ddf["_y"], ddf["_count"], model=clone(model), one_machine=True
+            )
 
     def scorer(self, bundle, uri: str | None, rows: pd.DataFrame, top_k: int):
         # a run's bundle (no registry URI) is scored here; a registered one on the cluster

@@ -18,6 +18,7 @@ Equal to what: with one worker the booster is ``lightgbm.train`` on the concaten
 the same parameters (tested bit for bit). Across workers it is data-parallel training, like
 ``lightgbm.dask``: close in skill, not equal in numbers.
 """
+
 from __future__ import annotations
 
 import socket
@@ -31,8 +32,19 @@ __all__ = ["fit_lgbm_blocks", "BlockRows"]
 
 # Thread counts come from the workers (one LightGBM thread per worker thread).
 _THREAD_PARAMS = ("n_jobs", "num_threads", "nthread", "nthreads", "num_thread")
-_ROUND_PARAMS = ("n_estimators", "num_iterations", "num_iteration", "n_iter", "num_tree", "num_trees",
-                 "num_round", "num_rounds", "nrounds", "num_boost_round", "max_iter")
+_ROUND_PARAMS = (
+    "n_estimators",
+    "num_iterations",
+    "num_iteration",
+    "n_iter",
+    "num_tree",
+    "num_trees",
+    "num_round",
+    "num_rounds",
+    "nrounds",
+    "num_boost_round",
+    "max_iter",
+)
 
 
 class _Cache:
@@ -94,8 +106,9 @@ def _labels_on_worker(blocks: list, load: Callable) -> tuple[np.ndarray, list[in
     return np.concatenate(labels), sizes
 
 
-def _train_on_worker(blocks: list, load: Callable, labelled: tuple, params: dict, num_boost_round: int,
-                     rank: int) -> str | None:
+def _train_on_worker(
+    blocks: list, load: Callable, labelled: tuple, params: dict, num_boost_round: int, rank: int
+) -> str | None:
     """The Dataset from one Sequence per block, then LightGBM (data-parallel when ``params`` name
     machines). Only rank 0 returns the model."""
     label, sizes = labelled
@@ -123,9 +136,17 @@ def _split(blocks: Sequence, sizes: Sequence[int], n: int) -> list[list]:
     return [[blocks[i] for i in sorted(s)] for s in shares if s]
 
 
-def fit_lgbm_blocks(client, blocks: Sequence, load: Callable, *, params: dict, seed: int,
-                    sizes: Sequence[int] | None = None, workers: Sequence[str] | None = None,
-                    time_out: int = 120):
+def fit_lgbm_blocks(
+    client,
+    blocks: Sequence,
+    load: Callable,
+    *,
+    params: dict,
+    seed: int,
+    sizes: Sequence[int] | None = None,
+    workers: Sequence[str] | None = None,
+    time_out: int = 120,
+):
     """Train a LightGBM booster on the cluster from block files, one block in memory at a time.
 
     Args:
@@ -160,32 +181,66 @@ def fit_lgbm_blocks(client, blocks: Sequence, load: Callable, *, params: dict, s
     p.pop("random_state", None)
     addresses = list(workers) if workers else sorted(client.scheduler_info(n_workers=-1)["workers"])
     shares = _split(list(blocks), list(sizes) if sizes is not None else [1] * len(blocks), len(addresses))
-    addresses = addresses[:len(shares)]
+    addresses = addresses[: len(shares)]
     # Labels first, on every worker: a bad block fails here, before any worker waits on the others'
     # sockets. The labels stay where they were read.
     from distributed import wait
 
-    labelled = [client.submit(_labels_on_worker, share, load, workers=[w], allow_other_workers=False, pure=False)
-                for w, share in zip(addresses, shares)]
+    labelled = [
+        client.submit(_labels_on_worker, share, load, workers=[w], allow_other_workers=False, pure=False)
+        for w, share in zip(addresses, shares)
+    ]
     wait(labelled)
     for f in labelled:
         if f.status == "error":
             f.result()  # re-raises the worker's error here
     futures = []
     if len(shares) > 1:
-        ports = {w: client.submit(_free_port, workers=[w], allow_other_workers=False, pure=False)
-                 for w in addresses}
+        ports = {
+            w: client.submit(_free_port, workers=[w], allow_other_workers=False, pure=False)
+            for w in addresses
+        }
         ports = client.gather(ports)
         from urllib.parse import urlparse
 
         machines = ",".join(f"{urlparse(w).hostname}:{ports[w]}" for w in addresses)
         for rank, (w, share) in enumerate(zip(addresses, shares)):
-            wp = dict(p, tree_learner=p.get("tree_learner", "data"), machines=machines,
-                      local_listen_port=ports[w], num_machines=len(addresses), time_out=time_out)
-            futures.append(client.submit(_train_on_worker, share, load, labelled[rank], wp, rounds, rank,
-                                         workers=[w], allow_other_workers=False, pure=False))
+            wp = dict(
+                p,
+                tree_learner=p.get("tree_learner", "data"),
+                machines=machines,
+                local_listen_port=ports[w],
+                num_machines=len(addresses),
+                time_out=time_out,
+            )
+            futures.append(
+                client.submit(
+                    _train_on_worker,
+                    share,
+                    load,
+                    labelled[rank],
+                    wp,
+                    rounds,
+                    rank,
+                    workers=[w],
+                    allow_other_workers=False,
+                    pure=False,
+                )
+            )
     else:
-        futures.append(client.submit(_train_on_worker, shares[0], load, labelled[0], p, rounds, 0,
-                                     workers=[addresses[0]], allow_other_workers=False, pure=False))
+        futures.append(
+            client.submit(
+                _train_on_worker,
+                shares[0],
+                load,
+                labelled[0],
+                p,
+                rounds,
+                0,
+                workers=[addresses[0]],
+                allow_other_workers=False,
+                pure=False,
+            )
+        )
     results = client.gather(futures)
     return lgb.Booster(model_str=results[0])

@@ -14,6 +14,7 @@ Counts, lags and decays are computed row by row and come out bit for bit the sam
 and means are sparse products over a sub-matrix, equal to the local path within 1e-9 (the
 equivalence test in ``tests/test_compute.py`` checks both).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
@@ -25,8 +26,15 @@ import scipy.sparse as sp
 
 from riskcast.features.base import Feature, FeatureContext, FeatureError, compute_features
 
-__all__ = ["dask_client", "spatial_reach", "spatial_blocks", "halo", "sub_context", "compute_features_partitioned",
-           "PartitionError"]
+__all__ = [
+    "dask_client",
+    "spatial_reach",
+    "spatial_blocks",
+    "halo",
+    "sub_context",
+    "compute_features_partitioned",
+    "PartitionError",
+]
 
 
 class PartitionError(FeatureError):
@@ -50,13 +58,21 @@ def dask_client(spec) -> Iterator[object]:
         finally:
             client.close()
         return
-    with LocalCluster(n_workers=spec.n_workers, threads_per_worker=spec.threads_per_worker,
-                      memory_limit=spec.memory_limit, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=spec.n_workers,
+            threads_per_worker=spec.threads_per_worker,
+            memory_limit=spec.memory_limit,
+            processes=True,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client
 
 
 # --- reach ------------------------------------------------------------------------------------
+
 
 def _children(f: Feature) -> list[Feature]:
     return [v for v in f.params().values() if isinstance(v, Feature)]
@@ -75,8 +91,11 @@ def spatial_reach(f: Feature) -> int:
     from riskcast.features.spatial import NearestEventDistance, SpatialLag
 
     if isinstance(f, NearestEventDistance):
-        raise PartitionError(f"{f.name} reads events within {f.cap_km:g} km, not within a number of neighbour steps: "
-                             "build it with compute.backend = 'local'", param="compute.backend")
+        raise PartitionError(
+            f"{f.name} reads events within {f.cap_km:g} km, not within a number of neighbour steps: "
+            "build it with compute.backend = 'local'",
+            param="compute.backend",
+        )
     own = f.order if isinstance(f, SpatialLag) else 0
     return own + max((spatial_reach(c) for c in _children(f)), default=0)
 
@@ -100,9 +119,14 @@ def _country_totals(features: Sequence[Feature]) -> list[Feature]:
 
 # --- blocks and halos -------------------------------------------------------------------------
 
+
 def _unit_centroids(units: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    lat = pd.to_numeric(units.get("centroid_lat", pd.Series(np.nan, index=units.index)), errors="coerce").to_numpy(float)
-    lon = pd.to_numeric(units.get("centroid_lon", pd.Series(np.nan, index=units.index)), errors="coerce").to_numpy(float)
+    lat = pd.to_numeric(
+        units.get("centroid_lat", pd.Series(np.nan, index=units.index)), errors="coerce"
+    ).to_numpy(float)
+    lon = pd.to_numeric(
+        units.get("centroid_lon", pd.Series(np.nan, index=units.index)), errors="coerce"
+    ).to_numpy(float)
     ids = units["unit_id"].astype(str)
     pg = ids.str.fullmatch(r"PG\d+").to_numpy() & (np.isnan(lat) | np.isnan(lon))
     if pg.any():
@@ -131,7 +155,7 @@ def spatial_blocks(units: pd.DataFrame, block_units: int) -> list[np.ndarray]:
         raise ValueError(f"block_units must be at least 1, got {block_units}")
     lat, lon = _unit_centroids(units)
     order = np.lexsort((np.arange(len(units)), _zorder(lat, lon)))  # ties broken by position: deterministic
-    return [np.sort(order[i:i + block_units]) for i in range(0, len(order), block_units)]
+    return [np.sort(order[i : i + block_units]) for i in range(0, len(order), block_units)]
 
 
 def halo(core: np.ndarray, neighbours: sp.csr_matrix, steps: int) -> np.ndarray:
@@ -168,18 +192,30 @@ def sub_context(ctx: FeatureContext, idx: np.ndarray) -> FeatureContext:
     """The context restricted to the units at positions ``idx`` (all months; tables re-indexed)."""
     idx = np.asarray(idx, dtype=np.int64)
     n = len(ctx.units)
-    arrays = {k: (v[idx] if getattr(v, "ndim", 0) >= 1 and v.shape[0] == n else v) for k, v in ctx.arrays.items()}
+    arrays = {
+        k: (v[idx] if getattr(v, "ndim", 0) >= 1 and v.shape[0] == n else v) for k, v in ctx.arrays.items()
+    }
     return FeatureContext(
-        units=ctx.units.iloc[idx].reset_index(drop=True), months=ctx.months,
-        neighbours=ctx.neighbours.tocsr()[idx][:, idx].tocsr(), arrays=arrays,
-        events=_take_rows(ctx.events, idx, n), presence=_take_rows(ctx.presence, idx, n),
-        shocks=_take_rows(ctx.shocks, idx, n), target=ctx.target, actor_groups=dict(ctx.actor_groups),
-        rainy_season=dict(ctx.rainy_season), cache={})
+        units=ctx.units.iloc[idx].reset_index(drop=True),
+        months=ctx.months,
+        neighbours=ctx.neighbours.tocsr()[idx][:, idx].tocsr(),
+        arrays=arrays,
+        events=_take_rows(ctx.events, idx, n),
+        presence=_take_rows(ctx.presence, idx, n),
+        shocks=_take_rows(ctx.shocks, idx, n),
+        target=ctx.target,
+        actor_groups=dict(ctx.actor_groups),
+        rainy_season=dict(ctx.rainy_season),
+        cache={},
+    )
 
 
 # --- the two passes ---------------------------------------------------------------------------
 
-def _country_sums(features: Sequence[Feature], ctx: FeatureContext, core: np.ndarray) -> dict[str, pd.DataFrame]:
+
+def _country_sums(
+    features: Sequence[Feature], ctx: FeatureContext, core: np.ndarray
+) -> dict[str, pd.DataFrame]:
     """Pass 1, on a worker: per CountryTotal, its inner feature summed over the core units per country."""
     out = {}
     country = ctx.units["country"].astype(str).to_numpy()
@@ -194,8 +230,14 @@ def _pass1(block_ctx: FeatureContext, core: np.ndarray, totals: Sequence[Feature
     return _country_sums(totals, block_ctx, core)
 
 
-def _pass2(block_ctx: FeatureContext, core: np.ndarray, features: Sequence[Feature], totals: dict[str, pd.DataFrame],
-           dtype, out_file: str | None = None):
+def _pass2(
+    block_ctx: FeatureContext,
+    core: np.ndarray,
+    features: Sequence[Feature],
+    totals: dict[str, pd.DataFrame],
+    dtype,
+    out_file: str | None = None,
+):
     """Pass 2, on a worker: every feature of the block; the core units' rows (unit-major, then month).
 
     With ``out_file`` the rows (with ``unit_id`` and ``month``) are written there as parquet
@@ -212,15 +254,20 @@ def _pass2(block_ctx: FeatureContext, core: np.ndarray, features: Sequence[Featu
         return part
     from riskcast.atomic import atomic_path
 
-    keys = pd.DataFrame({"unit_id": np.repeat(block_ctx.units["unit_id"].astype(str).to_numpy()[core], n_m),
-                         "month": np.tile(block_ctx.months.to_numpy(), len(core))})
+    keys = pd.DataFrame(
+        {
+            "unit_id": np.repeat(block_ctx.units["unit_id"].astype(str).to_numpy()[core], n_m),
+            "month": np.tile(block_ctx.months.to_numpy(), len(core)),
+        }
+    )
     with atomic_path(out_file) as tmp:
         pd.concat([keys, part], axis=1).to_parquet(tmp, index=False)
     return len(part)
 
 
-def compute_features_partitioned(features: Sequence[Feature], ctx: FeatureContext, client, block_units: int,
-                                 dtype=np.float64, out_dir=None):
+def compute_features_partitioned(
+    features: Sequence[Feature], ctx: FeatureContext, client, block_units: int, dtype=np.float64, out_dir=None
+):
     """:func:`riskcast.features.base.compute_features` on a Dask cluster, block by block.
 
     Args:

@@ -21,6 +21,7 @@ registry to the artifact location (an alias once, so every worker scores the sam
 if the alias moves meanwhile); workers only *read* that artifact (a local path, a shared file
 system or an object store they can reach) and load it once per worker process. No worker logs.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -47,12 +48,17 @@ _THREAD_PARAMS = ("n_jobs", "num_threads", "nthread", "nthreads", "num_thread")
 
 # --- LightGBM ---------------------------------------------------------------------------------
 
+
 def _dask_fit(kind: str, client, X, y, params: dict, seed: int):
     """Fit ``lightgbm.dask.DaskLGBM<kind>`` and return its local scikit-learn twin."""
     from lightgbm.dask import DaskLGBMClassifier, DaskLGBMRegressor
 
     cls = {"classifier": DaskLGBMClassifier, "regressor": DaskLGBMRegressor}[kind]
-    kw = {"force_row_wise": True, "verbose": -1, **{k: v for k, v in params.items() if k not in _THREAD_PARAMS}}
+    kw = {
+        "force_row_wise": True,
+        "verbose": -1,
+        **{k: v for k, v in params.items() if k not in _THREAD_PARAMS},
+    }
     # Deterministic mode with row-wise histograms, as LGBMHurdle fits locally.
     kw.update(random_state=seed, deterministic=True)
     with warnings.catch_warnings():
@@ -66,8 +72,10 @@ def _prepare(X, y, *others, one_machine: bool) -> tuple:
     """Check the partitioning; with ``one_machine`` every collection as one partition, rows in order."""
     for o in (y, *others):
         if o is not None and o.npartitions != X.npartitions:
-            raise ValueError(f"X has {X.npartitions} partitions but a target has {o.npartitions}: "
-                             "partition features and targets alike (rows aligned)")
+            raise ValueError(
+                f"X has {X.npartitions} partitions but a target has {o.npartitions}: "
+                "partition features and targets alike (rows aligned)"
+            )
     if one_machine:
         return tuple(None if c is None else c.repartition(npartitions=1) for c in (X, y, *others))
     return (X, y, *others)
@@ -88,11 +96,14 @@ def _training_data(X, y, *, as_arrays: bool) -> tuple:
     if not as_arrays:
         return X, y
     lengths = tuple(sizes[i] for i in keep)
-    return X.astype("float64").to_dask_array(lengths=lengths), y.astype("float64").to_dask_array(lengths=lengths)
+    return X.astype("float64").to_dask_array(lengths=lengths), y.astype("float64").to_dask_array(
+        lengths=lengths
+    )
 
 
-def fit_lgbm_dask(client, X: dd.DataFrame, y: dd.Series, *, params: dict, seed: int,
-                  one_machine: bool = False) -> lgb.LGBMClassifier:
+def fit_lgbm_dask(
+    client, X: dd.DataFrame, y: dd.Series, *, params: dict, seed: int, one_machine: bool = False
+) -> lgb.LGBMClassifier:
     """Train a LightGBM classifier on a Dask cluster; return the local ``LGBMClassifier``.
 
     Args:
@@ -142,9 +153,16 @@ def _excess_of(part: pd.DataFrame, est: LGBMHurdle) -> pd.Series:
     return pd.Series(est._excess(est._x(part)), index=part.index, dtype=float)
 
 
-def fit_lgbm_hurdle_dask(client, X: dd.DataFrame, y: dd.Series, y_count: dd.Series | None = None, *,
-                         model: LGBMHurdle | None = None, seed: int | None = None,
-                         one_machine: bool = False) -> LGBMHurdle:
+def fit_lgbm_hurdle_dask(
+    client,
+    X: dd.DataFrame,
+    y: dd.Series,
+    y_count: dd.Series | None = None,
+    *,
+    model: LGBMHurdle | None = None,
+    seed: int | None = None,
+    one_machine: bool = False,
+) -> LGBMHurdle:
     """:meth:`LGBMHurdle.fit` with both ensembles trained by ``lightgbm.dask``.
 
     The class's own steps: column validation (on the frame's schema), the one-class constant,
@@ -197,8 +215,13 @@ def fit_lgbm_hurdle_dask(client, X: dd.DataFrame, y: dd.Series, y_count: dd.Seri
         est.const_, est.clf_ = (float(ones) + 1) / (int(n) + 2), None
     else:
         est.const_ = None
-        est.clf_ = _dask_fit("classifier", client, *_training_data(Xf, y, as_arrays=True),
-                             {"objective": "binary", **params}, est.random_state)
+        est.clf_ = _dask_fit(
+            "classifier",
+            client,
+            *_training_data(Xf, y, as_arrays=True),
+            {"objective": "binary", **params},
+            est.random_state,
+        )
     est.reg_, est.pos_mean_, est.nb_size_ = None, np.nan, SIZE_MAX
     if y_count is None:
         return est
@@ -209,19 +232,33 @@ def fit_lgbm_hurdle_dask(client, X: dd.DataFrame, y: dd.Series, y_count: dd.Seri
     excess = counts - 1
     est.pos_mean_ = float(counts.mean()) if len(counts) else 1.0
     if len(counts) >= est.min_positive_rows and excess.max() > 0:
-        est.reg_ = _dask_fit("regressor", client, *_training_data(x_pos, c_pos - 1, as_arrays=True),
-                             {"objective": est.count_objective, **params}, est.random_state)
+        est.reg_ = _dask_fit(
+            "regressor",
+            client,
+            *_training_data(x_pos, c_pos - 1, as_arrays=True),
+            {"objective": est.count_objective, **params},
+            est.random_state,
+        )
     if len(counts):
         # The fitted excess of the positive rows by the class's own _excess, in partition order.
-        mu = x_pos.map_partitions(_excess_of, est, meta=pd.Series(dtype=float)).compute().to_numpy(dtype=float)
+        mu = (
+            x_pos.map_partitions(_excess_of, est, meta=pd.Series(dtype=float)).compute().to_numpy(dtype=float)
+        )
         est.nb_size_ = fit_nb_size(excess, mu)
     return est
 
 
 # --- backtest ---------------------------------------------------------------------------------
 
-def backtest_on_dask(client, panel: pd.DataFrame, feature_cols: list[str], models: dict, horizons: tuple[int, ...],
-                     **backtest_kwargs) -> pd.DataFrame:
+
+def backtest_on_dask(
+    client,
+    panel: pd.DataFrame,
+    feature_cols: list[str],
+    models: dict,
+    horizons: tuple[int, ...],
+    **backtest_kwargs,
+) -> pd.DataFrame:
     """:func:`~riskcast.evaluation.backtest.run_backtest` with its tasks run on a Dask cluster.
 
     The backtest's own joblib code runs under ``joblib.parallel_config(backend="dask",
@@ -255,6 +292,7 @@ def backtest_on_dask(client, panel: pd.DataFrame, feature_cols: list[str], model
 
 
 # --- scoring ----------------------------------------------------------------------------------
+
 
 def _score_partition(part: pd.DataFrame, source, top_k: int, dtypes: dict) -> pd.DataFrame:
     """The wide scores of one partition on its own index (``source``: a location or a bundle)."""

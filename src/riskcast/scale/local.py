@@ -1,4 +1,5 @@
 """The local backend: this process, and joblib workers for the backtest's tasks (the default)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -22,10 +23,22 @@ class LocalBackend:
     def features(self, features: Sequence[Feature], ctx: FeatureContext) -> pd.DataFrame:
         return compute_features(list(features), ctx)
 
-    def backtest(self, panel: pd.DataFrame, feature_cols: list[str], models: dict, horizons: tuple[int, ...], **kwargs) -> pd.DataFrame:
+    def backtest(
+        self, panel: pd.DataFrame, feature_cols: list[str], models: dict, horizons: tuple[int, ...], **kwargs
+    ) -> pd.DataFrame:
         return run_backtest(panel, feature_cols, models, horizons, n_jobs=self.n_jobs, **kwargs)
 
-    def fit(self, model, X: pd.DataFrame, y: np.ndarray, y_count: np.ndarray, months, horizon: int, *, target: str = "any"):
+    def fit(
+        self,
+        model,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        y_count: np.ndarray,
+        months,
+        horizon: int,
+        *,
+        target: str = "any",
+    ):
         with threadpool_limits(limits=1):  # small fits: see evaluation/backtest.py
             return fit_model(model, X, y, y_count, months, horizon)
 

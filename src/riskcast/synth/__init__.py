@@ -130,6 +130,7 @@ the events; :func:`default_events` / :func:`default_simulation` run it on the cu
 (cached per arguments, copies returned); :func:`effects_table` lists the effect sizes;
 :func:`write_events` writes CSV atomically.
 """
+
 from __future__ import annotations
 
 from riskcast.synth.effects import Effects, effects_table

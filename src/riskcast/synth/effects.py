@@ -3,6 +3,7 @@
 The meaning of every field is documented in the :mod:`riskcast.synth` docstring and in the
 field's ``meaning`` metadata, which :func:`effects_table` lists.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -51,7 +52,8 @@ class Effects:
     dispersion: float = _f(3.0, "negative-binomial size: Var = mu + mu^2/dispersion")
     max_rate: float = _f(300.0, "cap on the expected events per unit-month")
     protective_forces: tuple[str, ...] = _f(
-        ("France", "MINUSMA", "Takuba"), "forces whose presence lowers the rate and whose withdrawal raises it"
+        ("France", "MINUSMA", "Takuba"),
+        "forces whose presence lowers the rate and whose withdrawal raises it",
     )
     presence_mult: float = _f(0.7, "rate multiplier while a protective force is present in the unit")
     attack_on_force_share: float = _f(
@@ -62,7 +64,9 @@ class Effects:
     vac_share: float = _f(0.40, "share of violence against civilians among target events")
     wagner_vac_share: float = _f(0.55, "same, where Wagner is present")
     battles_share: float = _f(0.40, "share of Battles among target events (Explosions get the rest)")
-    withdrawal_peak: float = _f(2.0, "rate multiplier in month 1 after a protective force's presence in a unit ends")
+    withdrawal_peak: float = _f(
+        2.0, "rate multiplier in month 1 after a protective force's presence in a unit ends"
+    )
     withdrawal_half_life: float = _f(6.0, "half-life (months) of the log withdrawal effect")
     withdrawal_months: int = _f(24, "months after a withdrawal during which the effect applies")
     coup_peak: float = _f(1.5, "national rate multiplier in month 1 after a coup")

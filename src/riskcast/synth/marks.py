@@ -1,4 +1,5 @@
 """The marks of each synthetic event: type, sub-type, actors, fatalities, date, place, spelling."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,9 +33,23 @@ _NORTH = ("Tombouctou", "Gao", "Kidal", "Ménaka", "Taoudénit")
 #: None = all, state-side?). An event's actor1 is drawn with these weights among the actors active in its
 #: month and region ("Wagner Group" only where Wagner is present, weight ``_WAGNER_WEIGHT``).
 ACTORS: tuple[tuple[str, float, str | None, str | None, tuple[str, ...] | None, bool], ...] = (
-    ("MNLA: National Movement for the Liberation of Azawad", 3.0, "2012-01", "2014-12", ("Kidal", "Gao", "Tombouctou", "Ménaka"), False),
+    (
+        "MNLA: National Movement for the Liberation of Azawad",
+        3.0,
+        "2012-01",
+        "2014-12",
+        ("Kidal", "Gao", "Tombouctou", "Ménaka"),
+        False,
+    ),
     ("Ansar Dine", 2.0, "2012-01", "2017-02", _NORTH + ("Mopti",), False),
-    ("MUJAO: Movement for Unity and Jihad in West Africa", 2.0, "2012-01", "2015-12", ("Gao", "Ménaka", "Tombouctou"), False),
+    (
+        "MUJAO: Movement for Unity and Jihad in West Africa",
+        2.0,
+        "2012-01",
+        "2015-12",
+        ("Gao", "Ménaka", "Tombouctou"),
+        False,
+    ),
     ("AQIM: Al Qaeda in the Islamic Maghreb", 1.5, "2012-01", "2017-02", _NORTH, False),
     ("FLM: Macina Liberation Front", 2.0, "2015-01", "2017-02", ("Mopti", "Ségou"), False),
     ("JNIM: Group for Support of Islam and Muslims", 5.0, "2017-03", None, None, False),
@@ -58,8 +73,16 @@ _FORCE_ACTORS = {
     "takuba": "Task Force Takuba",
 }
 _SUB_TYPES = {
-    "Battles": (("Armed clash", 0.9), ("Government regains territory", 0.05), ("Non-state actor overtakes territory", 0.05)),
-    "Explosions/Remote violence": (("Remote explosive/landmine/IED", 0.6), ("Shelling/artillery/missile attack", 0.3), ("Suicide bomb", 0.1)),
+    "Battles": (
+        ("Armed clash", 0.9),
+        ("Government regains territory", 0.05),
+        ("Non-state actor overtakes territory", 0.05),
+    ),
+    "Explosions/Remote violence": (
+        ("Remote explosive/landmine/IED", 0.6),
+        ("Shelling/artillery/missile attack", 0.3),
+        ("Suicide bomb", 0.1),
+    ),
     "Violence against civilians": (("Attack", 0.8), ("Abduction/forced disappearance", 0.2)),
     "Protests": (("Peaceful protest", 0.9), ("Protest with intervention", 0.1)),
     "Riots": (("Violent demonstration", 0.6), ("Mob violence", 0.4)),
@@ -112,7 +135,11 @@ def _marks(rng, units, months, y, protective, wagner, present_by_force, effects)
     is_target = rng.random(n_ev) >= effects.non_target_share
     wag = wagner[u_e, t_e]
     vac = np.where(wag, effects.wagner_vac_share, effects.vac_share)
-    bat = (1 - vac) * effects.battles_share / (effects.battles_share + (1 - effects.battles_share - effects.vac_share))
+    bat = (
+        (1 - vac)
+        * effects.battles_share
+        / (effects.battles_share + (1 - effects.battles_share - effects.vac_share))
+    )
     erv = 1 - vac - bat
     tprobs = np.column_stack([bat, erv, vac])
     t_idx = _pick(rng, tprobs)
@@ -140,8 +167,11 @@ def _marks(rng, units, months, y, protective, wagner, present_by_force, effects)
             W[:, :, j] = np.where(wagner & on_t[None, :], _WAGNER_WEIGHT, 0.0)
         else:
             W[:, :, j] = w * (on_u[:, None] & on_t[None, :])
-    eras = [(j, -np.inf if a[2] is None else pd.Period(a[2], "M").ordinal) for j, a in enumerate(ACTORS)
-            if a[0].startswith("Military Forces of Mali")]
+    eras = [
+        (j, -np.inf if a[2] is None else pd.Period(a[2], "M").ordinal)
+        for j, a in enumerate(ACTORS)
+        if a[0].startswith("Military Forces of Mali")
+    ]
     mali_era = np.array([max((e for e in eras if e[1] <= m), key=lambda e: e[1])[0] for m in months])
     Wn = W * ~state[None, None, :]
     w_all = W[u_e, t_e]
@@ -170,7 +200,12 @@ def _marks(rng, units, months, y, protective, wagner, present_by_force, effects)
     e_half = rng.random(n_ev) < 0.5
     actor2[is_e & e_half] = mali[is_e & e_half]
     # attacks on protective forces
-    on_force = (is_b | is_e) & ~actor1_state & protective[u_e, t_e] & (rng.random(n_ev) < effects.attack_on_force_share)
+    on_force = (
+        (is_b | is_e)
+        & ~actor1_state
+        & protective[u_e, t_e]
+        & (rng.random(n_ev) < effects.attack_on_force_share)
+    )
     forces = sorted(present_by_force)
     if forces and on_force.any():
         pres = np.stack([present_by_force[f][u_e, t_e] for f in forces], axis=1).astype(float)
@@ -191,7 +226,11 @@ def _marks(rng, units, months, y, protective, wagner, present_by_force, effects)
     month_start = periods.to_timestamp().to_numpy()[t_e]
     dates = month_start + day.astype("timedelta64[D]")
     r = rng.random(n_ev)
-    precision = np.where(r < effects.month_precision_share, 3, np.where(r < effects.month_precision_share + effects.week_precision_share, 2, 1))
+    precision = np.where(
+        r < effects.month_precision_share,
+        3,
+        np.where(r < effects.month_precision_share + effects.week_precision_share, 2, 1),
+    )
 
     # places
     r = rng.random(n_ev)

@@ -1,4 +1,5 @@
 """The latent process: simulate the unit-month counts, then draw the marks of their events."""
+
 from __future__ import annotations
 
 import functools
@@ -16,7 +17,14 @@ from riskcast.synth.marks import _marks
 from riskcast.synth.timelines import _presence_grids, _shock_grid
 from riskcast.synth.units import _units
 
-__all__ = ["SynthResult", "simulate", "generate_events", "default_events", "default_simulation", "write_events"]
+__all__ = [
+    "SynthResult",
+    "simulate",
+    "generate_events",
+    "default_events",
+    "default_simulation",
+    "write_events",
+]
 
 # -- simulation ---------------------------------------------------------------------------
 
@@ -98,11 +106,21 @@ def simulate(
     periods = pd.PeriodIndex.from_ordinals(months, freq="M")
     year_frac = periods.year.to_numpy() + (periods.month.to_numpy() - 1) / 12.0
     trend = effects.trend_per_year * (year_frac - effects.trend_ref_year)
-    season = np.where(np.isin(periods.month.to_numpy(), effects.season_months), np.log(effects.season_mult), 0.0)
+    season = np.where(
+        np.isin(periods.month.to_numpy(), effects.season_months), np.log(effects.season_mult), 0.0
+    )
     log_base = np.log(units["base"].to_numpy())
     presence_term = np.log(effects.presence_mult) * protective
     wagner_term = np.log(effects.wagner_mult) * wagner
-    static = log_base[:, None] + trend[None, :] + season[None, :] + presence_term + wagner_term + withdrawal + shock
+    static = (
+        log_base[:, None]
+        + trend[None, :]
+        + season[None, :]
+        + presence_term
+        + wagner_term
+        + withdrawal
+        + shock
+    )
 
     # neighbour-mean operator over in-panel neighbours
     ix = {u: i for i, u in enumerate(units["unit_id"])}
@@ -178,7 +196,9 @@ def generate_events(
     parents: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """A valid EVENTS table of synthetic events (see :func:`simulate` for the arguments)."""
-    return simulate(regions, shocks, presence, start=start, end=end, seed=seed, effects=effects, parents=parents).events
+    return simulate(
+        regions, shocks, presence, start=start, end=end, seed=seed, effects=effects, parents=parents
+    ).events
 
 
 def _default_inputs(level: str):
@@ -197,13 +217,17 @@ def _default_simulation(seed: int, start: str, end: str, level: str) -> SynthRes
     return simulate(regions, shocks, presence, start=start, end=end, seed=seed, parents=parents)
 
 
-def default_simulation(seed: int = 20240601, start: str = "2012-01", end: str = "2024-12", level: str = "admin1") -> SynthResult:
+def default_simulation(
+    seed: int = 20240601, start: str = "2012-01", end: str = "2024-12", level: str = "admin1"
+) -> SynthResult:
     """:func:`simulate` on the curated Mali facts (regions, shocks, presence); copies."""
     res = _default_simulation(int(seed), str(start), str(end), str(level))
     return SynthResult(events=res.events.copy(), panel=res.panel.copy())
 
 
-def default_events(seed: int = 20240601, start: str = "2012-01", end: str = "2024-12", level: str = "admin1") -> pd.DataFrame:
+def default_events(
+    seed: int = 20240601, start: str = "2012-01", end: str = "2024-12", level: str = "admin1"
+) -> pd.DataFrame:
     """riskcast's default input: synthetic events on the curated Mali gazetteer and timelines."""
     return default_simulation(seed=seed, start=start, end=end, level=level).events
 

@@ -1,4 +1,5 @@
 """The curated timelines as log-rate grids: presence, withdrawal and shock terms per unit-month."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The spatial units of the synthetic process: names, aliases, base rates, centroids, jitter."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,7 +19,9 @@ def _split(value: object) -> list[str]:
     return [p.strip() for p in str(value).split("|") if p.strip()]
 
 
-def _units(regions: pd.DataFrame, parents: pd.DataFrame | None, effects: Effects, rng: np.random.Generator) -> pd.DataFrame:
+def _units(
+    regions: pd.DataFrame, parents: pd.DataFrame | None, effects: Effects, rng: np.random.Generator
+) -> pd.DataFrame:
     """Per unit: admin1 name, its aliases, base rate, centroid, jitter sd, northern flag."""
     if len(regions) == 0:
         raise ValueError("synth: the regions table is empty")
@@ -39,12 +42,20 @@ def _units(regions: pd.DataFrame, parents: pd.DataFrame | None, effects: Effects
         out["admin1"] = out["name"]
         out["admin2"] = None
         out["aliases"] = [
-            [a for a in _split(v) if a != n] for v, n in zip(r.get("aliases", pd.Series([None] * len(r))), out["name"])
+            [a for a in _split(v) if a != n]
+            for v, n in zip(r.get("aliases", pd.Series([None] * len(r))), out["name"])
         ]
     else:
         by_id = {}
         if parents is not None and len(parents):
-            by_id = {str(u): (str(n), [a for a in _split(al) if a != str(n)]) for u, n, al in zip(parents["unit_id"], parents["name"], parents.get("aliases", pd.Series([None] * len(parents))))}
+            by_id = {
+                str(u): (str(n), [a for a in _split(al) if a != str(n)])
+                for u, n, al in zip(
+                    parents["unit_id"],
+                    parents["name"],
+                    parents.get("aliases", pd.Series([None] * len(parents))),
+                )
+            }
         names, aliases = [], []
         for p in r["parent"]:
             n, al = by_id.get(str(p), (None if p is None or pd.isna(p) else str(p), []))
@@ -56,7 +67,9 @@ def _units(regions: pd.DataFrame, parents: pd.DataFrame | None, effects: Effects
     out["level"] = level
     a1_rate = np.array(
         [
-            effects.base_rate(a) if a is not None and effects.base_rate(a) is not None else _alias_rate(al, effects)
+            effects.base_rate(a)
+            if a is not None and effects.base_rate(a) is not None
+            else _alias_rate(al, effects)
             for a, al in zip(out["admin1"], out["aliases"])
         ]
     )
@@ -64,10 +77,14 @@ def _units(regions: pd.DataFrame, parents: pd.DataFrame | None, effects: Effects
         out["base"] = a1_rate
     else:
         n_in = out.groupby(out["admin1"].fillna(""))["unit_id"].transform("size").to_numpy()
-        het = np.exp(rng.normal(0.0, effects.admin2_heterogeneity, len(out)) - effects.admin2_heterogeneity**2 / 2)
+        het = np.exp(
+            rng.normal(0.0, effects.admin2_heterogeneity, len(out)) - effects.admin2_heterogeneity**2 / 2
+        )
         out["base"] = a1_rate / n_in * het
     north = {_key(n) for n in effects.northern_regions}
-    out["north"] = [_key(a) in north or any(_key(x) in north for x in al) for a, al in zip(out["admin1"], out["aliases"])]
+    out["north"] = [
+        _key(a) in north or any(_key(x) in north for x in al) for a, al in zip(out["admin1"], out["aliases"])
+    ]
     sd = effects.jitter_sd_deg if level == "admin1" else effects.jitter_sd_deg_admin2
     out["jitter"] = [_BAMAKO_JITTER if _key(n) == "bamako" else sd for n in out["name"]]
     out["neighbours"] = [_split(v) for v in r.get("neighbours", pd.Series([None] * len(r)))]
@@ -85,4 +102,6 @@ def _alias_rate(aliases: list[str], effects: Effects) -> float:
 def _admin1_match(units: pd.DataFrame, region: object) -> np.ndarray:
     """Boolean mask of the units whose admin-1 name (or an alias) is ``region``."""
     k = _key(region)
-    return np.array([_key(a) == k or any(_key(x) == k for x in al) for a, al in zip(units["admin1"], units["aliases"])])
+    return np.array(
+        [_key(a) == k or any(_key(x) == k for x in al) for a, al in zip(units["admin1"], units["aliases"])]
+    )

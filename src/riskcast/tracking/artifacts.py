@@ -3,6 +3,7 @@
 Used where the model travels to other processes (Dask workers): the driver resolves a
 ``models:/`` or ``runs:/`` URI to the artifact location once, and each worker loads from there.
 """
+
 from __future__ import annotations
 
 import threading
@@ -30,20 +31,26 @@ def resolve_model_location(uri: str) -> str:
     """
     client = mlflow.MlflowClient()
     if uri.startswith("models:/"):
-        rest = uri[len("models:/"):].strip("/")
+        rest = uri[len("models:/") :].strip("/")
         if "@" in rest:
             name, alias = rest.split("@", 1)
-            return client.get_model_version_download_uri(name, client.get_model_version_by_alias(name, alias).version)
+            return client.get_model_version_download_uri(
+                name, client.get_model_version_by_alias(name, alias).version
+            )
         if "/" in rest:
             return client.get_model_version_download_uri(*rest.rsplit("/", 1))
-        raise ValueError(f"not a registered model URI (models:/<name>/<version> or models:/<name>@<alias>): {uri!r}")
+        raise ValueError(
+            f"not a registered model URI (models:/<name>/<version> or models:/<name>@<alias>): {uri!r}"
+        )
     if uri.startswith("runs:/"):
         info = mlflow.models.get_model_info(uri)
         if getattr(info, "model_id", None):  # MLflow 3: a logged model of the run
             return client.get_logged_model(info.model_id).artifact_location
-        run_id, _, path = uri[len("runs:/"):].partition("/")
+        run_id, _, path = uri[len("runs:/") :].partition("/")
         return f"{client.get_run(run_id).info.artifact_uri.rstrip('/')}/{path}"
-    raise ValueError(f"not a models:/ or runs:/ URI: {uri!r} (bundles load from the registry only, never from a path)")
+    raise ValueError(
+        f"not a models:/ or runs:/ URI: {uri!r} (bundles load from the registry only, never from a path)"
+    )
 
 
 _LOAD_LOCK = threading.Lock()

@@ -18,6 +18,7 @@ and, for every intensity target ``name`` the bundle carries (P(at least k attack
 Wide keeps the pyfunc signature a fixed set of typed columns and the row order equal to the
 input's; :func:`riskcast.scoring.score_month` turns it into the long score table.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,7 +49,9 @@ def top_contributions(contrib: pd.DataFrame, k: int = DEFAULT_TOP_K) -> list[str
         return [""] * len(contrib)
     usable = ~np.isnan(x) & (x != 0.0)
     order = np.argsort(-np.where(usable, np.abs(x), -1.0), axis=1, kind="stable")[:, :k]
-    return ["; ".join(f"{names[j]} {x[i, j]:+.2f}" for j in row if usable[i, j]) for i, row in enumerate(order)]
+    return [
+        "; ".join(f"{names[j]} {x[i, j]:+.2f}" for j in row if usable[i, j]) for i, row in enumerate(order)
+    ]
 
 
 class ForecastBundle(mlflow.pyfunc.PythonModel):
@@ -76,10 +79,19 @@ class ForecastBundle(mlflow.pyfunc.PythonModel):
     intensity: dict = {}
     intensity_models: dict = {}
 
-    def __init__(self, models: dict[int, object], feature_cols: list[str], model_name: str, *,
-                 feature_spec: str = "", data_hash: str = "", calibrated: bool = False,
-                 quantiles: tuple[float, ...] = (0.1, 0.5, 0.9), intensity: dict | None = None,
-                 intensity_models: dict | None = None) -> None:
+    def __init__(
+        self,
+        models: dict[int, object],
+        feature_cols: list[str],
+        model_name: str,
+        *,
+        feature_spec: str = "",
+        data_hash: str = "",
+        calibrated: bool = False,
+        quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
+        intensity: dict | None = None,
+        intensity_models: dict | None = None,
+    ) -> None:
         if not models:
             raise ValueError("a bundle needs at least one fitted model")
         self.models = {int(h): m for h, m in models.items()}
@@ -90,7 +102,9 @@ class ForecastBundle(mlflow.pyfunc.PythonModel):
         self.data_hash = data_hash
         self.calibrated = bool(calibrated)
         self.quantiles = tuple(float(q) for q in quantiles)
-        self.intensity = {str(t): {int(h): m for h, m in by_h.items()} for t, by_h in (intensity or {}).items()}
+        self.intensity = {
+            str(t): {int(h): m for h, m in by_h.items()} for t, by_h in (intensity or {}).items()
+        }
         self.intensity_models = dict(intensity_models or {})
 
     @property
@@ -99,11 +113,19 @@ class ForecastBundle(mlflow.pyfunc.PythonModel):
 
     def metadata(self) -> dict:
         """Plain description stored in the MLmodel file (no fitted state)."""
-        return {"model_name": self.model_name, "horizons": self.horizons, "feature_cols": self.feature_cols,
-                "feature_spec_sha256": self.feature_spec_sha256, "data_hash": self.data_hash,
-                "calibrated": self.calibrated, "quantiles": list(self.quantiles),
-                "intensity_targets": {t: {"model": self.intensity_models.get(t, ""), "horizons": sorted(by_h)}
-                                      for t, by_h in self.intensity.items()}}
+        return {
+            "model_name": self.model_name,
+            "horizons": self.horizons,
+            "feature_cols": self.feature_cols,
+            "feature_spec_sha256": self.feature_spec_sha256,
+            "data_hash": self.data_hash,
+            "calibrated": self.calibrated,
+            "quantiles": list(self.quantiles),
+            "intensity_targets": {
+                t: {"model": self.intensity_models.get(t, ""), "horizons": sorted(by_h)}
+                for t, by_h in self.intensity.items()
+            },
+        }
 
     def features(self, model_input: pd.DataFrame) -> pd.DataFrame:
         """The feature columns of ``model_input`` as floats (the models' common input)."""
@@ -126,11 +148,16 @@ class ForecastBundle(mlflow.pyfunc.PythonModel):
         for h in self.horizons:
             m = self.models[h]
             out[f"p_h{h}"] = np.asarray(m.predict_proba(X), dtype=float)[:, 1]
-            out[f"expected_count_h{h}"] = (np.asarray(m.predict_count(X), dtype=float)
-                                           if hasattr(m, "predict_count") else np.full(n, np.nan))
+            out[f"expected_count_h{h}"] = (
+                np.asarray(m.predict_count(X), dtype=float)
+                if hasattr(m, "predict_count")
+                else np.full(n, np.nan)
+            )
             qs = np.full((n, len(self.quantiles)), np.nan)
             if hasattr(m, "predict_quantiles"):
-                qs = np.asarray(m.predict_quantiles(X, q=self.quantiles), dtype=float).reshape(n, len(self.quantiles))
+                qs = np.asarray(m.predict_quantiles(X, q=self.quantiles), dtype=float).reshape(
+                    n, len(self.quantiles)
+                )
             for j, q in enumerate(self.quantiles):
                 out[f"{_qname(q)}_h{h}"] = qs[:, j]
             contrib = self.contributions(X, h)

@@ -3,6 +3,7 @@ run for a job stopped before its month began, and the cleanup of runs a killed j
 
 The job (``riskcast.jobs.retrain``) sequences the steps; every MLflow call it needs lives here.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
@@ -12,8 +13,21 @@ import mlflow
 
 from riskcast.tracking.registry import PromotionDecision, apply_promotion
 
-__all__ = ["start_child", "end_child", "failed_parent_run", "mark_runs_killed", "parent_run", "end_parent", "log_json", "log_step_seconds",
-           "set_tags", "log_artifact", "apply_decision", "RETRAIN_ID_TAG", "STATUS_TAG"]
+__all__ = [
+    "start_child",
+    "end_child",
+    "failed_parent_run",
+    "mark_runs_killed",
+    "parent_run",
+    "end_parent",
+    "log_json",
+    "log_step_seconds",
+    "set_tags",
+    "log_artifact",
+    "apply_decision",
+    "RETRAIN_ID_TAG",
+    "STATUS_TAG",
+]
 
 RETRAIN_ID_TAG = "riskcast.retrain_id"
 STATUS_TAG = "riskcast.status"
@@ -73,13 +87,23 @@ def mark_runs_killed(experiment: str, retrain_id: str, parent_run_id: str | None
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
         return []
-    runs = client.search_runs([exp.experiment_id], filter_string=f"tags.`{RETRAIN_ID_TAG}` = '{retrain_id}'", max_results=1000)
+    runs = client.search_runs(
+        [exp.experiment_id], filter_string=f"tags.`{RETRAIN_ID_TAG}` = '{retrain_id}'", max_results=1000
+    )
     if parent_run_id:  # the backtest and train runs are tagged by MLflow, not by us
-        runs += client.search_runs([exp.experiment_id], max_results=1000, filter_string=f"tags.`mlflow.parentRunId` = '{parent_run_id}'")
+        runs += client.search_runs(
+            [exp.experiment_id],
+            max_results=1000,
+            filter_string=f"tags.`mlflow.parentRunId` = '{parent_run_id}'",
+        )
     killed: list[str] = []
     for r in runs:
         if r.info.status in ("RUNNING", "SCHEDULED") and r.info.run_id not in killed:
-            client.set_tag(r.info.run_id, "riskcast.killed_reason", "the job died without finishing; found by the next run")
+            client.set_tag(
+                r.info.run_id,
+                "riskcast.killed_reason",
+                "the job died without finishing; found by the next run",
+            )
             client.set_terminated(r.info.run_id, status="KILLED")
             killed.append(r.info.run_id)
     return killed

@@ -3,6 +3,7 @@
 MLflow creates its telemetry client on import, so the environment is set before ``mlflow`` is
 imported anywhere in riskcast: ``riskcast.tracking`` calls :func:`disable_network` first thing.
 """
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ later challenger can be compared with the champion without re-reading runs. Prom
 the ``champion`` alias (``MlflowClient.set_registered_model_alias``); it never copies files,
 so ``models:/<name>@champion`` always points at artifacts that were logged once.
 """
+
 from __future__ import annotations
 
 import math
@@ -66,9 +67,17 @@ def get_client(client_or_uri):
     return MlflowClient(tracking_uri=client_or_uri, registry_uri=client_or_uri)
 
 
-def set_version_tags(client_or_uri, name: str, version: str | int, *, window: str | None = None,
-                     metrics: Mapping[str, float] | None = None, data_hash: str | None = None,
-                     config_hash: str | None = None, extra: Mapping[str, str] | None = None) -> None:
+def set_version_tags(
+    client_or_uri,
+    name: str,
+    version: str | int,
+    *,
+    window: str | None = None,
+    metrics: Mapping[str, float] | None = None,
+    data_hash: str | None = None,
+    config_hash: str | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> None:
     """Record the backtest window, metrics and hashes of a version as its tags."""
     client = get_client(client_or_uri)
     tags = dict(extra or {})
@@ -88,7 +97,7 @@ def set_version_tags(client_or_uri, name: str, version: str | int, *, window: st
 def version_record(client_or_uri, name: str, version: str | int) -> tuple[str | None, dict[str, float]]:
     """The backtest window and the metrics stored as tags on a registered version."""
     tags = get_client(client_or_uri).get_model_version(name, str(version)).tags
-    metrics = {k[len(TAG_METRIC):]: float(v) for k, v in tags.items() if k.startswith(TAG_METRIC)}
+    metrics = {k[len(TAG_METRIC) :]: float(v) for k, v in tags.items() if k.startswith(TAG_METRIC)}
     return tags.get(TAG_WINDOW), metrics
 
 
@@ -115,8 +124,16 @@ def _number(metrics: Mapping[str, float] | None, key: str) -> float | None:
     return float(value)
 
 
-def _compare(chal: Mapping[str, float], champ: Mapping[str, float], champion: str, *, metric: str,
-             lower_is_better: bool, calibration_metric: str | None, tolerance: float) -> tuple[bool, str]:
+def _compare(
+    chal: Mapping[str, float],
+    champ: Mapping[str, float],
+    champion: str,
+    *,
+    metric: str,
+    lower_is_better: bool,
+    calibration_metric: str | None,
+    tolerance: float,
+) -> tuple[bool, str]:
     c, k = _number(chal, metric), _number(champ, metric)
     if c is None:
         return False, f"the challenger has no {metric} value"
@@ -131,16 +148,29 @@ def _compare(chal: Mapping[str, float], champ: Mapping[str, float], champion: st
             who = "the challenger" if ce is None else f"champion v{champion}"
             return False, f"{who} has no {calibration_metric} value: calibration cannot be checked"
         if ce > ke + tolerance:
-            return False, (f"{metric} {c:.6g} beats champion v{champion} ({k:.6g}) but {calibration_metric} "
-                           f"{ce:.6g} is worse than {ke:.6g} + tolerance {tolerance:g}")
+            return False, (
+                f"{metric} {c:.6g} beats champion v{champion} ({k:.6g}) but {calibration_metric} "
+                f"{ce:.6g} is worse than {ke:.6g} + tolerance {tolerance:g}"
+            )
     return True, f"{metric} {c:.6g} beats champion v{champion} ({k:.6g})"
 
 
-def promote_if_better(client_or_uri, name: str, challenger_version: str | int, challenger_metrics: Mapping[str, float], *,
-                      metric: str = "brier", lower_is_better: bool = True, calibration_metric: str | None = "ece",
-                      calibration_tolerance: float = 0.0, window: str,
-                      champion_metrics: Mapping[str, float] | None = None, alias: str = CHAMPION,
-                      dry_run: bool = False, block: str | None = None) -> PromotionDecision:
+def promote_if_better(
+    client_or_uri,
+    name: str,
+    challenger_version: str | int,
+    challenger_metrics: Mapping[str, float],
+    *,
+    metric: str = "brier",
+    lower_is_better: bool = True,
+    calibration_metric: str | None = "ece",
+    calibration_tolerance: float = 0.0,
+    window: str,
+    champion_metrics: Mapping[str, float] | None = None,
+    alias: str = CHAMPION,
+    dry_run: bool = False,
+    block: str | None = None,
+) -> PromotionDecision:
     """Move the ``champion`` alias to the challenger when it beats the champion on the same window.
 
     The first registered model becomes champion. Otherwise the challenger must beat the
@@ -183,23 +213,45 @@ def promote_if_better(client_or_uri, name: str, challenger_version: str | int, c
         if champion_metrics is not None:
             champ = dict(champion_metrics)  # the champion re-scored on the challenger's window
         if champion_metrics is None and champ_window != window:
-            promoted, reason = False, (f"backtest windows differ: champion v{before} was scored on {champ_window}, "
-                                       f"the challenger on {window}; re-score the champion on {window} to compare")
+            promoted, reason = (
+                False,
+                (
+                    f"backtest windows differ: champion v{before} was scored on {champ_window}, "
+                    f"the challenger on {window}; re-score the champion on {window} to compare"
+                ),
+            )
         else:
-            promoted, reason = _compare(challenger_metrics, champ, before, metric=metric, lower_is_better=lower_is_better,
-                                        calibration_metric=calibration_metric, tolerance=calibration_tolerance)
+            promoted, reason = _compare(
+                challenger_metrics,
+                champ,
+                before,
+                metric=metric,
+                lower_is_better=lower_is_better,
+                calibration_metric=calibration_metric,
+                tolerance=calibration_tolerance,
+            )
     if block and promoted:
         promoted, reason = False, f"{block} (scores alone: {reason})"
-    decision = PromotionDecision(promoted=promoted, reason=reason, champion_before=before,
-                                 champion_after=challenger if promoted else before,
-                                 metrics={"challenger": dict(challenger_metrics), "champion": champ})
+    decision = PromotionDecision(
+        promoted=promoted,
+        reason=reason,
+        champion_before=before,
+        champion_after=challenger if promoted else before,
+        metrics={"challenger": dict(challenger_metrics), "champion": champ},
+    )
     if not dry_run:
         apply_promotion(client, name, challenger, decision, alias=alias)
     return decision
 
 
-def apply_promotion(client_or_uri, name: str, challenger_version: str | int, decision: PromotionDecision, *,
-                    alias: str = CHAMPION) -> None:
+def apply_promotion(
+    client_or_uri,
+    name: str,
+    challenger_version: str | int,
+    decision: PromotionDecision,
+    *,
+    alias: str = CHAMPION,
+) -> None:
     """Carry out a decision: move the alias when promoted, tag the challenger with the decision.
 
     Refuses to move the alias when it no longer points where the decision saw it (another job
@@ -210,9 +262,12 @@ def apply_promotion(client_or_uri, name: str, challenger_version: str | int, dec
     if decision.promoted:
         now = _current(client, name, alias)
         if now != decision.champion_before:
-            raise RuntimeError(f"the {alias} of {name} moved from v{decision.champion_before} to v{now} since the "
-                               f"decision: not promoting v{challenger}")
+            raise RuntimeError(
+                f"the {alias} of {name} moved from v{decision.champion_before} to v{now} since the "
+                f"decision: not promoting v{challenger}"
+            )
         client.set_registered_model_alias(name, alias, challenger)
-    client.set_model_version_tag(name, challenger, TAG_PROMOTION, "promoted" if decision.promoted else "refused")
+    client.set_model_version_tag(
+        name, challenger, TAG_PROMOTION, "promoted" if decision.promoted else "refused"
+    )
     client.set_model_version_tag(name, challenger, TAG_PROMOTION_REASON, decision.reason)
-

@@ -5,6 +5,7 @@ beside it; a tracking server when ``tracking.uri`` says so. MLflow makes no netw
 its own: :func:`disable_network` (run when ``riskcast.tracking`` is imported) turns off its
 telemetry before ``mlflow`` is imported.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,8 +17,15 @@ from pathlib import Path
 from riskcast.tracking.offline import disable_network
 from riskcast.tracking.registry import set_version_tags
 
-__all__ = ["tracking_uri", "setup_mlflow", "file_sha256", "log_bundle", "load_registered", "model_uri",
-           "BUNDLE_ARTIFACT"]
+__all__ = [
+    "tracking_uri",
+    "setup_mlflow",
+    "file_sha256",
+    "log_bundle",
+    "load_registered",
+    "model_uri",
+    "BUNDLE_ARTIFACT",
+]
 
 #: Artifact path of the bundle inside its run (``runs:/<run_id>/forecast_bundle``).
 BUNDLE_ARTIFACT = "forecast_bundle"
@@ -67,9 +75,17 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def log_bundle(bundle, registered_name: str, input_example=None, *, window: str | None = None,
-               metrics: Mapping[str, float] | None = None, data_hash: str | None = None,
-               config_hash: str | None = None, tags: Mapping[str, str] | None = None) -> tuple[str, str]:
+def log_bundle(
+    bundle,
+    registered_name: str,
+    input_example=None,
+    *,
+    window: str | None = None,
+    metrics: Mapping[str, float] | None = None,
+    data_hash: str | None = None,
+    config_hash: str | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> tuple[str, str]:
     """Log the pyfunc bundle with its signature in the active run, register it and tag the version.
 
     Args:
@@ -90,9 +106,10 @@ def log_bundle(bundle, registered_name: str, input_example=None, *, window: str 
     disable_network()
     import mlflow
 
-
     if input_example is None:
-        raise ValueError("log_bundle needs an input_example (rows of the feature columns) to infer the signature")
+        raise ValueError(
+            "log_bundle needs an input_example (rows of the feature columns) to infer the signature"
+        )
     example = bundle.features(input_example)
     # MLflow warns that a Python object is pickled: riskcast loads bundles only from the
     # configured registry, which is the trust boundary, so the warning is noise here.
@@ -108,15 +125,29 @@ def log_bundle(bundle, registered_name: str, input_example=None, *, window: str 
         pip_requirements=["riskcast", "mlflow", "scikit-learn", "pandas", "numpy"],
     )
     version = str(info.registered_model_version)
-    set_version_tags(mlflow.MlflowClient(), registered_name, version, window=window, metrics=metrics,
-                     data_hash=data_hash or getattr(bundle, "data_hash", "") or None, config_hash=config_hash,
-                     extra={"riskcast.model_name": bundle.model_name,
-                            "riskcast.feature_spec_sha256": getattr(bundle, "feature_spec_sha256", ""), **(tags or {})})
+    set_version_tags(
+        mlflow.MlflowClient(),
+        registered_name,
+        version,
+        window=window,
+        metrics=metrics,
+        data_hash=data_hash or getattr(bundle, "data_hash", "") or None,
+        config_hash=config_hash,
+        extra={
+            "riskcast.model_name": bundle.model_name,
+            "riskcast.feature_spec_sha256": getattr(bundle, "feature_spec_sha256", ""),
+            **(tags or {}),
+        },
+    )
     return registered_name, version
 
 
-def model_uri(name: str | None = None, version: str | int | None = None, alias: str | None = None,
-              run_id: str | None = None) -> str:
+def model_uri(
+    name: str | None = None,
+    version: str | int | None = None,
+    alias: str | None = None,
+    run_id: str | None = None,
+) -> str:
     """The ``models:/`` or ``runs:/`` URI of a bundle; anything that could name a path is refused.
 
     Exactly one of ``version``, ``alias`` or ``run_id`` may be given; with none, the
@@ -129,7 +160,9 @@ def model_uri(name: str | None = None, version: str | int | None = None, alias: 
             raise ValueError(f"not an MLflow run id (32 hex digits): {run_id!r}")
         return f"runs:/{run_id}/{BUNDLE_ARTIFACT}"
     if not name or not _NAME.match(name) or ".." in name:
-        raise ValueError(f"not a registered model name: {name!r} (bundles load from the registry only, never from a path)")
+        raise ValueError(
+            f"not a registered model name: {name!r} (bundles load from the registry only, never from a path)"
+        )
     if version is not None:
         if not str(version).isdigit():
             raise ValueError(f"not a model version number: {version!r}")
@@ -140,8 +173,12 @@ def model_uri(name: str | None = None, version: str | int | None = None, alias: 
     return f"models:/{name}@{alias}"
 
 
-def load_registered(name: str | None = None, version: str | int | None = None, alias: str | None = None,
-                    run_id: str | None = None):
+def load_registered(
+    name: str | None = None,
+    version: str | int | None = None,
+    alias: str | None = None,
+    run_id: str | None = None,
+):
     """Load a bundle through the configured registry or tracking store only.
 
     ``models:/name/3``, ``models:/name@champion`` (the default) or ``runs:/<run_id>/forecast_bundle``

@@ -3,6 +3,7 @@ the champion's scores on this backtest's window, and the promotion decision.
 
 The stages (``riskcast.jobs.train``) decide what to fit; every MLflow call they need is here.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,8 +21,15 @@ from riskcast.outputs import RunOutputs
 from riskcast.tracking.registry import TAG_MODEL, PromotionDecision, apply_promotion, promote_if_better
 from riskcast.tracking.runs import log_bundle, setup_mlflow, tracking_uri
 
-__all__ = ["backtest_window", "champion_metrics", "champion_on_window", "data_hash", "log_backtest_run", "log_training",
-           "Registered"]
+__all__ = [
+    "backtest_window",
+    "champion_metrics",
+    "champion_on_window",
+    "data_hash",
+    "log_backtest_run",
+    "log_training",
+    "Registered",
+]
 
 
 def data_hash(run_info: dict) -> str:
@@ -38,7 +46,10 @@ def backtest_window(run_info: dict) -> str:
 
 def champion_metrics(metrics: pd.DataFrame, model: str) -> dict[str, float]:
     """The candidate's backtest scores, averaged over horizons (the promotion compares these)."""
-    m = metrics[(metrics["model"] == model) & metrics["metric"].isin(["brier", "log_loss", "ece", "crps_count", "auroc", "aupr"])]
+    m = metrics[
+        (metrics["model"] == model)
+        & metrics["metric"].isin(["brier", "log_loss", "ece", "crps_count", "auroc", "aupr"])
+    ]
     out = m.groupby("metric")["value"].mean()
     return {("crps" if k == "crps_count" else k): float(v) for k, v in out.items() if pd.notna(v)}
 
@@ -46,16 +57,31 @@ def champion_metrics(metrics: pd.DataFrame, model: str) -> dict[str, float]:
 def _log_common(cfg: Config, o: RunOutputs, run_info: dict, metrics: pd.DataFrame) -> None:
     """What every riskcast MLflow run carries: parameters, hashes, the spec files, the metrics."""
     feature_files = run_info.get("feature_sets", {})
-    mlflow.log_params({
-        "unit": cfg.unit, "countries": ",".join(cfg.countries), "horizons": ",".join(map(str, cfg.backtest.horizons)),
-        "model_set": cfg.model.set, "seed": cfg.seed, "backtest_window": backtest_window(run_info)[:500],
-        "backtest_kind": cfg.backtest.window, "n_boot": cfg.backtest.n_boot,
-    })
-    mlflow.set_tags({"config_hash": config_hash(cfg), "data_hash": data_hash(run_info),
-                     **{f"data_hash.{k}": v for k, v in run_info.get("data_hashes", {}).items()},
-                     # the fetched vintage of each input: enough to rebuild this run from the data it saw
-                     **{f"data_vintage.{k}": f"{v['source']}/{v['vintage']}" for k, v in run_info.get("data_vintages", {}).items()},
-                     **{f"feature_set.{k}": v["sha256"] for k, v in feature_files.items()}})
+    mlflow.log_params(
+        {
+            "unit": cfg.unit,
+            "countries": ",".join(cfg.countries),
+            "horizons": ",".join(map(str, cfg.backtest.horizons)),
+            "model_set": cfg.model.set,
+            "seed": cfg.seed,
+            "backtest_window": backtest_window(run_info)[:500],
+            "backtest_kind": cfg.backtest.window,
+            "n_boot": cfg.backtest.n_boot,
+        }
+    )
+    mlflow.set_tags(
+        {
+            "config_hash": config_hash(cfg),
+            "data_hash": data_hash(run_info),
+            **{f"data_hash.{k}": v for k, v in run_info.get("data_hashes", {}).items()},
+            # the fetched vintage of each input: enough to rebuild this run from the data it saw
+            **{
+                f"data_vintage.{k}": f"{v['source']}/{v['vintage']}"
+                for k, v in run_info.get("data_vintages", {}).items()
+            },
+            **{f"feature_set.{k}": v["sha256"] for k, v in feature_files.items()},
+        }
+    )
     for info in feature_files.values():
         mlflow.log_artifact(info["file"], artifact_path="feature_sets")
     mlflow.log_artifact(str(resolve_model_set_path(cfg.model.set)), artifact_path="model_sets")
@@ -85,7 +111,9 @@ def log_backtest_run(cfg: Config, out: Path) -> str:
         return run.info.run_id
 
 
-def champion_on_window(client, registered: str, metrics: pd.DataFrame) -> tuple[str | None, str | None, dict | None]:
+def champion_on_window(
+    client, registered: str, metrics: pd.DataFrame
+) -> tuple[str | None, str | None, dict | None]:
     """The champion's version, model spec and scores on *this* backtest's window, when it can say.
 
     A champion is a fitted model spec. Its own tags hold its scores on the window it was
@@ -124,8 +152,21 @@ class Registered:
     champion_scores: dict | None
 
 
-def log_training(cfg: Config, out: Path, *, bundle, name: str, params: dict, fitted_summary: dict, input_example: pd.DataFrame,
-                 metrics: pd.DataFrame, run_info: dict, last_month: str, promote: bool, partial: Callable[[str | None], str | None]) -> Registered:
+def log_training(
+    cfg: Config,
+    out: Path,
+    *,
+    bundle,
+    name: str,
+    params: dict,
+    fitted_summary: dict,
+    input_example: pd.DataFrame,
+    metrics: pd.DataFrame,
+    run_info: dict,
+    last_month: str,
+    promote: bool,
+    partial: Callable[[str | None], str | None],
+) -> Registered:
     """Log the training run, register ``bundle`` and decide (and, with ``promote``, apply) the promotion.
 
     ``partial(champion_spec)`` says why the backtest cannot support a promotion (a model or
@@ -137,7 +178,9 @@ def log_training(cfg: Config, out: Path, *, bundle, name: str, params: dict, fit
     setup_mlflow(uri, cfg.tracking.experiment, out, cfg.tracking.registry_uri)
     dhash, window, scores = data_hash(run_info), backtest_window(run_info), champion_metrics(metrics, name)
     client = mlflow.MlflowClient()
-    champ_version, champ_spec, champ_scores = champion_on_window(client, cfg.tracking.registered_model, metrics)
+    champ_version, champ_spec, champ_scores = champion_on_window(
+        client, cfg.tracking.registered_model, metrics
+    )
     why_partial = partial(champ_spec)
     with mlflow.start_run(run_name=cfg.name, nested=mlflow.active_run() is not None) as run:
         _log_common(cfg, o, run_info, metrics)
@@ -148,28 +191,65 @@ def log_training(cfg: Config, out: Path, *, bundle, name: str, params: dict, fit
         if bundle.intensity_models:
             mlflow.log_params({f"intensity.{t}": m for t, m in bundle.intensity_models.items()})
             mlflow.log_artifact(str(o.intensity_metrics))
-        reg_name, version = log_bundle(bundle, cfg.tracking.registered_model, input_example=input_example,
-                                       window=window, metrics=scores, data_hash=dhash, config_hash=config_hash(cfg),
-                                       tags={TAG_MODEL: name})
-        decision = promote_if_better(client, reg_name, version, scores, metric=cfg.promotion.metric,
-                                     calibration_metric="ece", calibration_tolerance=cfg.promotion.max_ece_increase, window=window,
-                                     champion_metrics=champ_scores, dry_run=not promote,
-                                     block=why_partial and f"partial backtest: {why_partial}")
+        reg_name, version = log_bundle(
+            bundle,
+            cfg.tracking.registered_model,
+            input_example=input_example,
+            window=window,
+            metrics=scores,
+            data_hash=dhash,
+            config_hash=config_hash(cfg),
+            tags={TAG_MODEL: name},
+        )
+        decision = promote_if_better(
+            client,
+            reg_name,
+            version,
+            scores,
+            metric=cfg.promotion.metric,
+            calibration_metric="ece",
+            calibration_tolerance=cfg.promotion.max_ece_increase,
+            window=window,
+            champion_metrics=champ_scores,
+            dry_run=not promote,
+            block=why_partial and f"partial backtest: {why_partial}",
+        )
         action = "promoted" if decision.promoted else "kept"
-        if (not decision.promoted and cfg.promotion.refresh_same_spec and champ_spec == name and champ_version is not None
-                and champ_scores is not None and not why_partial):
+        if (
+            not decision.promoted
+            and cfg.promotion.refresh_same_spec
+            and champ_spec == name
+            and champ_version is not None
+            and champ_scores is not None
+            and not why_partial
+        ):
             # the champion's own procedure won again: its scores on this window are these very rows,
             # so no Brier can separate them; the refit has seen newer months, and takes over
             action = "refreshed"
             decision = PromotionDecision(
-                promoted=True, champion_before=decision.champion_before, champion_after=str(version), metrics=decision.metrics,
-                reason=(f"refreshed: the best model is the champion's own spec {name} (v{champ_version}), with the same "
-                        f"{cfg.promotion.metric} {scores.get(cfg.promotion.metric, float('nan')):.6g} on this window by "
-                        f"construction; v{version} is its refit on data through {last_month}"))
+                promoted=True,
+                champion_before=decision.champion_before,
+                champion_after=str(version),
+                metrics=decision.metrics,
+                reason=(
+                    f"refreshed: the best model is the champion's own spec {name} (v{champ_version}), with the same "
+                    f"{cfg.promotion.metric} {scores.get(cfg.promotion.metric, float('nan')):.6g} on this window by "
+                    f"construction; v{version} is its refit on data through {last_month}"
+                ),
+            )
             if promote:
                 apply_promotion(client, reg_name, version, decision)
         mlflow.set_tag("riskcast.kind", "train")
         mlflow.set_tags({"promotion": action, "promotion_reason": decision.reason[:5000]})
         run_id = run.info.run_id
-    return Registered(run_id=run_id, tracking_uri=uri, registered_model=reg_name, version=version, decision=decision, action=action,
-                      champion_version=champ_version, champion_spec=champ_spec, champion_scores=champ_scores)
+    return Registered(
+        run_id=run_id,
+        tracking_uri=uri,
+        registered_model=reg_name,
+        version=version,
+        decision=decision,
+        action=action,
+        champion_version=champ_version,
+        champion_spec=champ_spec,
+        champion_scores=champ_scores,
+    )

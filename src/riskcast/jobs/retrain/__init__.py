@@ -26,6 +26,7 @@ The package: ``spec`` (the pipeline file), ``context`` (exit codes, the shared c
 (a timed step and the summaries), ``commit`` (the final rename), ``month`` (one month's steps) and
 ``job`` (the sequence from the top). MLflow bookkeeping is in ``riskcast.tracking.job_runs``.
 """
+
 from __future__ import annotations
 
 from riskcast.config import RetrainSpec, load_spec

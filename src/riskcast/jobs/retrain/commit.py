@@ -1,4 +1,5 @@
 """The commit of a finished month: one rename of the work folder into ``months/<YYYY-MM>``."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """What every step of the monthly job shares: exit codes, the job's context, its exceptions and signals."""
+
 from __future__ import annotations
 
 import signal
@@ -13,11 +14,32 @@ import pandas as pd
 
 from riskcast.config import Config, RetrainSpec
 
-__all__ = ["EXIT_PROMOTED", "EXIT_KEPT", "EXIT_UNCHANGED", "EXIT_VALIDATION", "EXIT_INTERNAL", "EXIT_LOCKED", "EXIT_FETCH",
-           "EXIT_CODES", "PAUSE_ENV", "LOCK_NAME", "OWNER_NAME", "STEPS", "Ctx", "Signals", "ValidationFailed", "FetchFailed",
-           "Terminated", "now", "month_start", "beside"]
+__all__ = [
+    "EXIT_PROMOTED",
+    "EXIT_KEPT",
+    "EXIT_UNCHANGED",
+    "EXIT_VALIDATION",
+    "EXIT_INTERNAL",
+    "EXIT_LOCKED",
+    "EXIT_FETCH",
+    "EXIT_CODES",
+    "PAUSE_ENV",
+    "LOCK_NAME",
+    "OWNER_NAME",
+    "STEPS",
+    "Ctx",
+    "Signals",
+    "ValidationFailed",
+    "FetchFailed",
+    "Terminated",
+    "now",
+    "month_start",
+    "beside",
+]
 
-EXIT_PROMOTED = 0  #: success: the challenger beat the champion and was promoted (or refreshed it: same spec, newer data)
+EXIT_PROMOTED = (
+    0  #: success: the challenger beat the champion and was promoted (or refreshed it: same spec, newer data)
+)
 EXIT_KEPT = 10  #: success: the champion was kept (the challenger did not beat it)
 EXIT_UNCHANGED = 11  #: nothing new: this month was already done with the same data and config
 EXIT_VALIDATION = 20  #: the input failed validation: nothing trained, champion kept
@@ -38,7 +60,18 @@ EXIT_CODES = {
 
 PAUSE_ENV = "RISKCAST_RETRAIN_PAUSE_BEFORE"  # "<step>:<seconds>": a test hook to kill the job mid-way
 LOCK_NAME, OWNER_NAME = "retrain.lock", "retrain.lock.json"
-STEPS = ("fetch", "ingest", "validate", "drift", "features", "backtest", "train", "score", "report", "promote")
+STEPS = (
+    "fetch",
+    "ingest",
+    "validate",
+    "drift",
+    "features",
+    "backtest",
+    "train",
+    "score",
+    "report",
+    "promote",
+)
 
 
 @dataclass

@@ -1,4 +1,5 @@
 """The monthly job from the top: take the lock, fetch, read, decide the month, run it, say what happened."""
+
 from __future__ import annotations
 
 import importlib
@@ -44,8 +45,20 @@ __all__ = ["retrain"]
 #: What the steps import on first use (MLflow's flavours, the report's renderers), loaded before
 #: the signal handlers are installed: a signal that lands in the middle of a first import can
 #: leave a C extension half made.
-_PRELOAD = ("mlflow.pyfunc", "mlflow.tracking", "sklearn.linear_model", "statsmodels.api", "lightgbm", "matplotlib.pyplot",
-            "weasyprint", "pypdfium2", "scoringrules", "joblib", "riskcast.reporting.report", "riskcast.reporting.pdf")
+_PRELOAD = (
+    "mlflow.pyfunc",
+    "mlflow.tracking",
+    "sklearn.linear_model",
+    "statsmodels.api",
+    "lightgbm",
+    "matplotlib.pyplot",
+    "weasyprint",
+    "pypdfium2",
+    "scoringrules",
+    "joblib",
+    "riskcast.reporting.report",
+    "riskcast.reporting.pdf",
+)
 
 
 def _preload() -> None:
@@ -56,8 +69,14 @@ def _preload() -> None:
             pass
 
 
-def retrain(spec_path: str | Path, *, as_of: str | None = None, state: str | Path | None = None,
-            sets: list[str] | tuple[str, ...] = (), echo: Callable[[str], None] = print) -> dict:
+def retrain(
+    spec_path: str | Path,
+    *,
+    as_of: str | None = None,
+    state: str | Path | None = None,
+    sets: list[str] | tuple[str, ...] = (),
+    echo: Callable[[str], None] = print,
+) -> dict:
     """Run the monthly job once; returns the summary (its ``exit_code`` is the process's).
 
     Args:
@@ -83,18 +102,32 @@ def retrain(spec_path: str | Path, *, as_of: str | None = None, state: str | Pat
         try:
             pd.Period(want, "M")
         except ValueError:
-            raise ConfigError(f"as_of must be YYYY-MM, 'data' or 'previous_month', got {want!r}", key="job.as_of") from None
+            raise ConfigError(
+                f"as_of must be YYYY-MM, 'data' or 'previous_month', got {want!r}", key="job.as_of"
+            ) from None
     state_dir.mkdir(parents=True, exist_ok=True)
     ctx = Ctx(spec_path=spec_path, spec=spec, state=state_dir, cfg=cfg, echo=echo)
-    ctx.summary = {"status": "running", "started": now(), "spec": str(spec_path), "state_dir": str(state_dir),
-                   "retrain_id": ctx.retrain_id, "host": socket.gethostname(), "pid": os.getpid(), "as_of": None,
-                   "exit_codes": {str(k): v for k, v in EXIT_CODES.items()}}
+    ctx.summary = {
+        "status": "running",
+        "started": now(),
+        "spec": str(spec_path),
+        "state_dir": str(state_dir),
+        "retrain_id": ctx.retrain_id,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "as_of": None,
+        "exit_codes": {str(k): v for k, v in EXIT_CODES.items()},
+    }
     try:
         with locked(ctx) as stale:
             return _locked_job(ctx, want, stale)
     except Timeout:
-        ctx.summary.update(status="locked", exit_code=EXIT_LOCKED, finished=now(),
-                           reason=f"another retrain holds the lock on {state_dir}: {holder(state_dir)}")
+        ctx.summary.update(
+            status="locked",
+            exit_code=EXIT_LOCKED,
+            finished=now(),
+            reason=f"another retrain holds the lock on {state_dir}: {holder(state_dir)}",
+        )
         echo(ctx.summary["reason"])
         write_summary(ctx, latest=False)  # the running job owns summary.json
         return ctx.summary
@@ -105,8 +138,16 @@ def _failed_run(ctx: Ctx, status: str, record: dict, artifact: str = "failure.js
     s = ctx.summary
     s["parent_run_id"] = failed_parent_run(
         f"retrain-{s.get('as_of') or 'unknown'}",
-        {"riskcast.kind": "retrain", "riskcast.retrain_id": ctx.retrain_id, "riskcast.as_of": str(s.get("as_of")), "riskcast.status": status},
-        record, artifact, s["reason"])
+        {
+            "riskcast.kind": "retrain",
+            "riskcast.retrain_id": ctx.retrain_id,
+            "riskcast.as_of": str(s.get("as_of")),
+            "riskcast.status": status,
+        },
+        record,
+        artifact,
+        s["reason"],
+    )
 
 
 def _as_of(want: str, data) -> pd.Timestamp:
@@ -124,8 +165,13 @@ def _read(ctx: Ctx, want: str):
     if ctx.spec.fetch is not None:
         with step(ctx, "fetch", mlflow_child=False):
             try:
-                pins = fetch_step(ctx.spec.fetch, cfg, beside(ctx.spec_path, ctx.spec.fetch.data_dir).resolve(),
-                                  record=s.setdefault("fetch", {}), echo=ctx.echo)
+                pins = fetch_step(
+                    ctx.spec.fetch,
+                    cfg,
+                    beside(ctx.spec_path, ctx.spec.fetch.data_dir).resolve(),
+                    record=s.setdefault("fetch", {}),
+                    echo=ctx.echo,
+                )
             except (FetchError, CredentialsError, InputError) as exc:
                 s["as_of"] = None if want in ("data", "previous_month") else want
                 raise FetchFailed(str(exc)) from None
@@ -150,20 +196,32 @@ def _locked_job(ctx: Ctx, want: str, stale: dict | None) -> dict:
         if stale is not None:
             cleared = clear_stale(ctx, stale)
             s["stale_lock_cleared"] = cleared
-            ctx.echo(f"cleared a stale lock left by pid {stale.get('pid')} on {stale.get('host')} (started "
-                     f"{stale.get('started')}, as of {stale.get('as_of', '?')}): that run died without finishing; "
-                     f"{len(cleared['runs_marked_killed'])} of its MLflow runs marked KILLED")
+            ctx.echo(
+                f"cleared a stale lock left by pid {stale.get('pid')} on {stale.get('host')} (started "
+                f"{stale.get('started')}, as of {stale.get('as_of', '?')}): that run died without finishing; "
+                f"{len(cleared['runs_marked_killed'])} of its MLflow runs marked KILLED"
+            )
         data, ingest_seconds = _read(ctx, want)
         as_of = _as_of(want, data)
         m = f"{as_of:%Y-%m}"
         cfg = ctx.cfg = with_sections(cfg, panel={"end": m})
         key = month_key(as_of, cfg, data.hashes, ctx.spec)
-        s.update(as_of=m, key=key, config_hash=config_hash(cfg), data_hashes=data.hashes, data_vintages=data.vintages,
-                 inputs_rows={k: int(v.get("rows_kept", 0)) for k, v in data.reports.items()})
+        s.update(
+            as_of=m,
+            key=key,
+            config_hash=config_hash(cfg),
+            data_hashes=data.hashes,
+            data_vintages=data.vintages,
+            inputs_rows={k: int(v.get("rows_kept", 0)) for k, v in data.reports.items()},
+        )
         done = ctx.state / "months" / m / "summary.json"
         if done.exists() and json.loads(done.read_text()).get("key") == key:
-            s.update(status="unchanged", exit_code=EXIT_UNCHANGED, finished=now(),
-                     reason=f"{m} was already done with the same data, config and spec ({done}); nothing new")
+            s.update(
+                status="unchanged",
+                exit_code=EXIT_UNCHANGED,
+                finished=now(),
+                reason=f"{m} was already done with the same data, config and spec ({done}); nothing new",
+            )
             ctx.echo(s["reason"])
             write_summary(ctx)
             return s
@@ -173,15 +231,25 @@ def _locked_job(ctx: Ctx, want: str, stale: dict | None) -> dict:
         write_summary(ctx)
         return s
     except FetchFailed as exc:
-        s.update(status="fetch_failed", exit_code=EXIT_FETCH, finished=now(),
-                 reason=f"fetch failed, nothing ingested or trained, champion kept: {exc}")
-        _failed_run(ctx, "fetch_failed", {"fetch_error": str(exc), "fetched_before_the_failure": s.get("fetch", {})})
+        s.update(
+            status="fetch_failed",
+            exit_code=EXIT_FETCH,
+            finished=now(),
+            reason=f"fetch failed, nothing ingested or trained, champion kept: {exc}",
+        )
+        _failed_run(
+            ctx, "fetch_failed", {"fetch_error": str(exc), "fetched_before_the_failure": s.get("fetch", {})}
+        )
         ctx.echo(s["reason"])
         write_summary(ctx)
         return s
     except ValidationFailed as exc:
-        s.update(status="validation_failed", exit_code=EXIT_VALIDATION, finished=now(),
-                 reason=f"validation failed, nothing trained, champion kept: {exc}")
+        s.update(
+            status="validation_failed",
+            exit_code=EXIT_VALIDATION,
+            finished=now(),
+            reason=f"validation failed, nothing trained, champion kept: {exc}",
+        )
         s.setdefault("validation", {"ok": False, "checks": exc.checks})
         if "parent_run_id" not in s:  # refused while reading: still one (failed) run to see in MLflow
             _failed_run(ctx, "validation_failed", s["validation"], artifact="validation.json")
@@ -193,8 +261,13 @@ def _locked_job(ctx: Ctx, want: str, stale: dict | None) -> dict:
     except (Exception, Terminated) as exc:
         # a signal raised inside library code may reach us wrapped in another exception
         terminated = isinstance(exc, Terminated) or ctx.signals.received is not None
-        s.update(status="terminated" if terminated else "error", exit_code=EXIT_INTERNAL, finished=now(),
-                 reason=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-8000:])
+        s.update(
+            status="terminated" if terminated else "error",
+            exit_code=EXIT_INTERNAL,
+            finished=now(),
+            reason=f"{type(exc).__name__}: {exc}",
+            traceback=traceback.format_exc()[-8000:],
+        )
         ctx.echo(f"{s['status']}: {s['reason']}; champion kept, no month written")
         write_summary(ctx)
         return s

@@ -4,6 +4,7 @@ The lock is ``filelock``'s OS lock, which the kernel drops when the process dies
 owner record (``retrain.lock.json``) says who holds it and how far it got; a record found while
 we hold the lock was left by a run that died without cleaning up.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,20 @@ def locked(ctx: Ctx) -> Iterator[dict | None]:
                 stale = json.loads(owner.read_text())
             except (OSError, json.JSONDecodeError):
                 stale = {"note": "unreadable owner record"}
-        write_text(owner, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": now(),
-                                      "retrain_id": ctx.retrain_id, "spec": str(ctx.spec_path)}, indent=2) + "\n")
+        write_text(
+            owner,
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "started": now(),
+                    "retrain_id": ctx.retrain_id,
+                    "spec": str(ctx.spec_path),
+                },
+                indent=2,
+            )
+            + "\n",
+        )
         try:
             yield stale
         finally:
@@ -51,8 +64,9 @@ def holder(state: Path) -> str:
     """Who holds the lock, in words (from the owner record)."""
     try:
         o = json.loads((state / OWNER_NAME).read_text())
-        return (f"pid {o.get('pid')} on {o.get('host')}, started {o.get('started')}"
-                + (f", as of {o['as_of']}" if o.get("as_of") else ""))
+        return f"pid {o.get('pid')} on {o.get('host')}, started {o.get('started')}" + (
+            f", as of {o['as_of']}" if o.get("as_of") else ""
+        )
     except (OSError, json.JSONDecodeError):
         return "an unknown process"
 
@@ -69,7 +83,9 @@ def clear_stale(ctx: Ctx, stale: dict) -> dict:
     done = {"owner": stale, "runs_marked_killed": [], "work_removed": []}
     rid = stale.get("retrain_id")
     if rid:
-        done["runs_marked_killed"] = mark_runs_killed(ctx.cfg.tracking.experiment, rid, stale.get("parent_run_id"))
+        done["runs_marked_killed"] = mark_runs_killed(
+            ctx.cfg.tracking.experiment, rid, stale.get("parent_run_id")
+        )
         for p in sorted((ctx.state / "work").glob(f"*{rid}*")):
             shutil.rmtree(p, ignore_errors=True)
             done["work_removed"].append(p.name)

@@ -4,6 +4,7 @@ Everything is built in ``work/`` inside one MLflow parent run whose nested child
 steps; the ``champion`` alias moves and the work folder becomes ``months/<YYYY-MM>`` only at the
 end, inside a section that a signal cannot cut short.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,8 +41,15 @@ __all__ = ["run_month", "month_key", "with_sections"]
 
 def month_key(as_of: pd.Timestamp, cfg: Config, hashes: dict, spec: RetrainSpec) -> str:
     """What makes a month's run the same run: the month, the config, the data and the spec (not the state folder)."""
-    blob = json.dumps({"as_of": f"{as_of:%Y-%m}", "config": config_hash(cfg), "data": hashes,
-                       "spec": spec.model_dump(mode="json", exclude={"job": {"state_dir"}})}, sort_keys=True)
+    blob = json.dumps(
+        {
+            "as_of": f"{as_of:%Y-%m}",
+            "config": config_hash(cfg),
+            "data": hashes,
+            "spec": spec.model_dump(mode="json", exclude={"job": {"state_dir"}}),
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -57,8 +65,13 @@ def _hand_over(o: RunOutputs, cfg: Config, data: Ingested) -> dict:
     """The ingested tables as the stages expect them in the output folder; the ingest summary."""
     for name in INGEST_TABLES:
         write_df(getattr(data, name), o.tables / f"{name}.parquet")
-    ingest_summary = {"inputs": data.reports, "data_hashes": data.hashes, "region_assignment": data.assignment,
-                      "warnings": data.warnings, "data_vintages": data.vintages}
+    ingest_summary = {
+        "inputs": data.reports,
+        "data_hashes": data.hashes,
+        "region_assignment": data.assignment,
+        "warnings": data.warnings,
+        "data_vintages": data.vintages,
+    }
     write_text(o.ingest, json.dumps(ingest_summary, indent=2, sort_keys=True, default=str) + "\n")
     update_run_json(o, fresh=True, config_hash=config_hash(cfg), **ingest_summary)
     return ingest_summary
@@ -67,16 +80,32 @@ def _hand_over(o: RunOutputs, cfg: Config, data: Ingested) -> dict:
 def _promotion_record(model: dict, promote: bool, serving: str) -> dict:
     before = model["champion_before"]
     return {
-        "promoted": promote, "action": model["action"], "reason": model["promotion_reason"], "window": model["backtest_window"],
-        "challenger": {"model": model["model"], "version": str(model["version"]),
-                       **{k: model["backtest_scores"].get(k) for k in ("brier", "ece")}},
-        "champion_before": {"version": before["version"], "model": before["model"],
-                            **{k: (before["scores_on_window"] or {}).get(k) for k in ("brier", "ece")}},
+        "promoted": promote,
+        "action": model["action"],
+        "reason": model["promotion_reason"],
+        "window": model["backtest_window"],
+        "challenger": {
+            "model": model["model"],
+            "version": str(model["version"]),
+            **{k: model["backtest_scores"].get(k) for k in ("brier", "ece")},
+        },
+        "champion_before": {
+            "version": before["version"],
+            "model": before["model"],
+            **{k: (before["scores_on_window"] or {}).get(k) for k in ("brier", "ece")},
+        },
         "serving_version": serving,
     }
 
 
-def run_month(ctx: Ctx, data: Ingested, as_of: pd.Timestamp, key: str, previous: dict | None, ingest_seconds: float = 0.0) -> int:
+def run_month(
+    ctx: Ctx,
+    data: Ingested,
+    as_of: pd.Timestamp,
+    key: str,
+    previous: dict | None,
+    ingest_seconds: float = 0.0,
+) -> int:
     """Every step of one month, committed at the end; returns the exit code."""
     cfg, s, m = ctx.cfg, ctx.summary, f"{as_of:%Y-%m}"
     work = ctx.state / "work" / f"{m}-{ctx.retrain_id}"
@@ -86,9 +115,15 @@ def run_month(ctx: Ctx, data: Ingested, as_of: pd.Timestamp, key: str, previous:
     o = RunOutputs(work)
     ingest_summary = _hand_over(o, cfg, data)
 
-    tags = {"riskcast.kind": "retrain", "riskcast.as_of": m, "riskcast.retrain_id": ctx.retrain_id,
-            "riskcast.key": key, "riskcast.host": socket.gethostname(), "riskcast.pid": str(os.getpid()),
-            **{f"riskcast.vintage.{k}": f"{v['source']}/{v['vintage']}" for k, v in data.vintages.items()}}
+    tags = {
+        "riskcast.kind": "retrain",
+        "riskcast.as_of": m,
+        "riskcast.retrain_id": ctx.retrain_id,
+        "riskcast.key": key,
+        "riskcast.host": socket.gethostname(),
+        "riskcast.pid": str(os.getpid()),
+        **{f"riskcast.vintage.{k}": f"{v['source']}/{v['vintage']}" for k, v in data.vintages.items()},
+    }
     with parent_run(f"retrain-{m}", tags) as parent_id:
         s["parent_run_id"] = parent_id
         update_owner(ctx, parent_run_id=parent_id)
@@ -117,22 +152,38 @@ def run_month(ctx: Ctx, data: Ingested, as_of: pd.Timestamp, key: str, previous:
             s["promotion"] = _promotion_record(model, promote, serving)
             with step(ctx, "score"):
                 stage_score(cfg, work, panel, version=serving)
-                update_run_json(o, promotion={"promoted": promote, "reason": model["promotion_reason"]},
-                                champion_version=serving, registered_model_version=str(model["version"]), drift=s["drift"])
+                update_run_json(
+                    o,
+                    promotion={"promoted": promote, "reason": model["promotion_reason"]},
+                    champion_version=serving,
+                    registered_model_version=str(model["version"]),
+                    drift=s["drift"],
+                )
             with step(ctx, "report"):
                 stage_report(cfg, work)
                 log_artifact(str(o.report), "report")
             # the commit: summary in the month folder, alias, then one rename
             with step(ctx, "promote"), ctx.signals.deferred():
-                s["status"], s["exit_code"] = (model["action"], EXIT_PROMOTED) if promote else ("kept", EXIT_KEPT)
+                s["status"], s["exit_code"] = (
+                    (model["action"], EXIT_PROMOTED) if promote else ("kept", EXIT_KEPT)
+                )
                 s["finished"] = now()
                 s["outputs"] = {"month_dir": str(ctx.state / "months" / m)}
                 write_text(work / "summary.json", json.dumps(s, indent=2, sort_keys=True, default=str) + "\n")
-                decision = PromotionDecision(promoted=promote, reason=model["promotion_reason"],
-                                             champion_before=model["champion_before"]["version"], champion_after=serving)
+                decision = PromotionDecision(
+                    promoted=promote,
+                    reason=model["promotion_reason"],
+                    champion_before=model["champion_before"]["version"],
+                    champion_after=serving,
+                )
                 apply_decision(model["registered_model"], model["version"], decision)
                 commit_month(ctx, work, m)
-            set_tags({"riskcast.status": s["status"], "riskcast.promotion_reason": model["promotion_reason"][:5000]})
+            set_tags(
+                {
+                    "riskcast.status": s["status"],
+                    "riskcast.promotion_reason": model["promotion_reason"][:5000],
+                }
+            )
             log_json(s, "summary.json")
         except ValidationFailed:
             end_parent("FAILED", "validation_failed")

@@ -1,4 +1,5 @@
 """A step of the monthly job: timed, recorded in the summary, and a nested MLflow child run; the summaries."""
+
 from __future__ import annotations
 
 import json
@@ -51,7 +52,12 @@ def write_summary(ctx: Ctx, *, latest: bool = True) -> None:
     s = ctx.summary
     text = json.dumps(s, indent=2, sort_keys=True, default=str) + "\n"
     stamp = s.get("started", now()).replace(":", "").replace("+0000", "Z")
-    write_text(ctx.state / "summaries" / f"{stamp}_{s.get('as_of') or 'unknown'}_{s.get('status')}_{ctx.retrain_id}.json", text)
+    write_text(
+        ctx.state
+        / "summaries"
+        / f"{stamp}_{s.get('as_of') or 'unknown'}_{s.get('status')}_{ctx.retrain_id}.json",
+        text,
+    )
     if latest:
         write_text(ctx.state / "summary.json", text)
 
