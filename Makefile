@@ -1,5 +1,7 @@
 # The two entry points of the README. Both create ./.venv with the project and its
 # dependencies installed, so they work on a fresh machine that only has Python 3.11+.
+# `make demo` installs what the main job needs (riskcast and its PDF renderer); `make test` and
+# the other targets add the extras and the test tools (pyproject.toml [project.optional-dependencies]).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -7,20 +9,28 @@ OUT    ?= out/demo
 
 .PHONY: setup demo test lint bench skill year clean
 
-$(BIN)/riskcast: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+
+$(VENV)/.installed-main: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[pdf]'
 	touch $@
 
-setup: $(BIN)/riskcast
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed-main
 
-demo: setup
+setup: $(VENV)/.installed-dev
+
+demo: $(VENV)/.installed-main
 	$(BIN)/riskcast demo --out $(OUT)
 
-# ruff: pyflakes, import order and pycodestyle's errors (pyproject.toml [tool.ruff]); CI runs it with the tests
+# ruff: pyflakes, import order and pycodestyle's errors, and the formatter's layout
+# (pyproject.toml [tool.ruff]); CI runs both with the tests
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 test: setup lint
 	$(BIN)/python -m pytest -q -n auto --dist loadfile

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from riskcast import cli_out
 from riskcast.cli import app
 from riskcast.cli_out import default_out, plain, stage_lines
+from riskcast.records import RunRecord
 from tests.conftest import PROJECT
 
 FIXTURE = PROJECT / "tests" / "fixtures" / "acled_hdx_sample.csv"
@@ -201,6 +202,25 @@ def test_completion_is_offered():
     assert r.stdout.split() == ["--out"]
 
 
+def test_the_command_line_loads_without_the_heavy_libraries():
+    """--help and every TAB of shell completion load riskcast.cli: it must not pull in the science
+    stack (seconds to import); each command imports its job when it runs."""
+    heavy = ["pandas", "numpy", "sklearn", "scipy", "mlflow", "lightgbm", "pydantic", "matplotlib", "dask"]
+    code = (
+        f"import sys, riskcast.cli; print(sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r})))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", (r.stdout, r.stderr)
+
+
+def test_commands_are_listed_in_the_order_of_the_work():
+    assert list(typer.main.get_command(app).commands) == [
+        *("demo", "run", "retrain", "fetch"),
+        *("ingest", "features", "backtest", "train", "report", "score"),
+        *("plot", "model-list", "formats", "feature-list", "config-schema", "synth"),
+    ]
+
+
 # --- 5-6. --quiet / --verbose, rows read/kept/dropped per input ---------------------------------------
 
 
@@ -286,11 +306,13 @@ def test_stage_lines_of_a_whole_run():
             "folds": 144,
             "models": ["climatology", "logistic"],
             "origins": {"1": ["2014-01", "2024-11"]},
+            "baselines": ["climatology"],
         },
         "registered_model": "riskcast-demo",
         "registered_model_version": "2",
         "promotion": {"promoted": False, "reason": "brier not better"},
     }
+    run = RunRecord.model_validate(run)
     assert stage_lines("run", run) == [
         "acled: 1,349 rows read, 1,300 kept, 49 dropped (country not in the run: 40; duplicate event id: 9)",
         "shocks: 85 rows read, 85 kept, 0 dropped",

@@ -322,7 +322,7 @@ def test_partial_backtest_is_detected(tmp_path):
         }
     )
     preds.to_csv(tmp_path / "p.csv", index=False)
-    info = {"backtest": {"origins": {"1": ["2024-01", "2024-03"]}}}
+    info = {"1": ["2024-01", "2024-03"]}
     assert backtest_complete(info, tmp_path / "p.csv", ["m"]) is None
     preds.iloc[:2].to_csv(tmp_path / "p.csv", index=False)
     assert "2 of 3 origins" in backtest_complete(info, tmp_path / "p.csv", ["m"])

@@ -11,13 +11,16 @@ import pytest
 from riskcast.config import default_config
 from tests.conftest import cli
 
+#: the override demo_out was made with: later stages on that folder must use the same config
+AS_DEMO_OUT = ("--set", "backtest.ablation=false")
+
 
 @pytest.fixture(scope="module")
 def demo_out(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo")
     # The main job without its ablation (half of its time; test_other_spatial_units runs the ablation),
     # so the suite stays within its time budget.
-    r = cli("demo", "--out", str(out), "--set", "backtest.ablation=false")
+    r = cli("demo", "--out", str(out), *AS_DEMO_OUT)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().endswith(str((out / "report.html").resolve()))
     return out
@@ -207,7 +210,15 @@ def test_score_command_by_champion_version_and_run(demo_out, tmp_path):
     out = tmp_path / "copy"
     shutil.copytree(demo_out, out)
     run = json.loads((out / "run.json").read_text())
-    r = cli("score", "pipelines/demo.toml", "--out", str(out), "--output", str(tmp_path / "s.parquet"))
+    r = cli(
+        "score",
+        "pipelines/demo.toml",
+        *AS_DEMO_OUT,
+        "--out",
+        str(out),
+        "--output",
+        str(tmp_path / "s.parquet"),
+    )
     assert r.returncode == 0, r.stderr
     champion = pd.read_parquet(tmp_path / "s.parquet")
     # the MLflow store lives in the copied folder's run.json URI only for the registry; the copy's
@@ -215,6 +226,7 @@ def test_score_command_by_champion_version_and_run(demo_out, tmp_path):
     r = cli(
         "score",
         "pipelines/demo.toml",
+        *AS_DEMO_OUT,
         "--out",
         str(out),
         "--version",
@@ -227,6 +239,7 @@ def test_score_command_by_champion_version_and_run(demo_out, tmp_path):
     r = cli(
         "score",
         "pipelines/demo.toml",
+        *AS_DEMO_OUT,
         "--out",
         str(out),
         "--run",
@@ -240,7 +253,9 @@ def test_score_command_by_champion_version_and_run(demo_out, tmp_path):
     for other in (by_version, by_run):
         assert other["p"].round(9).tolist() == champion["p"].round(9).tolist()
     assert (by_run["model_version"] == f"run:{run['mlflow_run_id']}").all()
-    r = cli("score", "pipelines/demo.toml", "--out", str(out), "--output", str(tmp_path / "bad.txt"))
+    r = cli(
+        "score", "pipelines/demo.toml", *AS_DEMO_OUT, "--out", str(out), "--output", str(tmp_path / "bad.txt")
+    )
     assert r.returncode == 2 and "--output" in r.stderr and not (tmp_path / "bad.txt").exists()
 
 
@@ -262,7 +277,7 @@ def test_scoring_the_same_month_again_reuses_the_scores(demo_out, tmp_path):
     out = tmp_path / "copy"
     shutil.copytree(demo_out, out)
     first = (out / "scores.csv").read_bytes()
-    r = cli("score", "pipelines/demo.toml", "--out", str(out))
+    r = cli("score", "pipelines/demo.toml", *AS_DEMO_OUT, "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert json.loads((out / "run.json").read_text())["scores_reused"] is True
     assert (out / "scores.csv").read_bytes() == first

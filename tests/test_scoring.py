@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from riskcast.models.contributions import top_contributions
 from riskcast.scoring import SCORE_COLUMNS, assign_tiers, score_month, write_scores
-from riskcast.tracking.bundle import ForecastBundle, top_contributions
+from riskcast.tracking.bundle import ForecastBundle
 from tests.tracking._models import FEATURES, BareModel, ContractModel, tiny_panel
 
 TIERS = [("very high", 0.8), ("high", 0.5), ("medium", 0.2), ("low", 0.0)]

@@ -10,12 +10,16 @@ import os
 import re
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import rich
 from rich.console import Console
 from rich.markup import escape
 
 from riskcast.errors import ConfigError
+
+if TYPE_CHECKING:  # annotations only: pydantic's import (~75 ms) stays off `riskcast --help`
+    from riskcast.records import PanelInfo, RunRecord
 
 __all__ = ["Ui", "ui", "check_out_dir", "default_out", "input_lines", "stage_lines", "timing_line", "plain"]
 
@@ -58,12 +62,12 @@ class Ui:
         if self.level >= VERBOSE:
             self.err.print(msg, style="dim", markup=False, highlight=False, soft_wrap=True)
 
-    def account(self, stage: str, run_info: dict) -> None:
+    def account(self, stage: str, run: RunRecord) -> None:
         """What a stage recorded in run.json (rows read/kept/dropped, panel, model), and its warnings."""
-        for line in stage_lines(stage, run_info, verbose=self.level >= VERBOSE):
+        for line in stage_lines(stage, run, verbose=self.level >= VERBOSE):
             self.info(line)
         if stage in ("ingest", "run"):
-            for w in run_info.get("warnings", []):
+            for w in run.warnings:
                 self.warn(w)
 
     def warn(self, msg: str) -> None:
@@ -151,55 +155,51 @@ def input_lines(inputs: dict, verbose: bool = False) -> list[str]:
     return lines
 
 
-def _panel_lines(panel: dict, verbose: bool) -> list[str]:
-    lines = []
-    if "units" in panel:
-        lines.append(
-            f"panel: {_n(panel['units'])} units x {_n(panel['months'])} months ({panel['first_month']} to "
-            f"{panel['last_month']}), {len(panel.get('features', []))} features"
-        )
+def _panel_lines(panel: PanelInfo | None, verbose: bool) -> list[str]:
+    if panel is None:
+        return []
+    lines = [
+        f"panel: {_n(panel.units)} units x {_n(panel.months)} months ({panel.first_month} to "
+        f"{panel.last_month}), {len(panel.features)} features"
+    ]
     # zero counts are noise in a normal run; verbose lists every reason the panel checks
-    for reason, n in panel.get("events_not_in_panel", {}).items():
+    for reason, n in panel.events_not_in_panel.items():
         if n or verbose:
             lines.append(f"events {reason}: {_n(n)}")
-    for kind, reasons in panel.get("rows_not_placed", {}).items():
+    for kind, reasons in panel.rows_not_placed.items():
         for reason, n in reasons.items():
             if n or verbose:
                 lines.append(f"{kind} rows not placed on the panel ({reason}): {_n(n)}")
     return lines
 
 
-def stage_lines(stage: str, run: dict, verbose: bool = False) -> list[str]:
+def stage_lines(stage: str, run: RunRecord, verbose: bool = False) -> list[str]:
     """What one stage recorded in run.json, in plain words (``run`` covers every stage)."""
     lines: list[str] = []
     if stage in ("ingest", "run"):
-        lines += input_lines(run.get("inputs", {}), verbose)
-        ra = run.get("region_assignment") or {}
+        lines += input_lines(run.inputs, verbose)
+        ra = run.region_assignment
         if verbose and ra:
             lines.append(
                 f"events placed in units: {_n(ra.get('n_assigned', 0))} of {_n(ra.get('n_events', 0))} "
                 f"({_n(ra.get('n_unassigned', 0))} unassigned)"
             )
     if stage in ("features", "run"):
-        lines += _panel_lines(run.get("panel", {}), verbose)
-    if stage in ("backtest", "run") and run.get("backtest"):
-        b = run["backtest"]
-        lines.append(f"backtest: {_n(b['folds'])} folds, {len(b['models'])} models and baselines")
+        lines += _panel_lines(run.panel, verbose)
+    if stage in ("backtest", "run") and run.backtest:
+        b = run.backtest
+        lines.append(f"backtest: {_n(b.folds)} folds, {len(b.models)} models and baselines")
         if verbose:
-            lines.append(f"  models: {', '.join(b['models'])}")
+            lines.append(f"  models: {', '.join(b.models)}")
             lines.extend(
                 f"  horizon {h}: origins {span[0]} to {span[1]}"
-                for h, span in sorted(b.get("origins", {}).items(), key=lambda kv: int(kv[0]))
+                for h, span in sorted(b.origins.items(), key=lambda kv: int(kv[0]))
             )
-    if stage in ("train", "run") and run.get("registered_model"):
-        promo = run.get("promotion") or {}
+    if stage in ("train", "run") and run.registered_model:
+        promo = run.promotion
         lines.append(
-            f"registered model {run['registered_model']} version {run['registered_model_version']}"
-            + (
-                f"; {'promoted' if promo.get('promoted') else 'champion kept'}: {promo.get('reason')}"
-                if promo
-                else ""
-            )
+            f"registered model {run.registered_model} version {run.registered_model_version}"
+            + (f"; {'promoted' if promo.promoted else 'champion kept'}: {promo.reason}" if promo else "")
         )
     return lines
 

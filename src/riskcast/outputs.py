@@ -5,14 +5,14 @@ This is the contract every stage and the report read and write through; it sits 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
-from riskcast.atomic import atomic_path, write_text
+from riskcast.atomic import atomic_path
+from riskcast.records import RunRecord, read_record, write_record
 
-__all__ = ["RunOutputs", "INGEST_TABLES", "write_df", "update_run_json", "month_str", "panel_of"]
+__all__ = ["RunOutputs", "INGEST_TABLES", "write_df", "read_run", "update_run_json", "month_str", "panel_of"]
 
 #: the canonical tables ingest hands over to the later stages (``tables/<name>.parquet``)
 INGEST_TABLES = ("events", "counts", "presence", "shocks", "units")
@@ -52,11 +52,22 @@ def write_df(df: pd.DataFrame, path: Path) -> None:
             df.to_csv(tmp, index=False, float_format="%.10g", date_format="%Y-%m-%d")
 
 
-def update_run_json(o: RunOutputs, *, fresh: bool = False, **items) -> dict:
-    data = json.loads(o.run.read_text()) if o.run.exists() and not fresh else {}
-    data.update(items)
-    write_text(o.run, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    return data
+def read_run(o: RunOutputs) -> RunRecord:
+    """``run.json`` of the folder (empty when no stage has run yet)."""
+    return read_record(o.run, RunRecord, "ingest") if o.run.exists() else RunRecord()
+
+
+def update_run_json(o: RunOutputs, *, fresh: bool = False, **items) -> RunRecord:
+    """Set fields of ``run.json`` (validated as a :class:`RunRecord`); ``fresh`` starts a new one."""
+    before = {} if fresh else read_run(o).model_dump(exclude_unset=True)
+    record = RunRecord.model_validate({**before, **_plain(items)})
+    write_record(o.run, record)
+    return record
+
+
+def _plain(items: dict) -> dict:
+    """Pydantic records among the values as plain JSON data, so the whole is validated once."""
+    return {k: v.model_dump(exclude_unset=True) if hasattr(v, "model_dump") else v for k, v in items.items()}
 
 
 def month_str(s: pd.Series) -> pd.Series:

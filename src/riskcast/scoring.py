@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from riskcast.atomic import atomic_path
+from riskcast.models.contributions import top_contributions
 
 __all__ = [
     "score_month",
@@ -255,8 +256,6 @@ def explain_change(
     changes = [""] * len(now)
     cn = b.contributions(now, int(horizon))
     if cn is not None and has_before.any():
-        from riskcast.tracking.bundle import top_contributions
-
         cb = b.contributions(before[has_before], int(horizon))
         diff = cn.iloc[np.flatnonzero(has_before)].reset_index(drop=True) - cb.reset_index(drop=True)
         for i, text in zip(np.flatnonzero(has_before), top_contributions(diff, top_k)):

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from riskcast.atomic import atomic_path
 
@@ -109,8 +111,6 @@ def cache_file(cache_dir: str | Path, key: ScoreKey) -> Path:
 
 def _read(path: Path, key: ScoreKey) -> pd.DataFrame | None:
     """The cached table, or None when missing, unreadable or stamped with another key."""
-    import pyarrow.parquet as pq
-
     if not path.is_file():
         return None
     try:
@@ -124,9 +124,6 @@ def _read(path: Path, key: ScoreKey) -> pd.DataFrame | None:
 
 
 def _write(path: Path, key: ScoreKey, df: pd.DataFrame) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     table = pa.Table.from_pandas(df, preserve_index=False)
     # Keep pandas' own metadata (dtypes) and add the key beside it.
     table = table.replace_schema_metadata(

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskcast.tracking.bundle import ForecastBundle, top_contributions
+from riskcast.models.contributions import top_contributions
+from riskcast.tracking.bundle import ForecastBundle
 from riskcast.tracking.offline import OFFLINE_ENV
 from riskcast.tracking.registry import promote_if_better, version_record
 from riskcast.tracking.runs import load_registered, log_bundle, model_uri

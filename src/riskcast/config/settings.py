@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from riskcast.config._load import first_error, read_toml
 from riskcast.errors import ConfigError
+from riskcast.paths import project_file
 
 __all__ = [
     "Config",
@@ -379,8 +380,6 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
 
 def default_config(overrides: list[str] = ()) -> Config:
     """The main job's config: embedded synthetic Mali events plus the curated facts."""
-    from riskcast.paths import project_file
-
     return load_config(project_file("pipelines", "demo.toml"), overrides)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from riskcast.errors import InputError
 from riskcast.paths import facts_file
 from riskcast.schemas import validate
 
@@ -89,8 +90,6 @@ def load_regions(level: str = "admin1", countries: Iterable[str] | None = None) 
     df = pd.concat(parts.values(), ignore_index=True)
     dup = df["unit_id"].duplicated()
     if dup.any():
-        from riskcast.errors import InputError
-
         uid = df.loc[dup, "unit_id"].iloc[0]
         # A P-code is unique across countries; the same id twice would merge two units.
         raise InputError(
@@ -111,8 +110,6 @@ def load_rainy_season() -> pd.DataFrame:
     Raises:
         InputError: a month that is not a whole number from 1 to 12, or a missing source.
     """
-    from riskcast.errors import InputError
-
     path = facts_file("rainy_season.csv")
     df = pd.read_csv(path, dtype=str, encoding="utf-8", keep_default_na=False, na_values=[""])
     for i, row in df.iterrows():
@@ -137,10 +134,6 @@ def load_country_outlines(countries: Iterable[str] | None = None) -> dict[str, n
     Raises:
         InputError: a vertex whose lon/lat is not a number in range, or a row without a source.
     """
-    import numpy as np
-
-    from riskcast.errors import InputError
-
     path = facts_file("country_outlines.csv")
     df = pd.read_csv(path, dtype=str, encoding="utf-8", keep_default_na=False, na_values=[""])
     for col, lim in (("lon", 180.0), ("lat", 90.0)):

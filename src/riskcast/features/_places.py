@@ -13,6 +13,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from riskcast.facts import load_regions
 from riskcast.regions import COUNTRY_ALIASES, Gazetteer, normalise_name, priogrid_centroid, priogrid_gid
 
 __all__ = [
@@ -64,16 +65,12 @@ def nearest(lat: float, lon: float, cand_lat, cand_lon, allowed: np.ndarray) -> 
 @lru_cache(maxsize=1)
 def admin1_gazetteer() -> Gazetteer:
     """riskcast's curated admin-1 gazetteer (all three countries), read once."""
-    from riskcast.facts import load_regions
-
     return Gazetteer(load_regions("admin1"), file="regions_admin1.csv")
 
 
 @lru_cache(maxsize=1)
 def admin2_table() -> pd.DataFrame:
     """riskcast's curated admin-2 units (Mali cercles, Burkina Faso provinces, Niger departments; with their admin-1 ``parent``)."""
-    from riskcast.facts import load_regions
-
     return load_regions("admin2")
 
 

@@ -8,11 +8,17 @@ by subclassing; the inner feature is the parameter ``of``.
 Names are derived, never written by hand: the snake-case class name, then each parameter
 that differs from its default (``decay_halflife12``), then ``_of_`` and the inner feature's
 name when it is not the default one (``lag_k1_of_fatalities``).
+
+A feature also says its value in words: :meth:`Feature.explain` sits next to
+:meth:`Feature.describe` on every class ("12 attacks in the last 3 months"), so the report asks
+the feature and a new feature cannot be forgotten by it; the words the sentences share are in
+:mod:`.words`.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -20,7 +26,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-__all__ = ["Feature", "FeatureContext", "compute_features", "slug", "FeatureError"]
+from riskcast.features.words import Count, ExplainContext, num
+
+__all__ = ["Feature", "FeatureContext", "ExplainContext", "compute_features", "slug", "FeatureError"]
+
+#: The context of a sentence that needs nothing beyond the value (frozen: safe as a default).
+PLAIN = ExplainContext()
 
 
 class FeatureError(ValueError):
@@ -108,6 +119,8 @@ class Feature:
     description: str = ""
     #: Short prefixes for string parameters in the derived name (``type_battles``).
     name_prefix: dict[str, str] = {}
+    #: True for a yes/no feature (values 0 and 1): a product of two reads as "both".
+    yes_no: bool = False
 
     def params(self) -> dict:
         sig = inspect.signature(type(self).__init__)
@@ -152,6 +165,67 @@ class Feature:
             **{k: (v.describe() if isinstance(v, Feature) else v) for k, v in self.params().items()}
         )
         return text if inner is None or "{of}" in self.description else f"{text} of {inner.describe()}"
+
+    def explain(self, value: float, context: ExplainContext = PLAIN) -> str:
+        """The value in words, as an analyst would say it: "12 attacks in the last 3 months".
+
+        Every feature class overrides this next to its :meth:`describe` (a test checks that
+        none is forgotten), so the report asks the feature and never needs to know it. This
+        generic "<describe()>: <value>" is what an override falls back to when a value or a
+        composition has no better words.
+        """
+        shown = num(value) if abs(value) >= 1 or value == 0 else f"{value:.2f}"
+        return f"{self.describe()}: {shown}"
+
+    def counts(self, context: ExplainContext = PLAIN) -> Count | None:
+        """What the feature counts (noun, where, when), for wrappers that say "N <noun> <where>
+        <when>"; None when its value is not a count."""
+        return None
+
+    def absent(self, value: float) -> bool:
+        """True when ``value`` says the thing measured is not there: no attacks, the force
+        absent, no shock on record. The report does not offer such a value as a reason the risk
+        rose. A value of 0 is "none" for counts, flags and fading memories; features where 0 is
+        a state like any other (the calendar) or where "none" is another value (a capped "months
+        since") override this."""
+        return value == 0
+
+    @property
+    def national(self) -> bool:
+        """True when the value is the same for every unit of a country (a country-wide total)."""
+        return False
+
+    def say_count(self, value: float, context: ExplainContext = PLAIN) -> str:
+        """``counts()`` in words at ``value`` ("no attacks in neighbouring regions last month"),
+        and for a national count whether it rose or fell and what that does to every unit; the
+        generic sentence when the feature is not a count."""
+        c = self.counts(context)
+        if c is None:
+            return Feature.explain(self, value, context)
+        trend = ""
+        before = (context.before or {}).get(self.name)
+        if self.national and before is not None and math.isfinite(before):
+            trend = (
+                f", down from {num(before)} the month before"
+                if num(value) != num(before) and value < before
+                else f", up from {num(before)} the month before"
+                if num(value) != num(before)
+                else ", as many as the month before"
+            )
+        return c.say(value) + trend + self.national_note(context)
+
+    def national_note(self, context: ExplainContext = PLAIN) -> str:
+        """For a national feature that pushed the risk: it pushes every unit of the country alike.
+
+        The same value for every unit gives the same contribution in an additive model, so the
+        sentence names the reach of the push ("lowers every region's risk"), not a cause in the
+        unit itself. For tree models it is the typical push (contributions also depend on the
+        unit's other features). Empty for other features or when no push is being explained.
+        """
+        if not self.national or context.direction not in ("up", "down"):
+            return ""
+        verb = "raises" if context.direction == "up" else "lowers"
+        return f": the same across {context.country or 'the country'}, so it {verb} every {context.unit_word}'s risk"
 
     def compute(self, ctx: FeatureContext) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -8,10 +8,14 @@ context overrides them (``ctx.rainy_season``: country -> months 1-12).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from riskcast.facts import load_rainy_season
 from riskcast.features import _places
-from riskcast.features.base import Feature, FeatureContext, FeatureError
+from riskcast.features.base import PLAIN, ExplainContext, Feature, FeatureContext, FeatureError
+from riskcast.features.words import MONTHS
 
 __all__ = ["MonthOfYear", "RainySeason", "rainy_months"]
 
@@ -29,6 +33,17 @@ class MonthOfYear(Feature):
     def describe(self) -> str:
         return f"month of the year as {self.component}(2π·month/12)"
 
+    def explain(self, value: float, context: ExplainContext = PLAIN) -> str:
+        # One component does not name the month (sin 0.5 is February or April): read both from the row.
+        sin, cos = (context.values.get(MonthOfYear(c).name) for c in ("sin", "cos"))
+        if sin is None or cos is None or not all(math.isfinite(float(x)) for x in (sin, cos)):
+            return "time of year"
+        month = int(round(math.atan2(sin, cos) / (2 * math.pi) * 12)) % 12 or 12
+        return f"time of year ({MONTHS[month - 1]})"
+
+    def absent(self, value: float) -> bool:
+        return False  # every month is a month: 0 is June or December, not "none"
+
     def compute(self, ctx: FeatureContext) -> np.ndarray:
         angle = 2 * np.pi * ctx.months.month.to_numpy() / 12
         row = np.sin(angle) if self.component == "sin" else np.cos(angle)
@@ -37,8 +52,6 @@ class MonthOfYear(Feature):
 
 def rainy_months(ctx: FeatureContext) -> dict[str, tuple[int, ...]]:
     """Rainy months per country key: ``ctx.rainy_season`` where given, else the curated table."""
-    from riskcast.facts import load_rainy_season
-
     table = load_rainy_season()
     out: dict[str, tuple[int, ...]] = {}
     for country, first, last in table[["country", "first_month", "last_month"]].itertuples(index=False):
@@ -54,6 +67,8 @@ def rainy_months(ctx: FeatureContext) -> dict[str, tuple[int, ...]]:
 class RainySeason(Feature):
     """1 in the rainy months of the unit's country (curated table, or ``ctx.rainy_season``)."""
 
+    yes_no = True
+
     family = "calendar"
 
     def __init__(self) -> None:
@@ -61,6 +76,12 @@ class RainySeason(Feature):
 
     def describe(self) -> str:
         return "1 in the rainy season of the unit's country (about June-September in the Sahel)"
+
+    def explain(self, value: float, context: ExplainContext = PLAIN) -> str:
+        return "rainy season" if value >= 0.5 else "dry season"
+
+    def absent(self, value: float) -> bool:
+        return False  # the dry season is a season, not the absence of one
 
     def compute(self, ctx: FeatureContext) -> np.ndarray:
         season = rainy_months(ctx)

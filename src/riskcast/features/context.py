@@ -17,14 +17,16 @@ import scipy.sparse as sp
 
 from riskcast.errors import ConfigError
 from riskcast.features.base import FeatureContext
+from riskcast.features.presence import place_presence
+from riskcast.features.shocks import place_shocks
+from riskcast.panel import target_mask, to_month
+from riskcast.paths import project_file
 
 __all__ = ["build_context", "load_actor_groups"]
 
 
 def load_actor_groups(name_or_path: str | Path) -> dict[str, tuple[str, ...]]:
     """Actor groups from a TOML file: ``[groups] jnim = ["JNIM", "Katiba Macina", ...]``."""
-    from riskcast.paths import project_file
-
     p = Path(name_or_path)
     if not p.exists():
         try:
@@ -53,8 +55,6 @@ def load_actor_groups(name_or_path: str | Path) -> dict[str, tuple[str, ...]]:
 
 
 def _place_events(events: pd.DataFrame, unit_ix: pd.Index, months: pd.DatetimeIndex, target) -> pd.DataFrame:
-    from riskcast.panel import target_mask, to_month
-
     ev = events.assign(
         unit_ix=unit_ix.get_indexer(events["unit_id"].astype(str)),
         month_ix=months.get_indexer(to_month(events["date"])),
@@ -78,9 +78,6 @@ def build_context(
     rainy_season: dict[str, tuple[int, ...]] | None = None,
 ) -> FeatureContext:
     """Place every table on the grid and return the context the features compute from."""
-    from riskcast.features.presence import place_presence
-    from riskcast.features.shocks import place_shocks
-
     unit_ix = pd.Index(units["unit_id"].astype(str))
     placed_presence = place_presence(presence, units, months) if presence is not None else None
     placed_shocks = place_shocks(shocks, units, months) if shocks is not None else None

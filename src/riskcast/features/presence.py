@@ -20,9 +20,10 @@ import pandas as pd
 
 from riskcast.errors import InputError
 from riskcast.features import _places
-from riskcast.features.base import Feature, FeatureContext
-from riskcast.features.history import _positive, _whole, months_since
-from riskcast.regions import normalise_name
+from riskcast.features.base import PLAIN, ExplainContext, Feature, FeatureContext
+from riskcast.features.kernels import months_since, positive, whole
+from riskcast.features.words import ago, count, halving, num, since_decay
+from riskcast.regions import Gazetteer, normalise_name
 
 __all__ = [
     "place_presence",
@@ -138,8 +139,6 @@ def place_presence(presence: pd.DataFrame, units: pd.DataFrame, months: pd.Datet
     unplaced: dict[str, int] = {}
     gaz = None
     if level == "admin1":
-        from riskcast.regions import Gazetteer
-
         gaz = Gazetteer(units, file="units")
     geo = _places.unit_geography(units)
     rows, unit_ix = [], []
@@ -240,6 +239,12 @@ class Troops(_Presence):
             f"troops of {self._who(self.force)} in the unit in the month (0 where the number is not reported)"
         )
 
+    def explain(self, value: float, context: ExplainContext = PLAIN) -> str:
+        who, unit = context.force(self.force), context.unit_word
+        if num(value) == "0":  # unreported numbers count 0 too: "none reported", not "none there"
+            return f"no troops of {who} reported in the {unit}"
+        return f"{count(value, ('troop', 'troops'))} of {who} reported in the {unit}"
+
     def compute(self, ctx):
         t = _rows(ctx, self.force)
         t = t[t["end_ix"] >= t["start_ix"]]
@@ -255,11 +260,16 @@ class Troops(_Presence):
 class Present(_Presence):
     """1 when a row of the force covers the unit in month t."""
 
+    yes_no = True
+
     def __init__(self, force: str | None = None) -> None:
         self.force = force
 
     def describe(self) -> str:
         return f"1 if {self._who(self.force)} is present in the unit in the month"
+
+    def explain(self, value: float, context: ExplainContext = PLAIN) -> str:
+        return f"{context.force(self.force)} {'present' if value >= 0.5 else 'not present'}"
 
     def compute(self, ctx):
         cov, pad = _coverage(ctx, self.force)
@@ -274,6 +284,11 @@ class Bases(_Presence):
 
     def describe(self) -> str:
         return f"number of distinct places where {self._who(self.force)} is based in the unit in the month"
+
+    def explain(self, value: float, context: ExplainContext = PLAIN) -> str:
+        who, unit = context.force(self.force), context.unit_word
+        bases = "no base" if num(value) == "0" else count(value, ("base", "bases"))
+        return f"{bases} of {who} in the {unit}"
 
     def compute(self, ctx):
         t = _rows(ctx, self.force)
@@ -297,11 +312,23 @@ class MonthsSinceArrival(_Presence):
     arrival month); ``cap`` when the force is not present. Back-to-back rows are one presence."""
 
     def __init__(self, force: str | None = None, cap: int = 120) -> None:
-        _whole("cap", cap)
+        whole("cap", cap)
         self.force, self.cap = force, cap
 
     def describe(self) -> str:
         return f"months since {self._who(self.force)} arrived in the unit (capped at {self.cap}; {self.cap} when absent)"
+
+    def explain(self, value: float, context: ExplainContext = PLAIN) -> str:
+        who = context.force(self.force)
+        # Not "not present": that is Present's sentence, and the two would print the same.
+        return (
+            f"{who} not stationed in the {context.unit_word}"
+            if value >= self.cap
+            else f"{who} arrived {ago(value)}"
+        )
+
+    def absent(self, value: float) -> bool:
+        return value >= self.cap  # the cap: the force is not there
 
     def compute(self, ctx):
         cov, pad = _coverage(ctx, self.force)
@@ -323,7 +350,7 @@ class MonthsSinceDeparture(_Presence):
     it. ``cap`` while the force is present and where it has never been (nothing has ended)."""
 
     def __init__(self, force: str | None = None, cap: int = 120) -> None:
-        _whole("cap", cap)
+        whole("cap", cap)
         self.force, self.cap = force, cap
 
     def describe(self) -> str:
@@ -331,6 +358,15 @@ class MonthsSinceDeparture(_Presence):
             f"months since {self._who(self.force)} was last present in the unit (1 = the month after it left; "
             f"{self.cap} while present or if never present)"
         )
+
+    def explain(self, value: float, context: ExplainContext = PLAIN) -> str:
+        who = context.force(self.force)
+        return (
+            f"{who} has not left (present, or never was)" if value >= self.cap else f"{who} left {ago(value)}"
+        )
+
+    def absent(self, value: float) -> bool:
+        return value >= self.cap  # the cap: no departure (present, or never was)
 
     def compute(self, ctx):
         since, gone = _since_departure(ctx, self.force)
@@ -341,7 +377,7 @@ class Withdrawal(_Presence):
     """2^(-months since departure / halflife) while the force has left the unit and is absent, else 0."""
 
     def __init__(self, force: str | None = None, halflife: float = 6.0) -> None:
-        _positive("halflife", halflife)
+        positive("halflife", halflife)
         self.force, self.halflife = force, halflife
 
     def describe(self) -> str:
@@ -349,6 +385,13 @@ class Withdrawal(_Presence):
             f"fading signal of {self._who(self.force)} having left the unit (1/2 after {self.halflife} months "
             "without it; 0 while present or if never present)"
         )
+
+    def explain(self, value: float, context: ExplainContext = PLAIN) -> str:
+        who = context.force(self.force)
+        if value <= 0:
+            return f"{who} has not left (present, or never was)"
+        # The half-life tells it from MonthsSinceDeparture and from a withdrawal of another half-life.
+        return f"{who} left {ago(since_decay(value, self.halflife))}{halving(self.halflife)}"
 
     def compute(self, ctx):
         since, gone = _since_departure(ctx, self.force)

@@ -22,8 +22,10 @@ import pandas as pd
 
 from riskcast.errors import InputError
 from riskcast.features import _places
-from riskcast.features.base import Feature, FeatureContext, FeatureError
-from riskcast.features.history import _positive, _whole, months_since, rolling_sum
+from riskcast.features.base import PLAIN, ExplainContext, Feature, FeatureContext, FeatureError
+from riskcast.features.kernels import months_since, positive, rolling_sum, whole
+from riskcast.features.words import ago, count, halving, num, since_decay
+from riskcast.regions import Gazetteer
 from riskcast.schemas import SHOCK_KINDS
 
 __all__ = ["place_shocks", "MonthsSinceShock", "ShockDecay", "PostShock", "ShockCount"]
@@ -63,8 +65,6 @@ def place_shocks(shocks: pd.DataFrame, units: pd.DataFrame, months: pd.DatetimeI
     level = _places.unit_level(units)
     gaz = None
     if level == "admin1":
-        from riskcast.regions import Gazetteer
-
         gaz = Gazetteer(units, file="units")
     unit_ids = units["unit_id"].astype(str).to_numpy()
     unplaced: dict[str, int] = {}
@@ -153,16 +153,37 @@ class _Shock(Feature):
     family = "shocks"
     name_prefix = {"scope": "scope"}
 
+    @property
+    def national(self) -> bool:
+        return self.scope == "national"
+
+    def _noun(self, context: ExplainContext) -> tuple[str, str]:
+        """The shock in words, (singular, plural): "national coup", "coups or peace accords"."""
+        kinds = () if self.kind is None else (self.kind,) if isinstance(self.kind, str) else self.kind
+        one, many = (" or ".join(context.shock(k)[i] for k in kinds) for i in (0, 1))
+        one, many = one or "shock", many or "shocks"
+        if self.scope == "national":
+            return f"national {one}", f"national {many}"
+        return (f"{one} in the region", f"{many} in the region") if self.scope == "unit" else (one, many)
+
 
 class MonthsSinceShock(_Shock):
     """Months since the last shock of ``kind`` applying to the unit (0 in its month), capped."""
 
     def __init__(self, kind: str | tuple[str, ...], scope: str = "any", cap: int = 120) -> None:
-        _whole("cap", cap)
+        whole("cap", cap)
         self.kind, self.scope, self.cap = _kinds(kind), _scope(scope), cap
 
     def describe(self) -> str:
         return f"months since the last {_what(self.kind, self.scope)} (capped at {self.cap})"
+
+    def explain(self, value: float, context: ExplainContext = PLAIN) -> str:
+        one, many = self._noun(context)
+        text = f"no {many} in the last {self.cap} months" if value >= self.cap else f"{one} {ago(value)}"
+        return text + self.national_note(context)
+
+    def absent(self, value: float) -> bool:
+        return value >= self.cap  # the cap: none in the last `cap` months
 
     def compute(self, ctx):
         hit, pad = _hits(ctx, self.kind, self.scope)
@@ -173,11 +194,20 @@ class ShockDecay(_Shock):
     """2^(-months since the last shock of ``kind`` / halflife); 0 if there was none."""
 
     def __init__(self, kind: str | tuple[str, ...], halflife: float, scope: str = "any") -> None:
-        _positive("halflife", halflife)
+        positive("halflife", halflife)
         self.kind, self.halflife, self.scope = _kinds(kind), halflife, _scope(scope)
 
     def describe(self) -> str:
         return f"fading memory of the last {_what(self.kind, self.scope)} (half-life {self.halflife} months)"
+
+    def explain(self, value: float, context: ExplainContext = PLAIN) -> str:
+        one, many = self._noun(context)
+        if value <= 0:
+            return f"no {many} on record" + self.national_note(context)
+        # The half-life tells it from MonthsSinceShock and from a decay of another half-life.
+        return f"{one} {ago(since_decay(value, self.halflife))}{halving(self.halflife)}" + self.national_note(
+            context
+        )
 
     def compute(self, ctx):
         hit, pad = _hits(ctx, self.kind, self.scope)
@@ -190,12 +220,23 @@ class ShockDecay(_Shock):
 class PostShock(_Shock):
     """1 during the ``months`` months that start with the month of a shock of ``kind``."""
 
+    yes_no = True
+
     def __init__(self, kind: str | tuple[str, ...], months: int, scope: str = "any") -> None:
-        _whole("months", months)
+        whole("months", months)
         self.kind, self.months, self.scope = _kinds(kind), months, _scope(scope)
 
     def describe(self) -> str:
         return f"1 in the month of a {_what(self.kind, self.scope)} and the {self.months - 1} months after it"
+
+    def explain(self, value: float, context: ExplainContext = PLAIN) -> str:
+        one = self._noun(context)[0]
+        text = (
+            f"{one} within the last {self.months} months"
+            if value >= 0.5
+            else f"no {one} in the last {self.months} months"
+        )
+        return text + self.national_note(context)
 
     def compute(self, ctx):
         hit, pad = _hits(ctx, self.kind, self.scope)
@@ -206,11 +247,16 @@ class ShockCount(_Shock):
     """Number of shocks (of ``kind``; any kind when None) applying to the unit in the ``window`` months ending at t."""
 
     def __init__(self, window: int, kind: str | tuple[str, ...] | None = None, scope: str = "any") -> None:
-        _whole("window", window)
+        whole("window", window)
         self.window, self.kind, self.scope = window, _kinds(kind), _scope(scope)
 
     def describe(self) -> str:
         return f"number of {_what(self.kind, self.scope)}s in the last {self.window} months"
+
+    def explain(self, value: float, context: ExplainContext = PLAIN) -> str:
+        noun = self._noun(context)
+        text = f"no {noun[1]}" if num(value) == "0" else count(value, noun)
+        return f"{text} in the last {self.window} months" + self.national_note(context)
 
     def compute(self, ctx):
         hit, pad = _hits(ctx, self.kind, self.scope)

@@ -13,8 +13,11 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
-from riskcast.features.base import Feature, FeatureContext, FeatureError
-from riskcast.features.history import Events, _positive, _whole
+from riskcast.features.base import PLAIN, ExplainContext, Feature, FeatureContext, FeatureError
+from riskcast.features.events import Events
+from riskcast.features.kernels import positive, whole
+from riskcast.features.presence import Present, Withdrawal
+from riskcast.features.words import Count, count, num
 
 __all__ = [
     "SpatialLag",
@@ -140,7 +143,7 @@ class SpatialLag(Feature):
     def __init__(
         self, order: int = 1, stat: str = "sum", weighting: str = "none", of: Feature = Events()
     ) -> None:
-        _whole("order", order)
+        whole("order", order)
         if stat not in ("sum", "mean"):
             raise FeatureError(f"stat must be 'sum' or 'mean', got {stat!r}", param="stat")
         if weighting not in ("none", "inverse_distance"):
@@ -155,6 +158,47 @@ class SpatialLag(Feature):
         else:
             text = f"inverse-distance weighted {self.stat} over neighbours within {self.order} step(s)"
         return f"{text} of {self.of.describe()}"
+
+    def _ring(self, unit: str) -> tuple[str, str]:
+        """The neighbours in words, (singular, plural): "neighbouring region(s)", "region(s) 2 steps away"."""
+        if self.weighting == "inverse_distance":
+            within = f"(distance-weighted, within {count(self.order, ('step', 'steps'))})"
+            return f"nearby {unit} {within}", f"nearby {unit}s {within}"
+        if self.order == 1:
+            return f"neighbouring {unit}", f"neighbouring {unit}s"
+        return f"{unit} {self.order} steps away", f"{unit}s {self.order} steps away"
+
+    def counts(self, context: ExplainContext = PLAIN) -> Count | None:
+        inner = self.of.counts(context)
+        if self.stat != "sum" or inner is None or inner.where:
+            return None
+        return Count(inner.noun, f"in {self._ring(context.unit_word)[1]}", inner.when)
+
+    def explain(self, value: float, context: ExplainContext = PLAIN) -> str:
+        ring, inner = self._ring(context.unit_word), self.of.counts(context)
+        if inner is not None and not inner.where:
+            if self.stat == "sum" or num(value) == "0":
+                return Count(inner.noun, f"in {ring[1]}", inner.when).say(value)
+            return f"{count(value, inner.noun)} on average per {ring[0]} {inner.when}"
+        if self.weighting == "none" and isinstance(self.of, Present):
+            who = context.force(self.of.force)
+            if self.stat == "mean":
+                return f"{who} present in {value:.0%} of the {ring[1]}"
+            return (
+                f"{who} present in no {ring[0]}"
+                if num(value) == "0"
+                else f"{who} present in {count(value, ring)}"
+            )
+        if self.weighting == "none" and self.stat == "sum" and isinstance(self.of, Withdrawal):
+            # A sum of decays over neighbours does not invert to one date; give the signal and its scale.
+            who = context.force(self.of.force)
+            if value < 0.005:
+                return f"{who} has not left any {ring[0]}"
+            return (
+                f"{who} left {ring[1]} (signal {value:.2f}, summed over them; "
+                f"halves every {num(self.of.halflife)} months)"
+            )
+        return super().explain(value, context)
 
     def compute(self, ctx: FeatureContext) -> np.ndarray:
         if self.weighting == "inverse_distance":
@@ -183,6 +227,19 @@ class CountryTotal(Feature):
     def __init__(self, of: Feature = Events()) -> None:
         self.of = of
 
+    @property
+    def national(self) -> bool:
+        return True
+
+    def counts(self, context: ExplainContext = PLAIN) -> Count | None:
+        inner = self.of.counts(context)
+        return None if inner is None or inner.where else Count(inner.noun, "country-wide", inner.when)
+
+    def explain(self, value: float, context: ExplainContext = PLAIN) -> str:
+        # "86 attacks country-wide last month, down from 120 the month before: the same across
+        # Mali, so it lowers every region's risk" (see Feature.say_count / national_note).
+        return self.say_count(value, context)
+
     def compute(self, ctx: FeatureContext) -> np.ndarray:
         codes = pd.factorize(ctx.units["country"])[0]
         member = sp.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))))
@@ -202,8 +259,20 @@ class AcrossBorder(Feature):
     description = "{of} in units of other countries within {radius_km} km"
 
     def __init__(self, radius_km: float = 150.0, of: Feature = Events()) -> None:
-        _positive("radius_km", radius_km)
+        positive("radius_km", radius_km)
         self.radius_km, self.of = radius_km, of
+
+    def counts(self, context: ExplainContext = PLAIN) -> Count | None:
+        inner = self.of.counts(context)
+        if inner is None or inner.where:
+            return None
+        where = (
+            f"across the border (in other countries' {context.unit_word}s within {num(self.radius_km)} km)"
+        )
+        return Count(inner.noun, where, inner.when)
+
+    def explain(self, value: float, context: ExplainContext = PLAIN) -> str:
+        return self.say_count(value, context)  # "5 attacks across the border (...) last month"
 
     def compute(self, ctx: FeatureContext) -> np.ndarray:
         w = _cached(ctx, f"__across_border_{self.radius_km:g}", lambda: self._weights(ctx))
@@ -233,9 +302,18 @@ class NearestEventDistance(Feature):
     description = "km to the nearest attack in the last {window} month(s) (capped at {cap_km} km)"
 
     def __init__(self, window: int = 1, cap_km: float = 1000.0) -> None:
-        _whole("window", window)
-        _positive("cap_km", cap_km)
+        whole("window", window)
+        positive("cap_km", cap_km)
         self.window, self.cap_km = window, cap_km
+
+    def explain(self, value: float, context: ExplainContext = PLAIN) -> str:
+        window = "last month" if self.window == 1 else f"in the last {self.window} months"
+        if value >= self.cap_km:
+            return f"no attack within {num(self.cap_km)} km {window}"
+        return f"nearest attack {num(round(value))} km away {window}"
+
+    def absent(self, value: float) -> bool:
+        return value >= self.cap_km  # the cap: no attack that near
 
     def compute(self, ctx: FeatureContext) -> np.ndarray:
         lat, lon = _centroids(ctx, "NearestEventDistance")

@@ -24,15 +24,15 @@ import tomllib
 from pathlib import Path
 
 from riskcast.errors import ConfigError
+from riskcast.features import calendar, history, presence, shocks, spatial
 from riskcast.features.base import Feature, FeatureError
+from riskcast.paths import project_file
 
 __all__ = ["registry", "load_feature_set", "FeatureSet", "resolve_set_path", "describe_registry"]
 
 
 def registry() -> dict[str, type[Feature]]:
     """Every feature class by name."""
-    from riskcast.features import calendar, history, presence, shocks, spatial
-
     out: dict[str, type[Feature]] = {}
     for mod in (history, spatial, presence, shocks, calendar):
         for name in getattr(mod, "__all__", []):
@@ -66,8 +66,6 @@ class FeatureSet:
 
 def resolve_set_path(name_or_path: str | Path) -> Path:
     """A set name (``default``) is looked up in ``features/``; anything else is a path."""
-    from riskcast.paths import project_file
-
     p = Path(name_or_path)
     if p.suffix == ".toml" or p.exists():
         if not p.exists():

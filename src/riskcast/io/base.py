@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,8 +84,6 @@ def require_columns(
     df: pd.DataFrame, needed: list[str] | tuple[str, ...], *, file: str, row: int = 1
 ) -> None:
     """Fail naming the first missing column (and a near miss when one exists)."""
-    import difflib
-
     have = [str(c) for c in df.columns]
     for col in needed:
         if col not in have:

@@ -8,6 +8,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from riskcast.config import Config
+from riskcast.errors import ConfigError
 from riskcast.evaluation.ablation import run_ablation
 from riskcast.evaluation.bootstrap import bootstrap_scores, paired_brier_difference
 from riskcast.evaluation.calibration_metrics import reliability_table
@@ -61,8 +62,6 @@ def ablation(cfg: Config, panel: pd.DataFrame, progress=None) -> pd.DataFrame:
     b = cfg.backtest
     models = stages.models_for(cfg)
     if b.ablation_model not in models:
-        from riskcast.errors import ConfigError
-
         raise ConfigError(
             f"backtest.ablation_model {b.ablation_model!r} is not a model of set {cfg.model.set!r}",
             key="backtest.ablation_model",

@@ -14,6 +14,7 @@ from riskcast import facts, synth
 from riskcast.config import Config, InputSpec
 from riskcast.errors import InputError
 from riskcast.features.presence import check_presence_overlaps
+from riskcast.hashing import file_sha256
 from riskcast.io.base import ReadReport, ReadResult
 from riskcast.io.bounds import check_at_most
 from riskcast.io.merge import merge_events
@@ -29,9 +30,8 @@ from riskcast.regions import (
 )
 from riskcast.regions.units import load_units
 from riskcast.schemas import COUNTS, EVENTS, PRESENCE, SHOCKS, empty
-from riskcast.tracking.runs import file_sha256
 
-__all__ = ["Ingested", "ingest", "input_record", "check_built_from"]
+__all__ = ["Ingested", "ingest", "input_record", "current_digest"]
 
 #: The curated tables each kind of ``format = "curated"`` input reads.
 _CURATED = {"shocks": "shocks_sahel.csv", "presence": "presence_sahel.csv"}
@@ -105,7 +105,7 @@ def input_record(spec: InputSpec, cfg: Config) -> dict:
     return json.loads(json.dumps(rec, sort_keys=True))
 
 
-def _current_digest(spec: InputSpec) -> str | None:
+def current_digest(spec: InputSpec) -> str | None:
     """The sha256 an input would be recorded with if it were read now (None: the generator,
     whose output is fixed by its record)."""
     if spec.format == "synthetic":
@@ -117,59 +117,6 @@ def _current_digest(spec: InputSpec) -> str | None:
     if spec.format == "vintage":
         return resolve_vintage(spec.path).manifest["sha256"]
     return file_sha256(spec.path)
-
-
-def check_built_from(cfg: Config, reports: dict, hashes: dict, units: pd.DataFrame, *, file: str) -> None:
-    """Refuse ingested tables that were not read from the inputs ``cfg`` names, as they are now.
-
-    A failed ``riskcast ingest`` leaves the previous tables in place, so without this check
-    ``riskcast features`` would build a panel from another file than the config names.
-
-    Raises:
-        InputError: naming each difference and the stage to run again.
-    """
-    diffs = [
-        f"input {n!r} is in the config but was not ingested" for n in sorted(set(cfg.inputs) - set(reports))
-    ]
-    diffs += [
-        f"input {n!r} was ingested but is not in the config" for n in sorted(set(reports) - set(cfg.inputs))
-    ]
-    for name in sorted(set(cfg.inputs) & set(reports)):
-        spec, before = cfg.inputs[name], reports[name].get("input")
-        now = input_record(spec, cfg)
-        if before is not None and before != now:
-            diffs += [
-                f"{'seed' if k == 'seed' else f'inputs.{name}.{k}'} is {now.get(k)!r} in the config, "
-                f"the tables were read with {before.get(k)!r}"
-                for k in sorted(set(now) | set(before))
-                if now.get(k) != before.get(k)
-            ]
-            continue
-        if (
-            spec.format not in ("synthetic", "curated", "vintage")
-            and spec.path is not None
-            and not Path(spec.path).is_file()
-        ):
-            diffs.append(f"inputs.{name}.path {str(spec.path)!r} is not found")
-            continue
-        digest = _current_digest(spec)
-        if digest is not None and hashes.get(name) not in (None, digest):
-            diffs.append(
-                f"inputs.{name} ({spec.path or spec.format}) changed since it was ingested "
-                f"(sha256 {str(hashes[name])[:12]} then, {digest[:12]} now)"
-            )
-    expected = load_units(cfg)
-    if sorted(expected["unit_id"]) != sorted(units["unit_id"]):
-        diffs.append(
-            f"the config's units ({cfg.unit}, {', '.join(cfg.countries)}: {len(expected)}) are not those "
-            f"the tables were assigned to ({len(units)})"
-        )
-    if diffs:
-        raise InputError(
-            f"the tables here were not ingested from the inputs this config names, as they are now ({'; '.join(diffs)}): "
-            "run `riskcast ingest` with this config first (a failed ingest leaves the previous tables in place)",
-            file=file,
-        )
 
 
 def _select_countries(

@@ -7,16 +7,18 @@ Outputs (the contract later stages and users rely on):
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import pandas as pd
+from rich.progress import Progress
 
 from riskcast.atomic import write_text
-from riskcast.config import Config, config_hash
+from riskcast.config import Config
+from riskcast.extras import require_extra
 from riskcast.jobs import evaluate, stages
-from riskcast.jobs.ingest import Ingested, check_built_from, ingest
+from riskcast.jobs.handover import load_ingested, mark_built, record_ingest, require_upstream
+from riskcast.jobs.ingest import Ingested, ingest
 from riskcast.jobs.intensity import backtest_intensity, target_descriptions
 from riskcast.jobs.score import stage_score
 from riskcast.jobs.train import stage_train
@@ -37,53 +39,18 @@ __all__ = [
     "RunOutputs",
 ]
 
-_TABLES = ("events", "counts", "presence", "shocks", "units")
-
-
-_write_df, _update_run_json, _month_str, _panel = write_df, update_run_json, month_str, panel_of
-
 
 def stage_ingest(cfg: Config, out: Path) -> Ingested:
-    o = RunOutputs(out)
     data = ingest(cfg)
-    for name in _TABLES:
-        _write_df(getattr(data, name), o.tables / f"{name}.parquet")
-    summary = {
-        "inputs": data.reports,
-        "data_hashes": data.hashes,
-        "region_assignment": data.assignment,
-        "warnings": data.warnings,
-        "data_vintages": data.vintages,
-    }
-    write_text(o.ingest, json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
-    # Ingestion starts a new run record; until it succeeds the previous one stays untouched.
-    _update_run_json(o, fresh=True, config_hash=config_hash(cfg), **summary)
+    record_ingest(RunOutputs(out), cfg, data)
     return data
-
-
-def load_ingested(out: Path, cfg: Config) -> Ingested:
-    """The tables ``riskcast ingest`` wrote in ``out``, refused unless they were read from the
-    inputs ``cfg`` names, as those are now (a failed ingest leaves the previous tables behind)."""
-    o = RunOutputs(out)
-    o.require(o.ingest, "ingest")
-    summary = json.loads(o.ingest.read_text())
-    tables = {name: pd.read_parquet(o.tables / f"{name}.parquet") for name in _TABLES}
-    check_built_from(cfg, summary["inputs"], summary["data_hashes"], tables["units"], file=str(o.ingest))
-    return Ingested(
-        **tables,
-        reports=summary["inputs"],
-        hashes=summary["data_hashes"],
-        assignment=summary["region_assignment"],
-        warnings=summary.get("warnings", []),
-        vintages=summary.get("data_vintages", {}),
-    )
 
 
 def stage_features(cfg: Config, out: Path, data: Ingested | None = None) -> pd.DataFrame:
     o = RunOutputs(out)
     data = data or load_ingested(out, cfg)
     panel = stages.build_feature_panel(cfg, data)
-    _write_df(panel, o.features)
+    write_df(panel, o.features)
     outside = stages.events_outside_panel(cfg, data, panel)
     full, base = stages.feature_sets(cfg)
     sets = {
@@ -91,7 +58,8 @@ def stage_features(cfg: Config, out: Path, data: Ingested | None = None) -> pd.D
         for s in (full, base)
         if s is not None
     }
-    _update_run_json(
+    mark_built(cfg, out, "features", data.hashes)
+    update_run_json(
         o,
         feature_sets=sets,
         feature_definitions=stages.feature_definitions(cfg),
@@ -112,10 +80,9 @@ def stage_backtest(
     cfg: Config, out: Path, panel: pd.DataFrame | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Backtest every model of the set on the same folds; metrics, reliability, ablation, figures."""
-    from rich.progress import Progress
-
     o = RunOutputs(out)
-    panel = _panel(out, panel)
+    data_hashes = require_upstream(cfg, out, "features", reread_inputs=panel is None)
+    panel = panel_of(out, panel)
     n_folds = stages.n_folds(cfg, panel)
     with Progress(transient=True) as bar:
         task = bar.add_task("backtest folds", total=n_folds)
@@ -129,29 +96,27 @@ def stage_backtest(
             intensity_preds, intensity_metrics = backtest_intensity(
                 cfg, panel, progress=lambda n: bar.advance(task, n)
             )
-    out_preds = preds.assign(
-        origin=_month_str(preds["origin"]), target_month=_month_str(preds["target_month"])
-    )
-    _write_df(out_preds, o.predictions)
-    _write_df(tables["metrics"], o.metrics)
+    out_preds = preds.assign(origin=month_str(preds["origin"]), target_month=month_str(preds["target_month"]))
+    write_df(out_preds, o.predictions)
+    write_df(tables["metrics"], o.metrics)
     for name, table in tables.items():
         if name != "metrics":
-            _write_df(table, o.dir / f"{name}.csv")
+            write_df(table, o.dir / f"{name}.csv")
     if cfg.target.intensity:
-        _write_df(
+        write_df(
             intensity_preds.assign(
-                origin=_month_str(intensity_preds["origin"]),
-                target_month=_month_str(intensity_preds["target_month"]),
+                origin=month_str(intensity_preds["origin"]),
+                target_month=month_str(intensity_preds["target_month"]),
             ),
             o.intensity_predictions,
         )
-        _write_df(intensity_metrics, o.intensity_metrics)
+        write_df(intensity_metrics, o.intensity_metrics)
     else:  # a folder reused from a run with intensity targets must not keep their stale tables
         for stale in (o.intensity_predictions, o.intensity_metrics, o.intensity_scores):
             stale.unlink(missing_ok=True)
     o.figures.mkdir(parents=True, exist_ok=True)
     reliability_figure(tables["reliability"], o.figures / "reliability.png")
-    _update_run_json(
+    update_run_json(
         o,
         backtest={
             "folds": n_folds,
@@ -163,7 +128,8 @@ def stage_backtest(
         ablation_model=cfg.backtest.ablation_model if cfg.backtest.ablation else None,
     )
 
-    _update_run_json(o, backtest_run_id=log_backtest_run(cfg, out))
+    update_run_json(o, backtest_run_id=log_backtest_run(cfg, out))
+    mark_built(cfg, out, "backtest", data_hashes)
     return preds, tables["metrics"]
 
 
@@ -178,6 +144,8 @@ def stage_report(cfg: Config, out: Path) -> Path:
     from riskcast.reporting.pdf import render_pdf
 
     o = RunOutputs(out)
+    require_upstream(cfg, out, "features", "score", reread_inputs=False, config_only=("backtest",))
+    _require_extras(cfg)
     html = render_report(ReportSettings.from_config(cfg), out)
     write_text(o.report, html)
     if cfg.report.pdf:
@@ -185,8 +153,17 @@ def stage_report(cfg: Config, out: Path) -> Path:
     return o.report
 
 
+def _require_extras(cfg: Config) -> None:
+    """Refuse, before any work, a config that needs an extra this machine lacks."""
+    if cfg.report.pdf:
+        require_extra("pdf", key="report.pdf", alternative="set report.pdf = false for the HTML report only")
+    if cfg.compute.backend == "dask":
+        require_extra("dask", key="compute.backend", alternative='set compute.backend = "local"')
+
+
 def run_all(cfg: Config, out: str | Path, echo=print) -> dict:
     """ingest -> features -> backtest -> train/register -> score -> report; returns run.json."""
+    _require_extras(cfg)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     o = RunOutputs(out)
@@ -207,8 +184,9 @@ def run_all(cfg: Config, out: str | Path, echo=print) -> dict:
     step("score", lambda: stage_score(cfg, out, panel))
     step("report", lambda: stage_report(cfg, out))
     timings["total"] = round(time.perf_counter() - t0, 2)
-    return _update_run_json(
+    record = update_run_json(
         o,
         timings_seconds=timings,
         outputs={k: str(getattr(o, k)) for k in ("features", "predictions", "metrics", "scores", "report")},
     )
+    return record.model_dump(mode="json", exclude_unset=True)

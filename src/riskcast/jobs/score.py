@@ -6,7 +6,6 @@ scored with the same model version, data and settings is read back from the cach
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,8 +13,10 @@ import pandas as pd
 
 from riskcast.atomic import atomic_path
 from riskcast.config import Config
+from riskcast.jobs.handover import check_stamp, mark_built, require_upstream
 from riskcast.jobs.intensity import intensity_scores
 from riskcast.outputs import RunOutputs, panel_of, update_run_json
+from riskcast.records import ModelRecord, read_record
 from riskcast.scale import backend_for
 from riskcast.scoring import explain_change, score_month, write_scores
 from riskcast.scoring_cache import CACHE_DIRNAME, cached_score, score_key
@@ -54,10 +55,14 @@ def stage_score(
 ) -> pd.DataFrame:
     """Score the latest month with ``models:/<name>@champion`` (or a given version or run) from the registry."""
     o = RunOutputs(out)
+    data_hashes = require_upstream(cfg, out, "features", reread_inputs=panel is None)
     panel = panel_of(out, panel)
-    model = json.loads(o.require(o.model, "train").read_text())
-    setup_mlflow(model["tracking_uri"], cfg.tracking.experiment, out, cfg.tracking.registry_uri)
-    name = model["registered_model"]
+    model = read_record(o.require(o.model, "train"), ModelRecord, "train")
+    # the registered model may have been trained on earlier data: scoring new months with it is
+    # the point, so only its config is compared
+    check_stamp(cfg, model.built_from, "train", file=o.model, data_hashes=None)
+    setup_mlflow(model.tracking_uri, cfg.tracking.experiment, out, cfg.tracking.registry_uri)
+    name = model.registered_model
     if run_id is not None:
         bundle, version = load_registered(run_id=run_id), f"run:{run_id}"
     elif version is None:
@@ -76,10 +81,10 @@ def stage_score(
     key = score_key(
         model_name=name,
         model_version=version,
-        data_hash=model.get("data_hash", ""),
+        data_hash=model.data_hash,
         as_of=as_of,
         rows=latest,
-        feature_cols=model["features"],
+        feature_cols=model.features,
         tiers=tiers,
         top_k=cfg.scoring.top_k,
     )
@@ -95,16 +100,14 @@ def stage_score(
             as_of=as_of,
             model_name=name,
             model_version=version,
-            data_hash=model.get("data_hash", ""),
+            data_hash=model.data_hash,
             tiers=tiers,
             top_k=cfg.scoring.top_k,
             progress=progress,
         ),
     )
     write_scores(scores, o.scores)
-    _write_intensity_scores(
-        cfg, o, bundle, latest[model["features"]], latest, as_of, model.get("intensity_models", {})
-    )
+    _write_intensity_scores(cfg, o, bundle, latest[model.features], latest, as_of, model.intensity_models)
     # what moved each unit's forecast since last month, with the same model (reported as drivers)
     before = panel[panel["month"] == as_of - pd.DateOffset(months=1)]
     if len(before):
@@ -118,4 +121,5 @@ def stage_score(
     # every month's scores are kept, so a report can say what changed since the previous one
     write_scores(scores, o.dir / "scores_history" / f"scores_{as_of:%Y-%m}.csv")
     update_run_json(o, as_of=f"{as_of:%Y-%m}", scored_with=f"{name}/{version}", scores_reused=reused)
+    mark_built(cfg, out, "score", data_hashes)
     return scores

@@ -12,11 +12,15 @@ Used by ``benchmarks/simulate_year.py`` (prints the table) and ``tests/test_retr
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from riskcast import synth
+from riskcast.atomic import atomic_path
+from riskcast.jobs.retrain import retrain
 from riskcast.paths import project_file
 
 __all__ = ["simulate_year", "CORRUPT_ROW_NOTE"]
@@ -25,8 +29,6 @@ CORRUPT_ROW_NOTE = "the feed's row for the month's first event has the date 2024
 
 
 def _write_feed(events: pd.DataFrame, month: pd.Timestamp, path: Path, corrupt: bool) -> None:
-    from riskcast.atomic import atomic_path
-
     df = events[pd.to_datetime(events["date"]) < month + pd.DateOffset(months=1)].copy()
     df["date"] = pd.to_datetime(df["date"]).dt.strftime("%Y-%m-%d")
     if corrupt:  # one impossible date, as a broken export would write it
@@ -56,9 +58,6 @@ def simulate_year(
     Returns:
         ``{"runs": [summary per month], "state": state folder, "champion_history": [...]}``.
     """
-    from riskcast import synth
-    from riskcast.jobs.retrain import retrain
-
     work = Path(work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     months = list(months or [f"2024-{m:02d}" for m in range(1, 13)])
@@ -119,8 +118,6 @@ def year_table(result: dict) -> pd.DataFrame:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    import sys
-
     r = simulate_year(sys.argv[1] if len(sys.argv) > 1 else "out/simulated_year")
     print(year_table(r).to_string(index=False))
     print(json.dumps({"state": r["state"]}))

@@ -9,16 +9,16 @@ not worse calibrated (``riskcast.tracking.registry.promote_if_better``). Scoring
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
-from riskcast.atomic import write_text
 from riskcast.config import Config
 from riskcast.jobs import stages
+from riskcast.jobs.handover import mark_built, require_upstream, stamp
 from riskcast.jobs.intensity import choose_intensity_models, fit_intensity
-from riskcast.outputs import RunOutputs, panel_of, update_run_json
+from riskcast.outputs import RunOutputs, panel_of, read_run, update_run_json
+from riskcast.records import ModelRecord, write_record
 from riskcast.tracking.bundle import ForecastBundle
 from riskcast.tracking.train_runs import backtest_window, champion_metrics, data_hash, log_training
 
@@ -54,10 +54,13 @@ def fitted_summary(est) -> dict:
     return out
 
 
-def backtest_complete(run_info: dict, preds_path: Path, models: list[str]) -> str | None:
-    """Why the backtest is partial (a model or horizon missing folds, or NaN Brier), or None when complete."""
+def backtest_complete(origins: dict[str, list[str]], preds_path: Path, models: list[str]) -> str | None:
+    """Why the backtest is partial (a model or horizon missing folds, or NaN Brier), or None when complete.
+
+    ``origins``: horizon -> [first, last] origin the backtest covered (``run.json``'s ``backtest.origins``).
+    """
     preds = pd.read_csv(preds_path, usecols=["model", "horizon", "origin", "p"])
-    expected = {int(h): (a, b) for h, (a, b) in run_info.get("backtest", {}).get("origins", {}).items()}
+    expected = {int(h): (a, b) for h, (a, b) in origins.items()}
     for m in models:
         for h, (a, b) in expected.items():
             d = preds[(preds["model"] == m) & (preds["horizon"] == h)]
@@ -69,7 +72,9 @@ def backtest_complete(run_info: dict, preds_path: Path, models: list[str]) -> st
     return None
 
 
-def stage_train(cfg: Config, out: Path, panel: pd.DataFrame | None = None, promote: bool = True) -> dict:
+def stage_train(
+    cfg: Config, out: Path, panel: pd.DataFrame | None = None, promote: bool = True
+) -> ModelRecord:
     """Fit the champion candidate per horizon, log the run to MLflow, register and maybe promote.
 
     The challenger is compared with the champion on this backtest's window: the champion's
@@ -78,8 +83,9 @@ def stage_train(cfg: Config, out: Path, panel: pd.DataFrame | None = None, promo
     applies it last, once every output is written); ``model.json`` then says ``would_promote``.
     """
     o = RunOutputs(out)
+    data_hashes = require_upstream(cfg, out, "features", "backtest", reread_inputs=panel is None)
     panel = panel_of(out, panel)
-    run_info = json.loads(o.run.read_text()) if o.run.exists() else {}
+    run = read_run(o)
     metrics = pd.read_csv(o.require(o.metrics, "backtest"))
     name = choose_candidate(cfg, metrics)
     fitted, windows = stages.fit_final(cfg, panel, name)
@@ -90,13 +96,13 @@ def stage_train(cfg: Config, out: Path, panel: pd.DataFrame | None = None, promo
         )
         intensity = fit_intensity(cfg, panel, intensity_models)
     cols = stages.feature_columns(panel)
-    spec_text = "\n".join(Path(i["file"]).read_text() for i in run_info.get("feature_sets", {}).values())
+    spec_text = "\n".join(Path(s.file).read_text() for s in run.feature_sets.values())
     bundle = ForecastBundle(
         fitted,
         cols,
         name,
         feature_spec=spec_text,
-        data_hash=data_hash(run_info),
+        data_hash=data_hash(run),
         calibrated=all(getattr(m, "calibrator_", None) is not None for m in fitted.values()),
         intensity=intensity,
         intensity_models=intensity_models,
@@ -113,38 +119,42 @@ def stage_train(cfg: Config, out: Path, panel: pd.DataFrame | None = None, promo
         name=name,
         params=params,
         metrics=metrics,
-        run_info=run_info,
+        run_info=run,
         fitted_summary={str(h): fitted_summary(est) for h, est in fitted.items()},
         input_example=panel[cols].head(3),
         last_month=max(w[1] for w in windows.values()),
         promote=promote,
-        partial=lambda champ: backtest_complete(run_info, o.predictions, sorted({name, champ} - {None})),
+        partial=lambda champ: backtest_complete(
+            run.backtest.origins if run.backtest else {}, o.predictions, sorted({name, champ} - {None})
+        ),
     )
     decision = reg.decision
-    model = {
-        "mlflow_run_id": reg.run_id,
-        "tracking_uri": reg.tracking_uri,
-        "registered_model": reg.registered_model,
-        "version": reg.version,
-        "model": name,
-        "champion_version": decision.champion_after,
-        "promoted": decision.promoted and promote,
-        "would_promote": decision.promoted,
-        "action": reg.action,
-        "promotion_reason": decision.reason,
-        "champion_before": {
+    model = ModelRecord(
+        mlflow_run_id=reg.run_id,
+        tracking_uri=reg.tracking_uri,
+        registered_model=reg.registered_model,
+        version=str(reg.version),
+        model=name,
+        champion_version=decision.champion_after,
+        promoted=decision.promoted and promote,
+        would_promote=decision.promoted,
+        action=reg.action,
+        promotion_reason=decision.reason,
+        champion_before={
             "version": decision.champion_before,
             "model": reg.champion_spec,
             "scores_on_window": reg.champion_scores,
         },
-        "backtest_window": backtest_window(run_info),
-        "backtest_scores": champion_metrics(metrics, name),
-        "data_hash": data_hash(run_info),
-        "training_windows": {str(h): w for h, w in windows.items()},
-        "features": cols,
-        "intensity_models": intensity_models,
-    }
-    write_text(o.model, json.dumps(model, indent=2) + "\n")
+        backtest_window=backtest_window(run),
+        backtest_scores=champion_metrics(metrics, name),
+        data_hash=data_hash(run),
+        training_windows={str(h): list(w) for h, w in windows.items()},
+        features=cols,
+        intensity_models=intensity_models,
+        built_from=stamp(cfg, "train", data_hashes),
+    )
+    write_record(o.model, model)
+    mark_built(cfg, out, "train", data_hashes)
     update_run_json(
         o,
         mlflow_run_id=reg.run_id,
@@ -153,6 +163,6 @@ def stage_train(cfg: Config, out: Path, panel: pd.DataFrame | None = None, promo
         registered_model_version=reg.version,
         champion_version=decision.champion_after,
         promotion={"promoted": decision.promoted, "reason": decision.reason},
-        training_windows=model["training_windows"],
+        training_windows=model.training_windows,
     )
     return model

@@ -35,9 +35,10 @@ import tomllib
 import warnings
 from pathlib import Path
 
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 
 from riskcast.errors import ConfigError
+from riskcast.paths import project_file
 
 __all__ = ["registry", "load_model_set", "resolve_model_set_path", "describe_models", "REFERENCE_MODEL"]
 
@@ -60,8 +61,6 @@ _BASELINE_PARAMS = {"share_column": "share", "sum_column": "sum", "column": "cur
 
 
 def _scan() -> tuple[dict[str, type], dict[str, str]]:
-    from sklearn.base import BaseEstimator
-
     classes: dict[str, type] = {}
     missing: dict[str, str] = {}
     for mod_name in _MODULES:
@@ -85,8 +84,6 @@ def registry() -> dict[str, type]:
 
 def resolve_model_set_path(name_or_path: str | Path) -> Path:
     """A set name (``default``) is looked up in ``models/``; anything else is a path."""
-    from riskcast.paths import project_file
-
     p = Path(name_or_path)
     if p.suffix == ".toml" or p.exists():
         if not p.exists():

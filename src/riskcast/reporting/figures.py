@@ -17,6 +17,8 @@ def reliability_figure(reliability: pd.DataFrame, path: str | Path, models: list
     ``reliability``: columns model, horizon, p_mean, y_rate, n (see
     ``riskcast.evaluation.calibration_metrics.reliability_table``). Empty bins are skipped.
     """
+    # local: pyplot costs ~0.3 s and jobs.run imports this module for every stage; only the
+    # report stage draws
     import matplotlib
 
     matplotlib.use("Agg")  # files only: never open a window, never need a display

@@ -29,6 +29,9 @@ def offline_url_fetcher():
     WeasyPrint >= 68 wants a ``URLFetcher`` instance (it reads private attributes of the fetcher);
     older versions take a plain callable returning a dict, so both shapes are provided.
     """
+    # WeasyPrint and pypdfium2 stay local in this module: they are the optional 'pdf' extra
+    # (WeasyPrint also ~0.35 s and Pango's system libraries), and jobs.run.stage_report imports
+    # this module whether or not a PDF is asked for.
     try:
         from weasyprint.urls import URLFetcher
     except ImportError:  # WeasyPrint < 68: function-style fetchers
@@ -60,7 +63,7 @@ def render_pdf(html: str, pdf_path: Path, base_url: str | None = None) -> Path:
     Returns:
         ``pdf_path``.
     """
-    from weasyprint import HTML  # heavy import (pango, fonts): only when a PDF is asked for
+    from weasyprint import HTML  # local: see offline_url_fetcher
 
     pdf_path = Path(pdf_path)
     document = HTML(string=html, base_url=base_url, url_fetcher=offline_url_fetcher())
@@ -75,7 +78,7 @@ def pdf_to_png(pdf_path: Path, png_path: Path, page: int = 0, scale: float = 1.5
     Raises:
         IndexError: ``page`` is beyond the document's last page.
     """
-    import pypdfium2 as pdfium
+    import pypdfium2 as pdfium  # local: the 'pdf' extra, see offline_url_fetcher
 
     png_path = Path(png_path)
     pdf = pdfium.PdfDocument(str(pdf_path))

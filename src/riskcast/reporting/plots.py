@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -60,12 +63,7 @@ def unit_plot(
         ValueError: ``unit_id`` is not in the panel (the message lists some valid ids), or
             ``months`` is below 1.
     """
-    import matplotlib
-
     matplotlib.use("Agg")  # files only: never open a window, never need a display
-    import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
-
     if months < 1:
         raise ValueError(f"months must be at least 1, got {months}")
     path = Path(path)

@@ -6,15 +6,17 @@ file goes through Jinja's autoescaping.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from riskcast.coverage import source_coverage
 from riskcast.errors import ConfigError
+from riskcast.outputs import RunOutputs, read_run
 from riskcast.paths import project_file
+from riskcast.records import ModelRecord, RunRecord, read_record
 from riskcast.reporting.drivers import drivers_table, explain_change_row, feature_index
 from riskcast.reporting.intensity import headline, intensity_backtest_rows
 from riskcast.reporting.sections import visual_sections
@@ -85,14 +87,14 @@ def _previous_scores(out: Path, scores: pd.DataFrame, horizon: int) -> pd.Series
     return prev[prev["horizon"] == horizon].set_index("unit_id")["p"]
 
 
-def _drivers(settings: ReportSettings, run: dict, scores: pd.DataFrame, out: Path) -> list[dict]:
+def _drivers(settings: ReportSettings, run: RunRecord, scores: pd.DataFrame, out: Path) -> list[dict]:
     """Top units' drivers in plain words (empty when the scores carry no contributions)."""
     if "top_features" not in scores.columns or scores["top_features"].isna().all():
         return []
-    cols = ["unit_id", "month", *run.get("feature_definitions", {}).keys()]
+    cols = ["unit_id", "month", *run.feature_definitions]
     panel = pd.read_parquet(out / "features.parquet")
     panel = panel[[c for c in cols if c in panel.columns]]
-    definitions = run.get("feature_definitions", {})
+    definitions = run.feature_definitions
     table = drivers_table(
         scores,
         panel,
@@ -134,11 +136,13 @@ def _drivers(settings: ReportSettings, run: dict, scores: pd.DataFrame, out: Pat
 def render_report(settings: ReportSettings, out: Path) -> str:
     """The report's HTML from the run's output folder ``out``."""
     out = Path(out)
-    run = json.loads((out / "run.json").read_text())
+    o = RunOutputs(out)
+    run = read_run(o)
+    model = read_record(o.model, ModelRecord, "train") if o.model.is_file() else None
+    baselines = run.backtest.baselines if run.backtest else ["climatology"]
+    intensity_models = model.intensity_models if model else {}
     scores = pd.read_csv(out / "scores.csv")
     metrics = pd.read_csv(out / "metrics.csv") if (out / "metrics.csv").exists() else pd.DataFrame()
-    import pyarrow.parquet as pq
-
     events_file = out / "tables" / "events.parquet"
     events = pd.read_parquet(
         events_file,
@@ -183,29 +187,24 @@ def render_report(settings: ReportSettings, out: Path) -> str:
             }
         )
     coverage = (
-        source_coverage(events, run.get("as_of"))
-        .rename(columns={"first": "min", "last": "max"})
-        .to_dict("records")
+        source_coverage(events, run.as_of).rename(columns={"first": "min", "last": "max"}).to_dict("records")
     )
     synthetic = any(SYNTHETIC_MARK in str(c["source_dataset"]).lower() for c in coverage)
     # which models are baselines: recorded by the backtest stage (reporting knows nothing of models)
-    models, metric_rows = _metrics_table(metrics, run.get("backtest", {}).get("baselines", ["climatology"]))
+    models, metric_rows = _metrics_table(metrics, baselines)
     totals = panel.groupby("unit_id")["n_target"].sum()
     silent_units = sorted(u["name"] for u in units if totals.get(u["unit_id"], 0) == 0)
-    windows = sorted(run.get("training_windows", {}).items(), key=lambda kv: int(kv[0]))
+    windows = sorted(run.training_windows.items(), key=lambda kv: int(kv[0]))
 
     drivers = _drivers(settings, run, scores, out)
-    visuals = visual_sections(settings, run, out, scores, panel)
+    visuals = visual_sections(settings, model.model if model else None, out, scores, panel)
     q = scores[scores["horizon"] == h0].set_index("unit_id")
     for u in units:
         u["spark"] = visuals["sparklines"].get(u["unit_id"], "")
         lo, hi = q["q10"].get(u["unit_id"]), q["q90"].get(u["unit_id"])
         u["range"] = "" if lo is None or pd.isna(lo) or pd.isna(hi) else f"{lo:.0f}-{hi:.0f}"
-    model_info = json.loads((out / "model.json").read_text()) if (out / "model.json").is_file() else {}
-    head = headline(out, scores, h0, settings.top_n, run.get("targets", {}))
-    intensity_rows = intensity_backtest_rows(
-        out, model_info.get("intensity_models", {}), run.get("backtest", {}).get("baselines", ["climatology"])
-    )
+    head = headline(out, scores, h0, settings.top_n, run.targets)
+    intensity_rows = intensity_backtest_rows(out, intensity_models, baselines)
     env = Environment(
         loader=FileSystemLoader(project_file("reports")),
         autoescape=select_autoescape(["html", "j2"], default=True),
@@ -214,7 +213,7 @@ def render_report(settings: ReportSettings, out: Path) -> str:
         title=settings.title,
         run=run,
         settings=settings,
-        as_of=run.get("as_of"),
+        as_of=run.as_of,
         horizons=settings.horizons,
         units=units,
         top=units[: settings.top_n],
@@ -222,19 +221,19 @@ def render_report(settings: ReportSettings, out: Path) -> str:
         synthetic=synthetic,
         models=models,
         metric_rows=metric_rows,
-        inputs=run.get("inputs", {}),
-        assignment=run.get("region_assignment", {}),
+        inputs=run.inputs,
+        assignment=run.region_assignment,
         silent_units=silent_units,
         windows=windows,
-        warnings=run.get("warnings", []),
+        warnings=run.warnings,
         comparison=_set_comparison(metrics),
-        drift=run.get("drift"),
-        definitions=sorted(run.get("feature_definitions", {}).items()),
-        feature_sets=run.get("feature_sets", {}),
+        drift=run.drift,
+        definitions=sorted(run.feature_definitions.items()),
+        feature_sets=run.feature_sets,
         drivers=drivers,
         visuals=visuals,
         headline=head,
         intensity_rows=intensity_rows,
-        intensity_models=model_info.get("intensity_models", {}),
-        targets=run.get("targets", {}),
+        intensity_models=intensity_models,
+        targets=run.targets,
     )

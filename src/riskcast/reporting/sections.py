@@ -19,9 +19,12 @@ __all__ = ["visual_sections"]
 
 
 def visual_sections(
-    settings: ReportSettings, run: dict, out: Path, scores: pd.DataFrame, panel: pd.DataFrame
+    settings: ReportSettings, model: str | None, out: Path, scores: pd.DataFrame, panel: pd.DataFrame
 ) -> dict:
-    """Inline figures and tables for the template (keys: map, sparklines, timeline, track, reliability)."""
+    """Inline figures and tables for the template (keys: map, sparklines, timeline, track, reliability).
+
+    ``model``: the model of the set that was trained and registered, whose backtest track record is shown.
+    """
     figures = out / "figures"
     h0 = settings.first_horizon
     as_of = pd.Timestamp(str(scores["as_of"].iloc[0]))
@@ -57,7 +60,6 @@ def visual_sections(
     sections["timeline"] = timeline.assign(
         date=pd.to_datetime(timeline["date"]).dt.strftime("%Y-%m-%d")
     ).to_dict("records")
-    model = run.get("model") or _registered_model_name(out)
     preds_path, rel_path = out / "predictions.csv", out / "reliability.csv"
     sections["track"], sections["reliability"], sections["track_model"] = [], None, model
     sections["track_units"], sections["track_months"] = [], []
@@ -96,11 +98,3 @@ def _per_unit(
             marks.append("" if r is None else f"{r['p']:.2f} {'attack' if r['y_true'] == 1 else 'none'}")
         rows.append({"unit_name": name, "cells": marks})
     return rows, [pd.Timestamp(m).strftime("%Y-%m") for m in last]
-
-
-def _registered_model_name(out: Path) -> str | None:
-    """The model of the set that was trained and registered (model.json), if any."""
-    import json
-
-    f = out / "model.json"
-    return json.loads(f.read_text()).get("model") if f.exists() else None

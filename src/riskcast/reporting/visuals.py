@@ -72,6 +72,8 @@ def sparkline_svg(values: Sequence[float], width: int = 120, height: int = 24) -
 
 
 def _plt():
+    # matplotlib stays local in this module: pyplot costs ~0.3 s and every stage command imports
+    # this module (jobs.run -> reporting.report -> sections), while only the report stage draws.
     import matplotlib
 
     matplotlib.use("Agg")  # files only: never open a window, never need a display
@@ -107,7 +109,7 @@ def _keys(name: object, aliases: object) -> list[str]:
 
 def _polygon_path(geom):
     """A matplotlib Path of a (multi)polygon, holes included (even-odd rings)."""
-    from matplotlib.path import Path as MPath
+    from matplotlib.path import Path as MPath  # local: see _plt
 
     verts, codes = [], []
     polys = getattr(geom, "geoms", [geom])
@@ -147,7 +149,7 @@ def risk_map(
         outlines: country outlines ``{country: (lon, lat) vertices}`` drawn under the units (e.g.
             :func:`riskcast.facts.load_country_outlines`), or None.
     """
-    import matplotlib as mpl
+    import matplotlib as mpl  # local: see _plt
     from matplotlib.patches import PathPatch, Rectangle
 
     plt = _plt()

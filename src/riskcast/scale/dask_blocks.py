@@ -24,9 +24,11 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import urlparse
 
 import lightgbm as lgb
 import numpy as np
+from distributed import wait
 
 __all__ = ["fit_lgbm_blocks", "BlockRows"]
 
@@ -184,8 +186,6 @@ def fit_lgbm_blocks(
     addresses = addresses[: len(shares)]
     # Labels first, on every worker: a bad block fails here, before any worker waits on the others'
     # sockets. The labels stay where they were read.
-    from distributed import wait
-
     labelled = [
         client.submit(_labels_on_worker, share, load, workers=[w], allow_other_workers=False, pure=False)
         for w, share in zip(addresses, shares)
@@ -201,8 +201,6 @@ def fit_lgbm_blocks(
             for w in addresses
         }
         ports = client.gather(ports)
-        from urllib.parse import urlparse
-
         machines = ",".join(f"{urlparse(w).hostname}:{ports[w]}" for w in addresses)
         for rank, (w, share) in enumerate(zip(addresses, shares)):
             wp = dict(

@@ -19,12 +19,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from distributed import Client, LocalCluster, wait
 
+from riskcast.atomic import atomic_path
 from riskcast.features.base import Feature, FeatureContext, FeatureError, compute_features
+from riskcast.features.spatial import CountryTotal, NearestEventDistance, SpatialLag
+from riskcast.regions.priogrid import priogrid_centroid
 
 __all__ = [
     "dask_client",
@@ -49,8 +54,6 @@ def dask_client(spec) -> Iterator[object]:
     starts an in-process ``LocalCluster`` of worker processes with the configured memory limit
     and closes it on exit.
     """
-    from distributed import Client, LocalCluster
-
     if spec.scheduler:
         client = Client(spec.scheduler)
         try:
@@ -88,8 +91,6 @@ def spatial_reach(f: Feature) -> int:
     Raises:
         PartitionError: a feature with no bound in steps (e.g. NearestEventDistance).
     """
-    from riskcast.features.spatial import NearestEventDistance, SpatialLag
-
     if isinstance(f, NearestEventDistance):
         raise PartitionError(
             f"{f.name} reads events within {f.cap_km:g} km, not within a number of neighbour steps: "
@@ -102,8 +103,6 @@ def spatial_reach(f: Feature) -> int:
 
 def _country_totals(features: Sequence[Feature]) -> list[Feature]:
     """Every CountryTotal in the features' trees (each once, inner ones first)."""
-    from riskcast.features.spatial import CountryTotal
-
     seen: dict[str, Feature] = {}
 
     def walk(f: Feature) -> None:
@@ -130,8 +129,6 @@ def _unit_centroids(units: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     ids = units["unit_id"].astype(str)
     pg = ids.str.fullmatch(r"PG\d+").to_numpy() & (np.isnan(lat) | np.isnan(lon))
     if pg.any():
-        from riskcast.regions.priogrid import priogrid_centroid
-
         lat[pg], lon[pg] = priogrid_centroid(ids[pg].str[2:].astype(np.int64).to_numpy())
     lat, lon = np.nan_to_num(lat, nan=0.0), np.nan_to_num(lon, nan=0.0)
     return lat, lon
@@ -252,8 +249,6 @@ def _pass2(
     part = full.iloc[rows].reset_index(drop=True)
     if out_file is None:
         return part
-    from riskcast.atomic import atomic_path
-
     keys = pd.DataFrame(
         {
             "unit_id": np.repeat(block_ctx.units["unit_id"].astype(str).to_numpy()[core], n_m),
@@ -299,8 +294,6 @@ def compute_features_partitioned(
 
     def run(fn, args_of_block):
         """``fn`` on every block, at most ``in_flight`` blocks' contexts on the cluster at a time."""
-        from distributed import wait
-
         out, pending = [None] * len(plans), {}
         for b, (idx, local_core) in enumerate(plans):
             if len(pending) >= in_flight:
@@ -323,8 +316,6 @@ def compute_features_partitioned(
                 summed = summed.add(fr, fill_value=0.0)
             by_country[f.name] = summed.sort_index()
     if out_dir is not None:
-        from pathlib import Path
-
         files = [str(Path(out_dir) / f"block-{b:05d}.parquet") for b in range(len(plans))]
         run(_pass2, lambda b: (features, by_country, dtype, files[b]))
         return files

@@ -25,20 +25,23 @@ system or an object store they can reach) and load it once per worker process. N
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING
 
+import dask
+import dask.dataframe as dd
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from dask.dataframe.utils import meta_nonempty
+from joblib import parallel_config
+from lightgbm.dask import DaskLGBMClassifier, DaskLGBMRegressor
 from sklearn.base import clone
 
+from riskcast.evaluation.backtest import run_backtest
 from riskcast.models._dist import SIZE_MAX, fit_input, fit_nb_size
 from riskcast.models.gbm import LGBMHurdle
 from riskcast.scale.dask_features import dask_client
+from riskcast.scoring import _predict
 from riskcast.tracking.artifacts import load_pyfunc_once, resolve_model_location
-
-if TYPE_CHECKING:
-    import dask.dataframe as dd
-    import lightgbm as lgb
 
 __all__ = ["fit_lgbm_dask", "fit_lgbm_hurdle_dask", "backtest_on_dask", "score_partitions", "DaskScorer"]
 
@@ -51,8 +54,6 @@ _THREAD_PARAMS = ("n_jobs", "num_threads", "nthread", "nthreads", "num_thread")
 
 def _dask_fit(kind: str, client, X, y, params: dict, seed: int):
     """Fit ``lightgbm.dask.DaskLGBM<kind>`` and return its local scikit-learn twin."""
-    from lightgbm.dask import DaskLGBMClassifier, DaskLGBMRegressor
-
     cls = {"classifier": DaskLGBMClassifier, "regressor": DaskLGBMRegressor}[kind]
     kw = {
         "force_row_wise": True,
@@ -189,10 +190,6 @@ def fit_lgbm_hurdle_dask(
         ValueError: a bad ``count_objective``, targets partitioned unlike ``X``, a NaN in ``y``
             or labels other than 0/1.
     """
-    import dask
-    import dask.dataframe as dd
-    from dask.dataframe.utils import meta_nonempty
-
     est = clone(model) if model is not None else LGBMHurdle()
     if seed is not None:
         est.set_params(random_state=int(seed))
@@ -280,10 +277,6 @@ def backtest_on_dask(
     Raises:
         TypeError: ``n_jobs`` was passed.
     """
-    from joblib import parallel_config
-
-    from riskcast.evaluation.backtest import run_backtest
-
     if "n_jobs" in backtest_kwargs:
         raise TypeError("backtest_on_dask takes no n_jobs: the cluster's worker threads set the parallelism")
     with parallel_config(backend="dask", client=client):
@@ -296,8 +289,6 @@ def backtest_on_dask(
 
 def _score_partition(part: pd.DataFrame, source, top_k: int, dtypes: dict) -> pd.DataFrame:
     """The wide scores of one partition on its own index (``source``: a location or a bundle)."""
-    from riskcast.scoring import _predict
-
     if len(part) == 0:  # a model may refuse zero rows: the schema's empty frame
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()}, index=part.index)
     model = load_pyfunc_once(source) if isinstance(source, str) else source
@@ -323,11 +314,6 @@ def score_partitions(model, ddf: dd.DataFrame, *, top_k: int = 3) -> dd.DataFram
     Raises:
         ValueError: a URI other than ``models:/`` or ``runs:/``, or a feature column missing.
     """
-    import dask
-    from dask.dataframe.utils import meta_nonempty
-
-    from riskcast.scoring import _predict
-
     if isinstance(model, str):
         source = resolve_model_location(model)
         local = load_pyfunc_once(source)  # on the driver too: fails fast, and gives the output schema
@@ -357,8 +343,6 @@ class DaskScorer:
 
     def forecast(self, X: pd.DataFrame, top_k: int) -> pd.DataFrame:  # noqa: ARG002 - the top_k given at construction applies
         if self._pred is None:
-            import dask.dataframe as dd  # dask is an optional extra: imported only when the Dask backend scores
-
             with dask_client(self.compute) as client:
                 n = max(1, 2 * len(client.scheduler_info().get("workers", {})))
                 ddf = dd.from_pandas(self.rows.reset_index(drop=True), npartitions=n, sort=False)

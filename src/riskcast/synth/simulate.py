@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from riskcast import facts
 from riskcast.atomic import atomic_path
 from riskcast.errors import ConfigError
 from riskcast.synth.effects import Effects
@@ -202,8 +203,6 @@ def generate_events(
 
 
 def _default_inputs(level: str):
-    from riskcast import facts
-
     if level not in ("admin1", "admin2"):
         raise ConfigError(f"synth: level {level!r} is not supported (admin1 or admin2)", key="level")
     regions = facts.load_regions(level=level, countries=["Mali"])

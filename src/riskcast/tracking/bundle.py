@@ -26,32 +26,15 @@ import hashlib
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.models import infer_signature
 
-__all__ = ["ForecastBundle", "top_contributions", "DEFAULT_TOP_K"]
+from riskcast.models.contributions import DEFAULT_TOP_K, top_contributions
 
-DEFAULT_TOP_K = 3
+__all__ = ["ForecastBundle"]
 
 
 def _qname(q: float) -> str:
     return f"q{round(q * 100):d}"
-
-
-def top_contributions(contrib: pd.DataFrame, k: int = DEFAULT_TOP_K) -> list[str]:
-    """The ``k`` largest contributions of each row by magnitude, as ``"name +0.41; other -0.22"``.
-
-    The ``bias`` column, NaN and exact zeros are left out (they explain nothing about the
-    unit); ties keep the column order.
-    """
-    values = contrib.drop(columns=["bias"], errors="ignore")
-    names = np.asarray(values.columns, dtype=object)
-    x = values.to_numpy(dtype=float)
-    if k <= 0 or x.size == 0:
-        return [""] * len(contrib)
-    usable = ~np.isnan(x) & (x != 0.0)
-    order = np.argsort(-np.where(usable, np.abs(x), -1.0), axis=1, kind="stable")[:, :k]
-    return [
-        "; ".join(f"{names[j]} {x[i, j]:+.2f}" for j in row if usable[i, j]) for i, row in enumerate(order)
-    ]
 
 
 class ForecastBundle(mlflow.pyfunc.PythonModel):
@@ -176,7 +159,5 @@ class ForecastBundle(mlflow.pyfunc.PythonModel):
 
     def signature(self, input_example: pd.DataFrame):
         """The pyfunc signature: float feature columns in, the wide output out, ``top_k`` param."""
-        from mlflow.models import infer_signature
-
         X = self.features(input_example)
         return infer_signature(X, self.forecast(X), params={"top_k": DEFAULT_TOP_K})

@@ -35,6 +35,8 @@ def disable_network() -> None:
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
     if "mlflow.telemetry" in sys.modules:
+        # local by design: this module runs before mlflow is imported (mlflow reads the environment
+        # on import) and touches mlflow only when something else has already imported it
         from mlflow.telemetry.client import get_telemetry_client, set_telemetry_client
 
         client = get_telemetry_client()

@@ -12,6 +12,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from mlflow import MlflowClient
+
 from riskcast.tracking.offline import disable_network
 
 __all__ = [
@@ -62,8 +64,6 @@ def get_client(client_or_uri):
     if not isinstance(client_or_uri, str):
         return client_or_uri
     disable_network()
-    from mlflow import MlflowClient
-
     return MlflowClient(tracking_uri=client_or_uri, registry_uri=client_or_uri)
 
 
@@ -104,8 +104,6 @@ def version_record(client_or_uri, name: str, version: str | int) -> tuple[str | 
 def alias_version(name: str, alias: str = "champion", client_or_uri=None) -> str | None:
     """The version ``alias`` points at in the registry (the active one unless given); None when unset."""
     if client_or_uri is None:
-        from mlflow import MlflowClient
-
         client_or_uri = MlflowClient()
     return _current(get_client(client_or_uri), name, alias)
 

@@ -8,11 +8,12 @@ telemetry before ``mlflow`` is imported.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
+
+import mlflow
 
 from riskcast.tracking.offline import disable_network
 from riskcast.tracking.registry import set_version_tags
@@ -20,7 +21,6 @@ from riskcast.tracking.registry import set_version_tags
 __all__ = [
     "tracking_uri",
     "setup_mlflow",
-    "file_sha256",
     "log_bundle",
     "load_registered",
     "model_uri",
@@ -46,8 +46,6 @@ def setup_mlflow(uri: str, experiment: str, out: Path, registry_uri: str | None 
     disable_network()
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("mlflow").setLevel(logging.WARNING)
-    import mlflow
-
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(registry_uri or uri)
     exp = mlflow.get_experiment_by_name(experiment)
@@ -65,14 +63,6 @@ def setup_mlflow(uri: str, experiment: str, out: Path, registry_uri: str | None 
         exp_id = exp.experiment_id
     mlflow.set_experiment(experiment_id=exp_id)
     return exp_id
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def log_bundle(
@@ -104,8 +94,6 @@ def log_bundle(
         ``(registered_name, version)``.
     """
     disable_network()
-    import mlflow
-
     if input_example is None:
         raise ValueError(
             "log_bundle needs an input_example (rows of the feature columns) to infer the signature"
@@ -187,8 +175,6 @@ def load_registered(
     """
     uri = model_uri(name, version=version, alias=alias, run_id=run_id)
     disable_network()
-    import mlflow
-
     if run_id is not None:
         mlflow.MlflowClient().get_run(run_id)  # fails clearly when the run is not in this store
     return mlflow.pyfunc.load_model(uri)

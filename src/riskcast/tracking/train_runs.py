@@ -17,7 +17,8 @@ import pandas as pd
 
 from riskcast.config import Config, config_hash
 from riskcast.models.spec import resolve_model_set_path
-from riskcast.outputs import RunOutputs
+from riskcast.outputs import RunOutputs, read_run
+from riskcast.records import RunRecord
 from riskcast.tracking.registry import TAG_MODEL, PromotionDecision, apply_promotion, promote_if_better
 from riskcast.tracking.runs import log_bundle, setup_mlflow, tracking_uri
 
@@ -32,15 +33,15 @@ __all__ = [
 ]
 
 
-def data_hash(run_info: dict) -> str:
+def data_hash(run: RunRecord) -> str:
     """One hash of every input's hash (sorted by input name)."""
-    blob = json.dumps(run_info.get("data_hashes", {}), sort_keys=True).encode()
+    blob = json.dumps(run.data_hashes, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()
 
 
-def backtest_window(run_info: dict) -> str:
+def backtest_window(run: RunRecord) -> str:
     """The backtest's origins per horizon as one string: a champion is compared on the same one."""
-    span = run_info.get("backtest", {}).get("origins", {})
+    span = run.backtest.origins if run.backtest else {}
     return ";".join(f"h{h}:{a}..{b}" for h, (a, b) in sorted(span.items(), key=lambda kv: int(kv[0])))
 
 
@@ -54,9 +55,9 @@ def champion_metrics(metrics: pd.DataFrame, model: str) -> dict[str, float]:
     return {("crps" if k == "crps_count" else k): float(v) for k, v in out.items() if pd.notna(v)}
 
 
-def _log_common(cfg: Config, o: RunOutputs, run_info: dict, metrics: pd.DataFrame) -> None:
+def _log_common(cfg: Config, o: RunOutputs, run: RunRecord, metrics: pd.DataFrame) -> None:
     """What every riskcast MLflow run carries: parameters, hashes, the spec files, the metrics."""
-    feature_files = run_info.get("feature_sets", {})
+    feature_files = run.feature_sets
     mlflow.log_params(
         {
             "unit": cfg.unit,
@@ -64,7 +65,7 @@ def _log_common(cfg: Config, o: RunOutputs, run_info: dict, metrics: pd.DataFram
             "horizons": ",".join(map(str, cfg.backtest.horizons)),
             "model_set": cfg.model.set,
             "seed": cfg.seed,
-            "backtest_window": backtest_window(run_info)[:500],
+            "backtest_window": backtest_window(run)[:500],
             "backtest_kind": cfg.backtest.window,
             "n_boot": cfg.backtest.n_boot,
         }
@@ -72,20 +73,17 @@ def _log_common(cfg: Config, o: RunOutputs, run_info: dict, metrics: pd.DataFram
     mlflow.set_tags(
         {
             "config_hash": config_hash(cfg),
-            "data_hash": data_hash(run_info),
-            **{f"data_hash.{k}": v for k, v in run_info.get("data_hashes", {}).items()},
+            "data_hash": data_hash(run),
+            **{f"data_hash.{k}": v for k, v in run.data_hashes.items()},
             # the fetched vintage of each input: enough to rebuild this run from the data it saw
-            **{
-                f"data_vintage.{k}": f"{v['source']}/{v['vintage']}"
-                for k, v in run_info.get("data_vintages", {}).items()
-            },
-            **{f"feature_set.{k}": v["sha256"] for k, v in feature_files.items()},
+            **{f"data_vintage.{k}": f"{v['source']}/{v['vintage']}" for k, v in run.data_vintages.items()},
+            **{f"feature_set.{k}": v.sha256 for k, v in feature_files.items()},
         }
     )
     for info in feature_files.values():
-        mlflow.log_artifact(info["file"], artifact_path="feature_sets")
+        mlflow.log_artifact(info.file, artifact_path="feature_sets")
     mlflow.log_artifact(str(resolve_model_set_path(cfg.model.set)), artifact_path="model_sets")
-    mlflow.log_dict(run_info.get("feature_definitions", {}), "feature_definitions.json")
+    mlflow.log_dict(run.feature_definitions, "feature_definitions.json")
     mlflow.log_dict(cfg.model_dump(mode="json"), "config.json")
     if o.ingest.exists():
         mlflow.log_artifact(str(o.ingest))
@@ -96,11 +94,11 @@ def _log_common(cfg: Config, o: RunOutputs, run_info: dict, metrics: pd.DataFram
 def log_backtest_run(cfg: Config, out: Path) -> str:
     """The backtest as its own MLflow run: tables, reliability figure and ablation as artifacts."""
     o = RunOutputs(out)
-    run_info = json.loads(o.run.read_text()) if o.run.exists() else {}
+    run_record = read_run(o)
     metrics = pd.read_csv(o.require(o.metrics, "backtest"))
     setup_mlflow(tracking_uri(cfg.tracking.uri, out), cfg.tracking.experiment, out, cfg.tracking.registry_uri)
     with mlflow.start_run(run_name=f"{cfg.name}-backtest", nested=mlflow.active_run() is not None) as run:
-        _log_common(cfg, o, run_info, metrics)
+        _log_common(cfg, o, run_record, metrics)
         mlflow.set_tag("riskcast.kind", "backtest")
         tables = ("reliability", "ablation", "metrics_by_country", "metrics_by_unit")
         for path in (o.metrics, o.predictions, *(o.dir / f"{t}.csv" for t in tables)):
@@ -162,7 +160,7 @@ def log_training(
     fitted_summary: dict,
     input_example: pd.DataFrame,
     metrics: pd.DataFrame,
-    run_info: dict,
+    run_info: RunRecord,
     last_month: str,
     promote: bool,
     partial: Callable[[str | None], str | None],
@@ -185,8 +183,8 @@ def log_training(
     with mlflow.start_run(run_name=cfg.name, nested=mlflow.active_run() is not None) as run:
         _log_common(cfg, o, run_info, metrics)
         mlflow.log_params({"model": name, **params})
-        if run_info.get("backtest_run_id"):
-            mlflow.set_tag("backtest_run_id", run_info["backtest_run_id"])
+        if run_info.backtest_run_id:
+            mlflow.set_tag("backtest_run_id", run_info.backtest_run_id)
         mlflow.log_dict(fitted_summary, "fitted_models.json")
         if bundle.intensity_models:
             mlflow.log_params({f"intensity.{t}": m for t, m in bundle.intensity_models.items()})

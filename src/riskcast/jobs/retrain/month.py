@@ -17,6 +17,7 @@ import pandas as pd
 
 from riskcast.atomic import write_text
 from riskcast.config import Config, RetrainSpec, config_hash
+from riskcast.jobs.handover import record_ingest
 from riskcast.jobs.ingest import Ingested
 from riskcast.jobs.retrain.checks import drift, validate
 from riskcast.jobs.retrain.commit import commit_month, seed_work
@@ -24,7 +25,8 @@ from riskcast.jobs.retrain.context import EXIT_KEPT, EXIT_PROMOTED, Ctx, Termina
 from riskcast.jobs.retrain.lock import update_owner
 from riskcast.jobs.retrain.steps import step
 from riskcast.jobs.run import stage_backtest, stage_features, stage_report, stage_score, stage_train
-from riskcast.outputs import INGEST_TABLES, RunOutputs, update_run_json, write_df
+from riskcast.outputs import RunOutputs, update_run_json
+from riskcast.records import ModelRecord
 from riskcast.tracking.job_runs import (
     apply_decision,
     end_parent,
@@ -61,38 +63,22 @@ def with_sections(cfg: Config, **sections) -> Config:
     return Config.model_validate(data)
 
 
-def _hand_over(o: RunOutputs, cfg: Config, data: Ingested) -> dict:
-    """The ingested tables as the stages expect them in the output folder; the ingest summary."""
-    for name in INGEST_TABLES:
-        write_df(getattr(data, name), o.tables / f"{name}.parquet")
-    ingest_summary = {
-        "inputs": data.reports,
-        "data_hashes": data.hashes,
-        "region_assignment": data.assignment,
-        "warnings": data.warnings,
-        "data_vintages": data.vintages,
-    }
-    write_text(o.ingest, json.dumps(ingest_summary, indent=2, sort_keys=True, default=str) + "\n")
-    update_run_json(o, fresh=True, config_hash=config_hash(cfg), **ingest_summary)
-    return ingest_summary
-
-
-def _promotion_record(model: dict, promote: bool, serving: str) -> dict:
-    before = model["champion_before"]
+def _promotion_record(model: ModelRecord, promote: bool, serving: str) -> dict:
+    before = model.champion_before
     return {
         "promoted": promote,
-        "action": model["action"],
-        "reason": model["promotion_reason"],
-        "window": model["backtest_window"],
+        "action": model.action,
+        "reason": model.promotion_reason,
+        "window": model.backtest_window,
         "challenger": {
-            "model": model["model"],
-            "version": str(model["version"]),
-            **{k: model["backtest_scores"].get(k) for k in ("brier", "ece")},
+            "model": model.model,
+            "version": str(model.version),
+            **{k: model.backtest_scores.get(k) for k in ("brier", "ece")},
         },
         "champion_before": {
-            "version": before["version"],
-            "model": before["model"],
-            **{k: (before["scores_on_window"] or {}).get(k) for k in ("brier", "ece")},
+            "version": before.version,
+            "model": before.model,
+            **{k: (before.scores_on_window or {}).get(k) for k in ("brier", "ece")},
         },
         "serving_version": serving,
     }
@@ -113,7 +99,7 @@ def run_month(
     seed_work(ctx, work, previous)
     update_owner(ctx, as_of=m)
     o = RunOutputs(work)
-    ingest_summary = _hand_over(o, cfg, data)
+    ingested = record_ingest(o, cfg, data)
 
     tags = {
         "riskcast.kind": "retrain",
@@ -129,7 +115,7 @@ def run_month(
         update_owner(ctx, parent_run_id=parent_id)
         try:
             with step(ctx, "ingest") as rec:
-                log_json(ingest_summary, "ingest.json")
+                log_json(ingested.model_dump(mode="json", exclude={"built_from"}), "ingest.json")
                 log_step_seconds("read_seconds", ingest_seconds)
                 rec["read_seconds"] = ingest_seconds
             with step(ctx, "validate"):
@@ -147,16 +133,16 @@ def run_month(
                 stage_backtest(cfg, work, panel)
             with step(ctx, "train", mlflow_child=False):
                 model = stage_train(cfg, work, panel, promote=False)
-            promote = bool(model["would_promote"])
-            serving = str(model["version"]) if promote else model["champion_before"]["version"]
+            promote = bool(model.would_promote)
+            serving = str(model.version) if promote else model.champion_before.version
             s["promotion"] = _promotion_record(model, promote, serving)
             with step(ctx, "score"):
                 stage_score(cfg, work, panel, version=serving)
                 update_run_json(
                     o,
-                    promotion={"promoted": promote, "reason": model["promotion_reason"]},
+                    promotion={"promoted": promote, "reason": model.promotion_reason},
                     champion_version=serving,
-                    registered_model_version=str(model["version"]),
+                    registered_model_version=str(model.version),
                     drift=s["drift"],
                 )
             with step(ctx, "report"):
@@ -165,23 +151,23 @@ def run_month(
             # the commit: summary in the month folder, alias, then one rename
             with step(ctx, "promote"), ctx.signals.deferred():
                 s["status"], s["exit_code"] = (
-                    (model["action"], EXIT_PROMOTED) if promote else ("kept", EXIT_KEPT)
+                    (model.action, EXIT_PROMOTED) if promote else ("kept", EXIT_KEPT)
                 )
                 s["finished"] = now()
                 s["outputs"] = {"month_dir": str(ctx.state / "months" / m)}
                 write_text(work / "summary.json", json.dumps(s, indent=2, sort_keys=True, default=str) + "\n")
                 decision = PromotionDecision(
                     promoted=promote,
-                    reason=model["promotion_reason"],
-                    champion_before=model["champion_before"]["version"],
+                    reason=model.promotion_reason,
+                    champion_before=model.champion_before.version,
                     champion_after=serving,
                 )
-                apply_decision(model["registered_model"], model["version"], decision)
+                apply_decision(model.registered_model, model.version, decision)
                 commit_month(ctx, work, m)
             set_tags(
                 {
                     "riskcast.status": s["status"],
-                    "riskcast.promotion_reason": model["promotion_reason"][:5000],
+                    "riskcast.promotion_reason": model.promotion_reason[:5000],
                 }
             )
             log_json(s, "summary.json")
