@@ -257,6 +257,15 @@ def test_score_command_by_champion_version_and_run(demo_out, tmp_path):
         "score", "pipelines/demo.toml", *AS_DEMO_OUT, "--out", str(out), "--output", str(tmp_path / "bad.txt")
     )
     assert r.returncode == 2 and "--output" in r.stderr and not (tmp_path / "bad.txt").exists()
+    before = (out / "scores.csv").read_bytes()
+    r = cli("score", "pipelines/demo.toml", *AS_DEMO_OUT, "--out", str(out), "--version", "9")
+    message = " ".join(r.stderr.split())
+    assert r.returncode == 2, r.stderr
+    assert (
+        "key '--version': registered model 'riskcast-demo' has no version 9: its versions are 1 (champion: 1)"
+        in message
+    )
+    assert (out / "scores.csv").read_bytes() == before
 
 
 def test_report_explains_the_top_units_in_words(demo_out):
@@ -276,11 +285,13 @@ def test_scoring_the_same_month_again_reuses_the_scores(demo_out, tmp_path):
 
     out = tmp_path / "copy"
     shutil.copytree(demo_out, out)
-    first = (out / "scores.csv").read_bytes()
+    first, run_record = (out / "scores.csv").read_bytes(), (out / "run.json").read_bytes()
     r = cli("score", "pipelines/demo.toml", *AS_DEMO_OUT, "--out", str(out))
     assert r.returncode == 0, r.stderr
-    assert json.loads((out / "run.json").read_text())["scores_reused"] is True
+    assert json.loads((out / "score.json").read_text())["scores_reused"] is True
     assert (out / "scores.csv").read_bytes() == first
+    # scoring again leaves the record of the run that trained the model as it was
+    assert (out / "run.json").read_bytes() == run_record
 
 
 def test_plot_command_draws_one_unit(demo_out, tmp_path):
@@ -289,6 +300,12 @@ def test_plot_command_draws_one_unit(demo_out, tmp_path):
     assert (tmp_path / "gao.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     r = cli("plot", "--out", str(demo_out), "--unit", "XX99", "--file", str(tmp_path / "none.png"))
     assert r.returncode == 2 and "XX99" in r.stderr and not (tmp_path / "none.png").exists()
+    # a name in any case or accents names the same unit
+    r = cli("plot", "--out", str(demo_out), "--unit", "gao", "--file", str(tmp_path / "by_name.png"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "by_name.png").read_bytes() == (tmp_path / "gao.png").read_bytes()
+    r = cli("plot", "--out", str(demo_out), "--unit", "Segu", "--file", str(tmp_path / "none.png"))
+    assert r.returncode == 2 and "did you mean Ségou?" in r.stderr
 
 
 def test_report_shows_the_change_since_the_previous_report(demo_out, tmp_path):

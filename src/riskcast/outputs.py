@@ -30,6 +30,7 @@ class RunOutputs:
         self.metrics = self.dir / "metrics.csv"
         self.model = self.dir / "model.json"
         self.scores = self.dir / "scores.csv"
+        self.score_record = self.dir / "score.json"
         self.report = self.dir / "report.html"
         self.run = self.dir / "run.json"
         self.figures = self.dir / "figures"

@@ -26,6 +26,7 @@ __all__ = [
     "IngestRecord",
     "RunRecord",
     "ModelRecord",
+    "ScoreRecord",
     "PanelInfo",
     "BacktestInfo",
     "read_record",
@@ -144,6 +145,18 @@ class ModelRecord(_Record):
     training_windows: dict[str, list[str]]
     features: list[str]
     intensity_models: dict[str, str] = {}
+    built_from: BuiltFrom | None = None
+
+
+class ScoreRecord(_Record):
+    """``score.json``: which month ``riskcast score`` scored last, with which model.
+
+    Kept apart from ``run.json`` so that scoring again (another version, a new month) never
+    rewrites the record of the run that trained the model."""
+
+    as_of: str
+    scored_with: str
+    scores_reused: bool
     built_from: BuiltFrom | None = None
 
 

@@ -26,7 +26,7 @@ __all__ = ["plot", "model_list", "formats", "feature_list", "config_schema", "sy
 
 @app.command()
 def plot(
-    unit: Annotated[str, typer.Option(help="unit id, e.g. ML07")],
+    unit: Annotated[str, typer.Option(help="unit id or name, e.g. ML07 or Gao ('Name, Country' if shared)")],
     # no default: a run's folder is named after its config, which plot does not take
     out_dir: Annotated[
         Path, typer.Option("--out", "-o", help="the run's output folder (as given to riskcast run)")
@@ -40,6 +40,7 @@ def plot(
     import pandas as pd
 
     from riskcast.outputs import RunOutputs, panel_of
+    from riskcast.regions.names import resolve_unit
     from riskcast.reporting.plots import unit_plot
 
     def go():
@@ -48,7 +49,8 @@ def plot(
         panel = panel_of(out_dir, None)
         scores = pd.read_csv(o.require(o.scores, "score"))
         try:
-            path = unit_plot(panel, scores, unit, file or o.figures / f"unit_{unit}.png", months=months)
+            unit_id = resolve_unit(unit, panel[["unit_id", "unit_name", "country"]])
+            path = unit_plot(panel, scores, unit_id, file or o.figures / f"unit_{unit_id}.png", months=months)
         except ValueError as exc:
             raise ConfigError(str(exc), key="--unit") from None
         out.print(f"plot: {Path(path).resolve()}", highlight=False, soft_wrap=True)

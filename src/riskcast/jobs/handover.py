@@ -24,7 +24,7 @@ from riskcast.config import Config, config_hash
 from riskcast.errors import InputError
 from riskcast.jobs.ingest import Ingested, current_digest, input_record
 from riskcast.outputs import INGEST_TABLES, RunOutputs, read_run, update_run_json, write_df
-from riskcast.records import BuiltFrom, IngestRecord, read_record, write_record
+from riskcast.records import BuiltFrom, IngestRecord, ScoreRecord, read_record, write_record
 from riskcast.regions.units import load_units
 
 __all__ = [
@@ -248,7 +248,9 @@ def require_upstream(
     for stage in (*upstream, *config_only):  # the nearest missing stage is the one to name
         o.require(o.dir / _HANDED_OVER[stage], stage)
     data = verified_data_hashes(out, cfg) if reread_inputs else _ingest_record(o, cfg).data_hashes
-    stages = read_run(o).stages
+    stages = dict(read_run(o).stages)
+    if o.score_record.exists():  # scoring stamps its own record, not run.json (see ScoreRecord)
+        stages["score"] = read_record(o.score_record, ScoreRecord, "score").built_from
     for stage in upstream:
         check_stamp(cfg, stages.get(stage), stage, file=o.dir / _HANDED_OVER[stage], data_hashes=data)
     for stage in config_only:

@@ -20,7 +20,7 @@ from riskcast.jobs import evaluate, stages
 from riskcast.jobs.handover import load_ingested, mark_built, record_ingest, require_upstream
 from riskcast.jobs.ingest import Ingested, ingest
 from riskcast.jobs.intensity import backtest_intensity, target_descriptions
-from riskcast.jobs.score import stage_score
+from riskcast.jobs.score import scoring_summary, stage_score
 from riskcast.jobs.train import stage_train
 from riskcast.outputs import RunOutputs, month_str, panel_of, update_run_json, write_df
 from riskcast.reporting.figures import reliability_figure
@@ -182,6 +182,7 @@ def run_all(cfg: Config, out: str | Path, echo=print) -> dict:
     step("backtest", lambda: stage_backtest(cfg, out, panel))
     step("train", lambda: stage_train(cfg, out, panel))
     step("score", lambda: stage_score(cfg, out, panel))
+    update_run_json(o, **scoring_summary(out))
     step("report", lambda: stage_report(cfg, out))
     timings["total"] = round(time.perf_counter() - t0, 2)
     record = update_run_json(

@@ -13,17 +13,18 @@ import pandas as pd
 
 from riskcast.atomic import atomic_path
 from riskcast.config import Config
-from riskcast.jobs.handover import check_stamp, mark_built, require_upstream
+from riskcast.errors import ConfigError
+from riskcast.jobs.handover import check_stamp, require_upstream, stamp
 from riskcast.jobs.intensity import intensity_scores
-from riskcast.outputs import RunOutputs, panel_of, update_run_json
-from riskcast.records import ModelRecord, read_record
+from riskcast.outputs import RunOutputs, panel_of
+from riskcast.records import ModelRecord, ScoreRecord, read_record, write_record
 from riskcast.scale import backend_for
 from riskcast.scoring import explain_change, score_month, write_scores
 from riskcast.scoring_cache import CACHE_DIRNAME, cached_score, score_key
-from riskcast.tracking.registry import alias_version
+from riskcast.tracking.registry import alias_version, list_versions
 from riskcast.tracking.runs import load_registered, setup_mlflow
 
-__all__ = ["stage_score"]
+__all__ = ["stage_score", "scoring_summary"]
 
 
 def _write_intensity_scores(
@@ -73,6 +74,13 @@ def stage_score(
             )
         bundle = load_registered(name, alias="champion")
     else:
+        known = list_versions(name)
+        if str(version) not in known:
+            raise ConfigError(
+                f"registered model {name!r} has no version {version}: its versions are "
+                f"{', '.join(known) or 'none'} (champion: {alias_version(name, 'champion') or 'none'})",
+                key="--version",
+            )
         bundle = load_registered(name, version=version)
     as_of = panel["month"].max()
     latest = panel[panel["month"] == as_of].reset_index(drop=True)
@@ -120,6 +128,20 @@ def stage_score(
         (o.dir / "changes.csv").unlink(missing_ok=True)
     # every month's scores are kept, so a report can say what changed since the previous one
     write_scores(scores, o.dir / "scores_history" / f"scores_{as_of:%Y-%m}.csv")
-    update_run_json(o, as_of=f"{as_of:%Y-%m}", scored_with=f"{name}/{version}", scores_reused=reused)
-    mark_built(cfg, out, "score", data_hashes)
+    write_record(
+        o.score_record,
+        ScoreRecord(
+            as_of=f"{as_of:%Y-%m}",
+            scored_with=f"{name}/{version}",
+            scores_reused=reused,
+            built_from=stamp(cfg, "score", data_hashes),
+        ),
+    )
     return scores
+
+
+def scoring_summary(out: Path) -> dict:
+    """What the last scoring in ``out`` recorded, as ``run.json`` fields (a whole run records it there)."""
+    o = RunOutputs(out)
+    record = read_record(o.require(o.score_record, "score"), ScoreRecord, "score")
+    return record.model_dump(exclude={"built_from"})

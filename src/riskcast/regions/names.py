@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 
 import pandas as pd
 
-__all__ = ["normalise_name", "normalise_names", "COUNTRY_ALIASES"]
+__all__ = ["normalise_name", "normalise_names", "resolve_unit", "COUNTRY_ALIASES"]
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
@@ -60,3 +61,36 @@ def _split(v: object) -> list[str]:
     if v is None or (not isinstance(v, str) and pd.isna(v)):
         return []
     return [x.strip() for x in str(v).split("|") if x.strip()]
+
+
+def resolve_unit(query: str, units: pd.DataFrame) -> str:
+    """The ``unit_id`` a person means by ``query``: an id, or a name in any case and accents.
+
+    ``units`` has ``unit_id``, ``unit_name`` and ``country``. ``"ML07"``, ``"Gao"``, ``"gao"`` and
+    ``"Ségou"``/``"Segou"`` all resolve; a name shared by units of several countries may be
+    qualified as ``"Name, Country"``.
+
+    Raises:
+        ValueError: no unit matches (the nearest names are suggested) or several do (their ids
+            are listed).
+    """
+    units = units.drop_duplicates("unit_id")
+    if query in set(units["unit_id"].astype(str)):
+        return query
+    keys = normalise_names(units["unit_name"])
+    name, country = query.strip(), ""
+    hits = units[keys == normalise_name(name)]
+    if hits.empty and "," in query:  # "Name, Country"
+        name, _, country = (part.strip() for part in query.rpartition(","))
+        hits = units[
+            (keys == normalise_name(name)) & (_country_keys(units["country"]) == _country_key(country))
+        ]
+    if len(hits) == 1:
+        return str(hits["unit_id"].iloc[0])
+    if len(hits) > 1:
+        listed = ", ".join(f"{r.unit_id} ({r.unit_name}, {r.country})" for r in hits.itertuples())
+        raise ValueError(f"{query!r} names {len(hits)} units: {listed}; give the id or 'Name, Country'")
+    names = sorted(set(units["unit_name"].astype(str)))
+    near = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(near)}?" if near else f"the run's units are e.g. {', '.join(names[:5])}"
+    raise ValueError(f"no unit has the id or name {query!r}: {hint}")

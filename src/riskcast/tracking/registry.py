@@ -269,3 +269,10 @@ def apply_promotion(
         name, challenger, TAG_PROMOTION, "promoted" if decision.promoted else "refused"
     )
     client.set_model_version_tag(name, challenger, TAG_PROMOTION_REASON, decision.reason)
+
+
+def list_versions(name: str, client_or_uri=None) -> list[str]:
+    """The version numbers registered under ``name``, oldest first (empty when there is no such model)."""
+    client = MlflowClient() if client_or_uri is None else get_client(client_or_uri)
+    found = client.search_model_versions(f"name = '{name.replace(chr(39), chr(39) * 2)}'")
+    return sorted((str(v.version) for v in found), key=int)

@@ -25,6 +25,7 @@ from riskcast.jobs.retrain.context import EXIT_KEPT, EXIT_PROMOTED, Ctx, Termina
 from riskcast.jobs.retrain.lock import update_owner
 from riskcast.jobs.retrain.steps import step
 from riskcast.jobs.run import stage_backtest, stage_features, stage_report, stage_score, stage_train
+from riskcast.jobs.score import scoring_summary
 from riskcast.outputs import RunOutputs, update_run_json
 from riskcast.records import ModelRecord
 from riskcast.tracking.job_runs import (
@@ -140,6 +141,7 @@ def run_month(
                 stage_score(cfg, work, panel, version=serving)
                 update_run_json(
                     o,
+                    **scoring_summary(work),
                     promotion={"promoted": promote, "reason": model.promotion_reason},
                     champion_version=serving,
                     registered_model_version=str(model.version),
