@@ -3,11 +3,17 @@
 The browser is Debian's ``chromium`` (``.ci/run`` installs it when missing); Playwright only drives
 it, so no browser download is needed. The events are read from the Chrome DevTools Protocol itself,
 so "no console errors, no network requests" means what Chromium saw, not what Playwright chose to report.
+
+The PDF is read back as text (pypdfium2) and as layout (WeasyPrint's boxes): every column header
+and model name of every table, the target month and the trust line must be in it, nothing
+clipped, and no heading left alone at the bottom of a page.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
@@ -16,9 +22,9 @@ import pytest
 from tests.conftest import cli
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-#: The quick run of the demo: one horizon, three evaluation months, no ablation (~10-15 s).
+#: The quick run of the demo: one horizon, three evaluation months, no ablation (~10-15 s); the
+#: intensity targets stay, since their columns make the report's widest tables.
 OVERRIDES = [
-    "target.intensity=[]",
     "model.set=fast",
     "backtest.eval_months=3",
     "backtest.horizons=[1]",
@@ -50,9 +56,12 @@ def browser():
         b.close()
 
 
-def open_page(browser, html_path: Path, screenshot: Path | None = None, probe: str | None = None) -> dict:
-    """Load ``html_path`` and return what the DevTools protocol saw: errors, requests, title, state."""
-    page = browser.new_page()
+def open_page(
+    browser, html_path: Path, screenshot: Path | None = None, probe: str | None = None, width: int = 1280
+) -> dict:
+    """Load ``html_path`` in a ``width`` px wide window and return what the DevTools protocol saw:
+    errors, requests, title, state."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
     seen: dict[str, list] = {"console_errors": [], "exceptions": [], "log_errors": [], "requests": []}
     cdp = page.context.new_cdp_session(page)
     cdp.on(
@@ -163,3 +172,123 @@ def test_pdf_rendering_refuses_the_network(tmp_path, caplog):
     assert pdf.read_bytes().startswith(b"%PDF")
     assert any("refusing to fetch 'http://127.0.0.1:9/x.png'" in r.getMessage() for r in caplog.records)
     assert not any("data:" in r.getMessage() for r in caplog.records)
+
+
+#: Every element whose right edge passes the window's (a table wider than the page scrolls sideways).
+TOO_WIDE = """() => {
+  const w = document.documentElement.clientWidth;
+  const wide = [...document.body.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > w + 0.5);
+  return {scroll: document.documentElement.scrollWidth - w, wide: wide.map(e => e.tagName + ': ' + (e.innerText || '').slice(0, 80))};
+}"""
+
+
+def test_nothing_is_wider_than_a_1200px_window(browser, report_dir):
+    seen = open_page(browser, report_dir / "report.html", probe=TOO_WIDE, width=1200)
+    assert seen["probe"] == {"scroll": 0, "wide": []}, seen["probe"]
+    assert seen["console_errors"] == [] and seen["exceptions"] == [] and offline(seen["requests"]) == []
+
+
+class _Cells(HTMLParser):
+    """The text of every ``<th>`` of the report, and of the element with ``id="trust"``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headers: list[str] = []
+        self.trust = ""
+        self._open: list[list] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "th" or dict(attrs).get("id") == "trust":
+            self._open.append([tag, "", dict(attrs).get("id") == "trust"])
+
+    def handle_endtag(self, tag):
+        if self._open and self._open[-1][0] == tag:
+            _, text, trust = self._open.pop()
+            if trust:
+                self.trust = text
+            else:
+                self.headers.append(text)
+
+    def handle_data(self, data):
+        for item in self._open:
+            item[1] += data
+
+
+def flat(text: str) -> str:
+    """Text without whitespace, pdfium's mark of a line broken at a hyphen read as the hyphen."""
+    return re.sub(r"\s+", "", text.replace("\ufffe", "-"))
+
+
+def pdf_text(pdf: Path) -> str:
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(str(pdf))
+    try:
+        return "\n".join(doc[i].get_textpage().get_text_range() for i in range(len(doc)))
+    finally:
+        doc.close()
+
+
+def test_pdf_holds_every_header_model_the_target_month_and_the_trust_line(report_dir):
+    pytest.importorskip("pypdfium2")
+    pdf = report_dir / "report.pdf"
+    assert pdf.is_file()  # the run writes it (report.pdf = true by default)
+    text = flat(pdf_text(pdf))
+    cells = _Cells()
+    cells.feed((report_dir / "report.html").read_text(encoding="utf-8"))
+    assert len(cells.headers) > 60  # every table's header row and group rows
+    missing = [h for h in cells.headers if flat(h) not in text]
+    assert missing == [], missing
+    models = set(pd.read_csv(report_dir / "metrics.csv")["model"])
+    models |= set(pd.read_csv(report_dir / "intensity_metrics.csv")["model"])
+    assert {"logistic", "logistic_history", "persistence", "climatology"} <= models
+    assert [m for m in sorted(models) if flat(m) not in text] == []
+    scores = pd.read_csv(report_dir / "scores.csv")
+    target = pd.Period(str(scores["target_month"].iloc[0]), "M").strftime("%B %Y")
+    as_of = pd.Period(str(scores["as_of"].iloc[0]), "M").strftime("%B %Y")
+    assert flat(f"forecast for {target}") in text and flat(f"made with data through {as_of}") in text
+    assert cells.trust.startswith("Trust (backtest") and "Brier skill over climatology" in cells.trust
+    assert "hit rate" in cells.trust and "95 % interval" in cells.trust
+    assert flat(cells.trust) in text
+
+
+def _text_of(box) -> str:
+    return " ".join(
+        [box.text] if hasattr(box, "text") else [_text_of(c) for c in getattr(box, "children", [])]
+    )
+
+
+def _headings_left_alone(html: str) -> list[tuple[int, str]]:
+    """(page, heading) for every page whose last content is a heading (WeasyPrint's layout)."""
+    from weasyprint import HTML
+
+    alone = []
+    for number, page in enumerate(HTML(string=html).render().pages, start=1):
+        last: list = [None]  # the heading holding the page's last content, None when it is not in one
+
+        def walk(box, heading):
+            if getattr(box, "element_tag", None) in ("h1", "h2", "h3") and heading is None:
+                heading = box
+            # text, or a figure (an image or an inline SVG is a replaced box)
+            if (hasattr(box, "text") and box.text.strip()) or "Replaced" in type(box).__name__:
+                last[0] = heading
+            for child in getattr(box, "children", []):
+                walk(child, heading)
+
+        root = next(c for c in page._page_box.children if getattr(c, "element_tag", None) == "html")
+        walk(root, None)
+        if last[0] is not None:
+            alone.append((number, " ".join(_text_of(last[0]).split())))
+    return alone
+
+
+def test_no_heading_is_left_alone_at_the_bottom_of_a_pdf_page(report_dir):
+    pytest.importorskip("weasyprint")
+    html = (report_dir / "report.html").read_text(encoding="utf-8")
+    assert _headings_left_alone(html) == []
+    # the check does catch one: a heading pushed to the bottom of a page by a page-sized block
+    filler = (
+        '<div style="height: 172mm"></div><h2>Alone at the bottom</h2><p style="break-before: page">next</p>'
+    )
+    bad = html.replace("<body>", "<body>" + filler, 1)
+    assert (1, "Alone at the bottom") in _headings_left_alone(bad)

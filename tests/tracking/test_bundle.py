@@ -45,7 +45,7 @@ def test_registry_round_trip_gives_the_in_memory_predictions(store, panel, fitte
     run_id, version = _log(bundle, panel)
     assert promote_if_better(store, NAME, version, {"brier": 0.1, "ece": 0.02}, window=WINDOW).promoted
     rows = panel[panel["month"] == panel["month"].max()]
-    expected = bundle.forecast(rows)
+    expected = bundle.forecast(rows[FEATURES])
     for loaded in (
         load_registered(NAME, alias="champion"),
         load_registered(NAME),
@@ -54,6 +54,12 @@ def test_registry_round_trip_gives_the_in_memory_predictions(store, panel, fitte
     ):
         got = loaded.predict(rows[FEATURES])
         pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True))
+    # Rows keyed by unit and month come back with their keys, and the same numbers.
+    keyed = load_registered(NAME).predict(bundle.model_input(rows))
+    assert list(keyed.columns[:2]) == ["unit_id", "month"]
+    assert list(keyed["unit_id"]) == list(rows["unit_id"])
+    assert set(keyed["month"]) == {f"{rows['month'].max():%Y-%m}"}
+    pd.testing.assert_frame_equal(keyed.iloc[:, 2:].reset_index(drop=True), expected.reset_index(drop=True))
     # The scoring contract gives the same table from the registry as from memory.
     from riskcast.scoring import score_month
 
@@ -77,7 +83,11 @@ def test_logged_model_has_signature_metadata_and_version_tags(store, panel, fitt
     loaded = load_registered(NAME, version=version)
     sig = loaded.metadata.signature
     assert sig is not None
-    assert sig.inputs.input_names() == FEATURES
+    # the keys are optional: callers that send the features alone are served as before
+    assert sig.inputs.input_names() == ["unit_id", "month", *FEATURES]
+    assert sig.inputs.required_input_names() == FEATURES
+    assert [c.type.name for c in sig.inputs.inputs[:3]] == ["string", "string", "double"]
+    assert sig.outputs.input_names()[:2] == ["unit_id", "month"]
     assert {"p_h1", "expected_count_h1", "q10_h1", "q50_h1", "q90_h1", "top_features_h1", "p_h3"} <= set(
         sig.outputs.input_names()
     )
@@ -94,9 +104,16 @@ def test_wide_output_follows_the_contract_and_tolerates_missing_methods(panel, c
     rows = panel.head(6)
     bundle = ForecastBundle({1: contract_model, 2: BareModel()}, FEATURES, "mixed", quantiles=(0.1, 0.5, 0.9))
     out = bundle.forecast(rows, top_k=2)
-    assert list(out.columns) == [
-        f"{c}_h{h}" for h in (1, 2) for c in ("p", "expected_count", "q10", "q50", "q90", "top_features")
-    ]
+    wide = [f"{c}_h{h}" for h in (1, 2) for c in ("p", "expected_count", "q10", "q50", "q90", "top_features")]
+    assert list(out.columns) == wide
+    # as a pyfunc, the row keys sent come first, as sent
+    keyed = bundle.predict(None, bundle.model_input(rows), params={"top_k": 2})
+    assert list(keyed.columns) == ["unit_id", "month", *wide]
+    assert (
+        keyed["unit_id"].equals(rows["unit_id"])
+        and (keyed["month"] == rows["month"].dt.strftime("%Y-%m")).all()
+    )
+    pd.testing.assert_frame_equal(keyed[wide], out)
     assert out.index.equals(rows.index)
     q = out[["q10_h1", "q50_h1", "q90_h1"]].to_numpy()
     assert np.all(q[:, 0] <= q[:, 1]) and np.all(q[:, 1] <= q[:, 2])

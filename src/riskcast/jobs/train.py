@@ -19,7 +19,7 @@ from riskcast.jobs.handover import mark_built, require_upstream, stamp
 from riskcast.jobs.intensity import choose_intensity_models, fit_intensity
 from riskcast.outputs import RunOutputs, panel_of, read_run, update_run_json
 from riskcast.records import ModelRecord, write_record
-from riskcast.tracking.bundle import ForecastBundle
+from riskcast.tracking.bundle import KEY_COLUMNS, ForecastBundle
 from riskcast.tracking.train_runs import backtest_window, champion_metrics, data_hash, log_training
 
 __all__ = ["stage_train", "choose_candidate", "fitted_summary", "backtest_complete"]
@@ -121,7 +121,8 @@ def stage_train(
         metrics=metrics,
         run_info=run,
         fitted_summary={str(h): fitted_summary(est) for h, est in fitted.items()},
-        input_example=panel[cols].head(3),
+        # the keys too: the logged example then shows a caller the rows the model takes
+        input_example=panel[[*KEY_COLUMNS, *cols]].head(3),
         last_month=max(w[1] for w in windows.values()),
         promote=promote,
         partial=lambda champ: backtest_complete(

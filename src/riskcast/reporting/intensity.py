@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["headline", "spread_of_top", "intensity_backtest_rows"]
+__all__ = ["headline", "short_label", "spread_of_top", "intensity_backtest_rows"]
 
 
 def spread_of_top(p: pd.Series, top_n: int) -> float:
@@ -21,13 +21,21 @@ def spread_of_top(p: pd.Series, top_n: int) -> float:
     return float(top.max() - top.min()) if len(top) > 1 else 0.0
 
 
+def short_label(description: str) -> str:
+    """A header-sized name of a target: "at least 5 attacks in the month" -> "at least 5 attacks",
+    "escalation: attacks above ..." -> "escalation"."""
+    return description.split(":")[0].removesuffix(" in the month").strip() or description
+
+
 def headline(
     out: Path, scores: pd.DataFrame, horizon: int, top_n: int, descriptions: dict[str, str]
 ) -> dict | None:
     """The headline table, or None when the run has no intensity targets.
 
     Returns ``{"target", "description", "spreads": [(target, description, spread)], "targets":
-    [target, ...], "rows": [{"name", "country", "p": {target: "0.42"}}]}``.
+    [target, ...], "labels" / "short": {target: description / short label}, "rows": [{"unit_id",
+    "name", "country", "p": {target: "0.42"}}], "extra": {intensity target: {unit_id: "0.42"}}}``
+    (``extra``: every unit, for the table of all units).
     """
     path = Path(out) / "intensity_scores.csv"
     if not path.is_file():
@@ -44,9 +52,16 @@ def headline(
     spreads = {t: spread_of_top(wide[t].dropna(), top_n) for t in targets}
     best = max(targets, key=lambda t: (spreads[t], -targets.index(t)))  # first listed wins ties
     names = scores.drop_duplicates("unit_id").set_index("unit_id")
-    ranked = wide.sort_values(best, ascending=False, kind="stable").head(top_n)
+    # ties (P 0.99 and 1.00 where attacks are near-certain) are broken by the expected count
+    expected = scores[scores["horizon"] == horizon].set_index("unit_id")["expected_count"]
+    ranked = (
+        wide.assign(_expected=expected)
+        .sort_values([best, "_expected"], ascending=False, kind="stable")
+        .head(top_n)
+    )
     rows = [
         {
+            "unit_id": u,
             "name": names.loc[u, "unit_name"],
             "country": names.loc[u, "country"],
             "p": {t: "" if pd.isna(r[t]) else f"{r[t]:.2f}" for t in targets},
@@ -58,6 +73,8 @@ def headline(
         "description": descriptions.get(best, best),
         "targets": targets,
         "labels": {t: descriptions.get(t, t) for t in targets},
+        "short": {t: short_label(descriptions.get(t, t)) for t in targets},
+        "extra": {t: {u: f"{v:.2f}" for u, v in wide[t].dropna().items()} for t in targets if t != "any"},
         "spreads": [(t, descriptions.get(t, t), f"{spreads[t]:.2f}") for t in targets],
         "rows": rows,
     }

@@ -2,6 +2,12 @@
 
 Takes the run's output tables; knows nothing of training. Every string that comes from a data
 file goes through Jinja's autoescaping.
+
+Layout: a first page an analyst can act on in a minute (the forecast month named, the highest
+risk beside the watch list of rising units, the split by event type, one line of trust, last
+month's forecast against what happened: :mod:`.frontpage`), then the detail in order, then an
+appendix (every other model's backtest, full set against history only, how to read this, the
+feature glossary).
 """
 
 from __future__ import annotations
@@ -18,61 +24,32 @@ from riskcast.outputs import RunOutputs, read_run
 from riskcast.paths import project_file
 from riskcast.records import ModelRecord, RunRecord, read_record
 from riskcast.reporting.drivers import drivers_table, explain_change_row, feature_index
+from riskcast.reporting.frontpage import (
+    event_type_split,
+    last_month,
+    month_label,
+    recent_actors,
+    rising_in_record,
+    short_month,
+    watch_list,
+)
 from riskcast.reporting.intensity import headline, intensity_backtest_rows
 from riskcast.reporting.sections import visual_sections
 from riskcast.reporting.settings import ReportSettings
+from riskcast.reporting.tables import backtest_tables, set_comparison
+from riskcast.reporting.trust import trust_line, trust_sentence
 
 __all__ = ["render_report"]
 
 SYNTHETIC_MARK = "synthetic"
-
-
-def _metrics_table(metrics: pd.DataFrame, baselines: list[str]) -> tuple[list[str], list[dict]]:
-    """Rows: (horizon, metric); columns: models, baselines first."""
-    if metrics.empty:
-        return [], []
-    order = list(baselines) + sorted(m for m in metrics["model"].unique() if m not in baselines)
-    models = [m for m in order if m in set(metrics["model"])]
-    wide = metrics.pivot_table(
-        index=["horizon", "metric"], columns="model", values="value", aggfunc="first", dropna=False
-    )
-    n = metrics.groupby(["horizon", "metric"])["n"].max()
-    rows = []
-    for (h, metric), r in wide.iterrows():
-        if metric == "base_rate":
-            continue
-        rows.append(
-            {
-                "horizon": int(h),
-                "metric": metric,
-                "n": int(n.loc[(h, metric)]),
-                "values": ["n/a" if pd.isna(r.get(m)) else f"{r.get(m):.3f}" for m in models],
-            }
-        )
-    return models, rows
-
-
-def _set_comparison(metrics: pd.DataFrame) -> list[dict]:
-    """Per model and horizon: the full feature set against its history-only twin (``<m>_history``),
-    on the same folds."""
-    if metrics.empty:
-        return []
-    names = set(metrics["model"])
-    pairs = [(m, f"{m}_history") for m in sorted(names) if f"{m}_history" in names]
-    m = metrics[metrics["metric"].isin(["auroc", "brier_skill_vs_climatology", "log_loss"])]
-    wide = m.pivot_table(index=["horizon", "metric"], columns="model", values="value", aggfunc="first")
-    rows = []
-    for full, history in pairs:
-        for h in sorted(m["horizon"].unique()):
-            row = {"model": full, "horizon": int(h)}
-            for metric in ("auroc", "brier_skill_vs_climatology", "log_loss"):
-                a, b = wide.loc[(h, metric), full], wide.loc[(h, metric), history]
-                row[metric] = tuple(
-                    "n/a" if pd.isna(v) else f"{v:+.3f}" if i == 2 else f"{v:.3f}"
-                    for i, v in enumerate((a, b, a - b))
-                )
-            rows.append(row)
-    return rows
+#: units listed in the split by event type (the top of the headline table)
+SPLIT_UNITS = 5
+#: units on the watch list and in its "also rising in the record" line (the first page holds them)
+WATCH_UNITS, RECORD_UNITS = 8, 5
+_EVENT_COLUMNS = (
+    *("event_id", "date", "source_dataset", "recorded", "unit_id", "event_type", "admin1"),
+    *("actor1", "actor2"),
+)
 
 
 def _previous_scores(out: Path, scores: pd.DataFrame, horizon: int) -> pd.Series:
@@ -87,13 +64,18 @@ def _previous_scores(out: Path, scores: pd.DataFrame, horizon: int) -> pd.Series
     return prev[prev["horizon"] == horizon].set_index("unit_id")["p"]
 
 
-def _drivers(settings: ReportSettings, run: RunRecord, scores: pd.DataFrame, out: Path) -> list[dict]:
+def _panel_rows(panel: pd.DataFrame) -> pd.DataFrame:
+    """The panel indexed by (unit_id, month period), one row each."""
+    rows = panel.assign(_p=pd.to_datetime(panel["month"]).dt.to_period("M"))
+    return rows.drop_duplicates(["unit_id", "_p"], keep="last").set_index(["unit_id", "_p"])
+
+
+def _drivers(
+    settings: ReportSettings, run: RunRecord, scores: pd.DataFrame, panel: pd.DataFrame, out: Path
+) -> list[dict]:
     """Top units' drivers in plain words (empty when the scores carry no contributions)."""
     if "top_features" not in scores.columns or scores["top_features"].isna().all():
         return []
-    cols = ["unit_id", "month", *run.feature_definitions]
-    panel = pd.read_parquet(out / "features.parquet")
-    panel = panel[[c for c in cols if c in panel.columns]]
     definitions = run.feature_definitions
     table = drivers_table(
         scores,
@@ -109,10 +91,7 @@ def _drivers(settings: ReportSettings, run: RunRecord, scores: pd.DataFrame, out
     if changes_file.exists():
         index = feature_index(None)
         changes = pd.read_csv(changes_file, keep_default_na=False, na_values=[""]).set_index("unit_id")
-        rows = panel.assign(_p=pd.to_datetime(panel["month"]).dt.to_period("M")).drop_duplicates(
-            ["unit_id", "_p"], keep="last"
-        )
-        rows = rows.set_index(["unit_id", "_p"])
+        rows = _panel_rows(panel)
         for r in records:
             if r["unit_id"] not in changes.index:
                 continue
@@ -133,22 +112,162 @@ def _drivers(settings: ReportSettings, run: RunRecord, scores: pd.DataFrame, out
     return records
 
 
+def _why_rising(
+    settings: ReportSettings, run: RunRecord, scores: pd.DataFrame, panel: pd.DataFrame, unit_ids: list
+) -> dict:
+    """unit_id -> the sentences of the model's drivers that raised each watch-list unit's forecast."""
+    h0 = settings.first_horizon
+    s = scores[(scores["horizon"] == h0) & scores["unit_id"].isin(unit_ids)]
+    if s.empty or "top_features" not in s.columns or s["top_features"].isna().all():
+        return {}
+    table = drivers_table(
+        s, panel, run.feature_definitions, None, horizon=h0, top_n=len(s), unit_word=settings.unit_word
+    )
+    return {
+        r.unit_id: [d.sentence for d in r.drivers if d.direction == "up"][:3]
+        for r in table.itertuples(index=False)
+    }
+
+
+def _parent_names(out: Path, events: pd.DataFrame | None) -> dict[str, str]:
+    """unit_id -> the name of its parent unit (the admin1 region of a cercle), when known.
+
+    The units table names the parent by id; the events' ``admin1`` column says its name.
+    """
+    path = out / "tables" / "units.parquet"
+    if not path.is_file() or events is None or "admin1" not in events or "unit_id" not in events:
+        return {}
+    units = pd.read_parquet(path, columns=["unit_id", "parent"]).dropna()
+    if units.empty:
+        return {}
+    e = events[["unit_id", "admin1"]].dropna().merge(units, on="unit_id")
+    name = e.groupby("parent")["admin1"].agg(lambda s: s.mode().iloc[0]) if len(e) else pd.Series(dtype=str)
+    return {u: name.get(p, p) for u, p in zip(units["unit_id"], units["parent"])}
+
+
+def _front(
+    settings: ReportSettings,
+    run: RunRecord,
+    out: Path,
+    scores: pd.DataFrame,
+    panel: pd.DataFrame,
+    metrics: pd.DataFrame,
+    events: pd.DataFrame | None,
+    registered: str | None,
+    head: dict | None,
+) -> dict:
+    """Everything on the first page (see :mod:`.frontpage`)."""
+    h0 = settings.first_horizon
+    s0 = scores[scores["horizon"] == h0].drop_duplicates("unit_id").set_index("unit_id")
+    as_of = str(s0["as_of"].iloc[0])
+    monthly = panel[pd.to_datetime(panel["month"]).dt.to_period("M") > pd.Period(as_of, "M") - 12]
+    avg12 = monthly.groupby("unit_id")["n_target"].mean()
+    if head:
+        order, rank_label = [r["unit_id"] for r in head["rows"]], head["short"][head["target"]]
+        p_rank = {r["unit_id"]: r["p"][head["target"]] for r in head["rows"]}
+    else:  # P(any attack) only: ties (0.99, 1.00) broken by the expected count
+        ranked = s0.sort_values(["p", "expected_count"], ascending=False, kind="stable")
+        order, rank_label, p_rank = list(ranked.index[: settings.top_n]), None, {}
+    rows = []
+    for uid in order:
+        r = s0.loc[uid]
+        rows.append(
+            {
+                "name": r["unit_name"],
+                "country": r["country"],
+                "expected": f"{r['expected_count']:.1f}",
+                "range": "" if pd.isna(r["q10"]) else f"{r['q10']:.0f}-{r['q90']:.0f}",
+                "p_rank": p_rank.get(uid),
+                "p_any": f"{r['p']:.2f}",
+                "tier": str(r.get("tier", "")),
+                "avg12": f"{avg12.get(uid, 0.0):.1f}",
+            }
+        )
+    names = s0["unit_name"]
+    types, split = event_type_split(
+        events, s0.loc[order[:SPLIT_UNITS], "expected_count"], as_of, settings.event_types
+    )
+    for r in split:
+        r["name"] = names.get(r["unit_id"], r["unit_id"])
+    watch = watch_list(scores, panel, h0, min(settings.top_n, WATCH_UNITS))
+    record = rising_in_record(scores, panel, h0, RECORD_UNITS, exclude=watch["unit_id"])
+    why = _why_rising(settings, run, scores, panel, list(watch["unit_id"]))
+    actors = recent_actors(
+        events,
+        [*watch["unit_id"], *record["unit_id"]],
+        as_of,
+        settings.event_types,
+        months=3,
+        countries=settings.countries,
+    )
+    parents = _parent_names(out, events)
+
+    def trend(w) -> dict:
+        deaths = getattr(w, "deaths3", float("nan"))
+        return {
+            "name": w.unit_name,
+            "parent": parents.get(w.unit_id, ""),
+            "avg12": f"{w.avg12:.1f}",
+            "avg3": f"{w.avg3:.1f}",
+            "deaths": "" if pd.isna(deaths) else f"{deaths:.0f} against {w.deaths12:.0f}",
+            "actors": ", ".join(f"{a} {k}" for a, k in actors.get(w.unit_id, [])),
+        }
+
+    watch_rows = [
+        {
+            **trend(w),
+            "expected": f"{w.expected:.1f}",
+            "range": "" if pd.isna(w.q10) else f"{w.q10:.0f}-{w.q90:.0f}",
+            "ratio": f"{w.ratio:.1f}",
+            "why": why.get(w.unit_id, [])[:2],
+        }
+        for w in watch.itertuples(index=False)
+    ]
+    by_parent: dict[str, list[str]] = {}
+    for w in watch_rows:
+        if w["parent"]:
+            by_parent.setdefault(w["parent"], []).append(w["name"])
+    preds = pd.read_csv(out / "predictions.csv") if (out / "predictions.csv").is_file() else None
+    cut = settings.tiers.get("high", 0.5)
+    return {
+        "rows": rows,
+        "rank_label": rank_label,
+        "watch": watch_rows,
+        "record": [trend(w) for w in record.itertuples(index=False)],
+        "watch_parents": sorted(by_parent.items(), key=lambda kv: (-len(kv[1]), kv[0])),
+        "types": types,
+        "split": split,
+        "trust": trust_sentence(
+            trust_line(metrics, preds, registered, h0, cut, settings.n_boot, settings.seed),
+            settings.unit_word,
+        ),
+        "last": last_month(out, preds, panel, registered, h0, as_of, names),
+        "window": f"{short_month(pd.Period(as_of, 'M') - 11)} to {short_month(as_of)}",
+    }
+
+
 def render_report(settings: ReportSettings, out: Path) -> str:
     """The report's HTML from the run's output folder ``out``."""
     out = Path(out)
     o = RunOutputs(out)
     run = read_run(o)
     model = read_record(o.model, ModelRecord, "train") if o.model.is_file() else None
+    registered = model.model if model else None
     baselines = run.backtest.baselines if run.backtest else ["climatology"]
     intensity_models = model.intensity_models if model else {}
     scores = pd.read_csv(out / "scores.csv")
     metrics = pd.read_csv(out / "metrics.csv") if (out / "metrics.csv").exists() else pd.DataFrame()
     events_file = out / "tables" / "events.parquet"
-    events = pd.read_parquet(
-        events_file,
-        columns=[c for c in ("date", "source_dataset", "recorded") if c in pq.read_schema(events_file).names],
+    events = (
+        pd.read_parquet(
+            events_file, columns=[c for c in _EVENT_COLUMNS if c in pq.read_schema(events_file).names]
+        )
+        if events_file.is_file()
+        else None
     )
-    panel = pd.read_parquet(out / "features.parquet", columns=["unit_id", "month", "n_target"])
+    cols = ["unit_id", "month", "n_target", "n_fatalities", *run.feature_definitions]
+    have = set(pq.read_schema(out / "features.parquet").names)
+    panel = pd.read_parquet(out / "features.parquet", columns=[c for c in dict.fromkeys(cols) if c in have])
 
     missing = sorted(set(settings.horizons) - set(scores["horizon"].astype(int)))
     if missing:
@@ -156,6 +275,10 @@ def render_report(settings: ReportSettings, out: Path) -> str:
             f"{out / 'scores.csv'} has no scores for horizons {missing} that the config asks for: "
             "report with the config the run used, or rerun `riskcast score` with this one"
         )
+    h0 = settings.first_horizon
+    as_of = str(scores["as_of"].iloc[0]) if len(scores) else str(run.as_of)
+    month_of = scores.drop_duplicates("horizon").set_index("horizon")["target_month"].astype(str)
+    target_months = [short_month(month_of[h]) for h in settings.horizons]
     wide = scores.pivot_table(
         index=["unit_id", "unit_name", "country"],
         columns="horizon",
@@ -163,8 +286,7 @@ def render_report(settings: ReportSettings, out: Path) -> str:
         aggfunc="first",
     )
     # the tier comes with the scores (riskcast.scoring, cut points from scoring.tiers)
-    tiers = scores[scores["horizon"] == settings.first_horizon].set_index("unit_id")["tier"]
-    h0 = settings.first_horizon
+    tiers = scores[scores["horizon"] == h0].set_index("unit_id")["tier"]
     wide = wide.sort_values(("p", h0), ascending=False)
     recent = (
         panel[panel["month"] > panel["month"].max() - pd.DateOffset(months=12)]
@@ -172,6 +294,8 @@ def render_report(settings: ReportSettings, out: Path) -> str:
         .sum()
     )
     previous = _previous_scores(out, scores, h0)
+    head = headline(out, scores, h0, settings.top_n, run.targets)
+    extra_p = head["extra"] if head else {}
     units = []
     for (uid, name, country), r in wide.iterrows():
         units.append(
@@ -180,6 +304,7 @@ def render_report(settings: ReportSettings, out: Path) -> str:
                 "name": name,
                 "country": country,
                 "p": [f"{r[('p', h)]:.2f}" for h in settings.horizons],
+                "extra": [extra_p[t].get(uid, "") for t in extra_p],
                 "count": "n/a" if pd.isna(r[("expected_count", h0)]) else f"{r[('expected_count', h0)]:.1f}",
                 "tier": str(tiers.get(uid, "")),
                 "last12": int(recent.get(uid, 0)),
@@ -187,24 +312,29 @@ def render_report(settings: ReportSettings, out: Path) -> str:
             }
         )
     coverage = (
-        source_coverage(events, run.as_of).rename(columns={"first": "min", "last": "max"}).to_dict("records")
+        source_coverage(events if events is not None else pd.DataFrame(), as_of)
+        .rename(columns={"first": "min", "last": "max"})
+        .to_dict("records")
     )
     synthetic = any(SYNTHETIC_MARK in str(c["source_dataset"]).lower() for c in coverage)
     # which models are baselines: recorded by the backtest stage (reporting knows nothing of models)
-    models, metric_rows = _metrics_table(metrics, baselines)
     totals = panel.groupby("unit_id")["n_target"].sum()
     silent_units = sorted(u["name"] for u in units if totals.get(u["unit_id"], 0) == 0)
     windows = sorted(run.training_windows.items(), key=lambda kv: int(kv[0]))
 
-    drivers = _drivers(settings, run, scores, out)
-    visuals = visual_sections(settings, model.model if model else None, out, scores, panel)
+    visuals = visual_sections(
+        settings,
+        registered,
+        out,
+        scores,
+        panel[["unit_id", "month", "n_target"]],
+        month=month_label(month_of[h0]),
+    )
     q = scores[scores["horizon"] == h0].set_index("unit_id")
     for u in units:
         u["spark"] = visuals["sparklines"].get(u["unit_id"], "")
         lo, hi = q["q10"].get(u["unit_id"]), q["q90"].get(u["unit_id"])
         u["range"] = "" if lo is None or pd.isna(lo) or pd.isna(hi) else f"{lo:.0f}-{hi:.0f}"
-    head = headline(out, scores, h0, settings.top_n, run.targets)
-    intensity_rows = intensity_backtest_rows(out, intensity_models, baselines)
     env = Environment(
         loader=FileSystemLoader(project_file("reports")),
         autoescape=select_autoescape(["html", "j2"], default=True),
@@ -213,27 +343,33 @@ def render_report(settings: ReportSettings, out: Path) -> str:
         title=settings.title,
         run=run,
         settings=settings,
-        as_of=run.as_of,
+        as_of=as_of,
+        # from the scores themselves: `riskcast score` may have rescored since run.json was written
+        scored_with=f"{scores['model'].iloc[0]}/{scores['model_version'].iloc[0]}" if len(scores) else "",
+        as_of_label=month_label(as_of),
+        target_label=month_label(month_of[h0]),
+        target_months=target_months,
         horizons=settings.horizons,
         units=units,
-        top=units[: settings.top_n],
+        n_units=len(units),
         coverage=coverage,
         synthetic=synthetic,
-        models=models,
-        metric_rows=metric_rows,
+        backtest=backtest_tables(metrics, registered, baselines),
+        registered=registered,
         inputs=run.inputs,
         assignment=run.region_assignment,
         silent_units=silent_units,
         windows=windows,
         warnings=run.warnings,
-        comparison=_set_comparison(metrics),
+        comparison=set_comparison(metrics),
         drift=run.drift,
         definitions=sorted(run.feature_definitions.items()),
         feature_sets=run.feature_sets,
-        drivers=drivers,
+        drivers=_drivers(settings, run, scores, panel, out),
         visuals=visuals,
         headline=head,
-        intensity_rows=intensity_rows,
+        front=_front(settings, run, out, scores, panel, metrics, events, registered, head),
+        intensity_rows=intensity_backtest_rows(out, intensity_models, baselines),
         intensity_models=intensity_models,
         targets=run.targets,
     )

@@ -19,11 +19,17 @@ __all__ = ["visual_sections"]
 
 
 def visual_sections(
-    settings: ReportSettings, model: str | None, out: Path, scores: pd.DataFrame, panel: pd.DataFrame
+    settings: ReportSettings,
+    model: str | None,
+    out: Path,
+    scores: pd.DataFrame,
+    panel: pd.DataFrame,
+    month: str = "next month",
 ) -> dict:
     """Inline figures and tables for the template (keys: map, sparklines, timeline, track, reliability).
 
     ``model``: the model of the set that was trained and registered, whose backtest track record is shown.
+    ``month``: the month the first horizon forecasts, as the map's legend names it ("January 2025").
     """
     figures = out / "figures"
     h0 = settings.first_horizon
@@ -44,6 +50,7 @@ def visual_sections(
             boundaries=boundaries,
             name_property=settings.name_property,
             outlines=outlines,
+            label=f"P(at least one attack in {month})",
         )
     }
     last24 = panel[panel["month"] > panel["month"].max() - pd.DateOffset(months=24)].sort_values("month")

@@ -1,7 +1,8 @@
 """What the report needs to know of the run's config, and nothing more.
 
 The report reads the run's output folder; from the config it needs a title, the units' kind,
-the countries, the horizons, how many units to list, what counted as an attack and the tiers.
+the countries, the horizons, how many units to list, what counted as an attack, the tiers, and the
+backtest's bootstrap (resamples and seed) so its own intervals are drawn like ``metrics.csv``'s.
 :meth:`ReportSettings.from_config` takes them from a config (or anything with the same
 attributes), so reporting does not depend on the config's whole shape.
 """
@@ -27,6 +28,9 @@ class ReportSettings:
     tiers: dict[str, float] = field(default_factory=dict)
     boundaries: Path | None = None
     name_property: str = "shapeName"
+    #: the backtest's resamples and seed: the report's own intervals draw the same origin months
+    n_boot: int = 200
+    seed: int = 20240601
 
     @classmethod
     def from_config(cls, cfg) -> "ReportSettings":
@@ -43,6 +47,8 @@ class ReportSettings:
             tiers=dict(cfg.scoring.tiers),
             boundaries=cfg.regions.boundaries,
             name_property=cfg.regions.name_property,
+            n_boot=cfg.backtest.n_boot,
+            seed=cfg.seed,
         )
 
     @property

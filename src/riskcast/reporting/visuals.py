@@ -130,6 +130,7 @@ def risk_map(
     boundaries: str | Path | None = None,
     name_property: str = "shapeName",
     outlines: dict[str, np.ndarray] | None = None,
+    label: str = "P(at least one attack next month)",
 ) -> str:
     """A map of P(attack) by unit, as a PNG data URI (also written to ``path`` when given).
 
@@ -148,6 +149,7 @@ def risk_map(
         name_property: the feature property holding the unit name.
         outlines: country outlines ``{country: (lon, lat) vertices}`` drawn under the units (e.g.
             :func:`riskcast.facts.load_country_outlines`), or None.
+        label: the colour bar's legend (the report names the month forecast).
     """
     import matplotlib as mpl  # local: see _plt
     from matplotlib.patches import PathPatch, Rectangle
@@ -262,7 +264,7 @@ def risk_map(
         mpl.cm.ScalarMappable(norm=norm, cmap=cmap),
         ax=ax,
         shrink=0.7,
-        label="P(at least one attack next month)",
+        label=_label(label),
     )
     fig.tight_layout()
     return _png_uri(fig, path)

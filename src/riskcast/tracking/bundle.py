@@ -17,6 +17,11 @@ and, for every intensity target ``name`` the bundle carries (P(at least k attack
 
 Wide keeps the pyfunc signature a fixed set of typed columns and the row order equal to the
 input's; :func:`riskcast.scoring.score_month` turns it into the long score table.
+
+As a pyfunc (``predict``: MLflow's loader, ``mlflow models serve``), the input may also carry the
+keys ``unit_id`` and ``month`` (strings, ``month`` as ``YYYY-MM``; :meth:`ForecastBundle.model_input`
+builds them from panel rows), and the output then starts with them, so a caller over HTTP need not
+rely on row order. ``forecast``, riskcast's own in-process entry, stays wide only.
 """
 
 from __future__ import annotations
@@ -26,11 +31,16 @@ import hashlib
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types import ColSpec, Schema
+from mlflow.types.schema import ParamSchema, ParamSpec
 
 from riskcast.models.contributions import DEFAULT_TOP_K, top_contributions
 
-__all__ = ["ForecastBundle"]
+__all__ = ["ForecastBundle", "KEY_COLUMNS"]
+
+#: Row keys a caller may send with the features; they are passed through to the output.
+KEY_COLUMNS = ("unit_id", "month")
 
 
 def _qname(q: float) -> str:
@@ -110,6 +120,22 @@ class ForecastBundle(mlflow.pyfunc.PythonModel):
             },
         }
 
+    def model_input(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The pyfunc's input for panel rows: ``unit_id`` and ``month`` (``YYYY-MM``) as strings
+        when ``rows`` has them, then the feature columns as floats."""
+        keys = {}
+        if "unit_id" in rows.columns:
+            keys["unit_id"] = rows["unit_id"].astype(str)
+        if "month" in rows.columns:
+            month = rows["month"]
+            # panel months are timestamps; the schema's month is the text a person (or JSON) writes
+            keys["month"] = (
+                pd.to_datetime(month).dt.strftime("%Y-%m")
+                if pd.api.types.is_datetime64_any_dtype(month)
+                else month.astype(str)
+            )
+        return pd.concat([pd.DataFrame(keys, index=rows.index), self.features(rows)], axis=1)
+
     def features(self, model_input: pd.DataFrame) -> pd.DataFrame:
         """The feature columns of ``model_input`` as floats (the models' common input)."""
         missing = [c for c in self.feature_cols if c not in model_input.columns]
@@ -151,13 +177,29 @@ class ForecastBundle(mlflow.pyfunc.PythonModel):
         return pd.DataFrame(out, index=model_input.index)
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        """pyfunc entry point: DataFrame in, wide DataFrame out; ``params={"top_k": k}``."""
+        """pyfunc entry point: DataFrame in, the keys sent and the wide DataFrame out; ``params={"top_k": k}``."""
         # A pd.DataFrame hint is one MLflow 3 does not derive a schema from, so the logged
-        # signature (float feature columns) stays the one enforced.
+        # signature (optional string keys, float feature columns) stays the one enforced.
         top_k = int((params or {}).get("top_k", DEFAULT_TOP_K))
-        return self.forecast(pd.DataFrame(model_input), top_k=top_k)
+        rows = pd.DataFrame(model_input)
+        wide = self.forecast(rows, top_k=top_k)
+        # the row keys a caller sent come back first, as sent (riskcast's own scoring sends none)
+        keys = [c for c in KEY_COLUMNS if c in rows.columns]
+        return pd.concat([rows[keys], wide], axis=1) if keys else wide
 
-    def signature(self, input_example: pd.DataFrame):
-        """The pyfunc signature: float feature columns in, the wide output out, ``top_k`` param."""
-        X = self.features(input_example)
-        return infer_signature(X, self.forecast(X), params={"top_k": DEFAULT_TOP_K})
+    def signature(self, input_example: pd.DataFrame) -> ModelSignature:
+        """The pyfunc signature: optional string keys and float feature columns in, the wide
+        output out (keys optional there too), ``top_k`` param.
+
+        The keys are optional so callers that send the features alone (riskcast's own scoring,
+        bundles' earlier callers) are served as before; MLflow drops input columns its schema
+        does not name, so the keys must be in it to come back.
+        """
+        example = self.model_input(input_example)
+        keys = [ColSpec("string", k, required=False) for k in KEY_COLUMNS]
+        outputs = infer_signature(example, self.predict(None, example)).outputs
+        return ModelSignature(
+            inputs=Schema([*keys, *(ColSpec("double", c) for c in self.feature_cols)]),
+            outputs=Schema([*keys, *(c for c in outputs.inputs if c.name not in KEY_COLUMNS)]),
+            params=ParamSchema([ParamSpec("top_k", "long", DEFAULT_TOP_K)]),
+        )

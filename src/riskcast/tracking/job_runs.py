@@ -6,11 +6,15 @@ The job (``riskcast.jobs.retrain``) sequences the steps; every MLflow call it ne
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import mlflow
+from mlflow.exceptions import MlflowException
 
+from riskcast.tracking.describe import record_promotion
+from riskcast.tracking.provenance import provenance_tags
 from riskcast.tracking.registry import PromotionDecision, apply_promotion
 
 __all__ = [
@@ -32,11 +36,13 @@ __all__ = [
 RETRAIN_ID_TAG = "riskcast.retrain_id"
 STATUS_TAG = "riskcast.status"
 
+_log = logging.getLogger(__name__)
+
 
 @contextmanager
 def parent_run(name: str, tags: Mapping[str, str]) -> Iterator[str]:
     """The month's parent run; yields its run id."""
-    with mlflow.start_run(run_name=name, tags=dict(tags)) as run:
+    with mlflow.start_run(run_name=name, tags={**provenance_tags(), **tags}) as run:
         yield run.info.run_id
 
 
@@ -50,7 +56,11 @@ def start_child(step: str, retrain_id: str, enabled: bool = True) -> bool:
     """Start a nested child run for one step when a parent run is active (and ``enabled``); whether one was started."""
     started = enabled and mlflow.active_run() is not None
     if started:
-        mlflow.start_run(run_name=step, nested=True, tags={"riskcast.step": step, RETRAIN_ID_TAG: retrain_id})
+        mlflow.start_run(
+            run_name=step,
+            nested=True,
+            tags={**provenance_tags(), "riskcast.step": step, RETRAIN_ID_TAG: retrain_id},
+        )
     return started
 
 
@@ -73,7 +83,7 @@ def log_step_seconds(name: str, seconds: float) -> None:
 
 def failed_parent_run(name: str, tags: Mapping[str, str], record: dict, artifact: str, reason: str) -> str:
     """One FAILED parent run for a job stopped before its month began; returns its id."""
-    with mlflow.start_run(run_name=name, tags=dict(tags)) as run:
+    with mlflow.start_run(run_name=name, tags={**provenance_tags(), **tags}) as run:
         run_id = run.info.run_id
         mlflow.log_dict(record, artifact)
         mlflow.set_tag("riskcast.reason", reason[:5000])
@@ -96,6 +106,16 @@ def mark_runs_killed(experiment: str, retrain_id: str, parent_run_id: str | None
             max_results=1000,
             filter_string=f"tags.`mlflow.parentRunId` = '{parent_run_id}'",
         )
+        # and the children (one per model) of a backtest run the job died in
+        open_backtests = [
+            r for r in runs if r.data.tags.get("riskcast.kind") == "backtest" and r.info.status == "RUNNING"
+        ]
+        for r in open_backtests:
+            runs += client.search_runs(
+                [exp.experiment_id],
+                max_results=1000,
+                filter_string=f"tags.`mlflow.parentRunId` = '{r.info.run_id}'",
+            )
     killed: list[str] = []
     for r in runs:
         if r.info.status in ("RUNNING", "SCHEDULED") and r.info.run_id not in killed:
@@ -118,5 +138,14 @@ def log_artifact(path: str, artifact_path: str) -> None:
 
 
 def apply_decision(registered_model: str, version: str | int, decision: PromotionDecision) -> None:
-    """Move (or keep) the ``champion`` alias as ``decision`` says, on the active tracking server's registry."""
-    apply_promotion(mlflow.MlflowClient(), registered_model, version, decision)
+    """Move (or keep) the ``champion`` alias as ``decision`` says, on the active tracking server's
+    registry, and say so in the version's and the registered model's descriptions."""
+    client = mlflow.MlflowClient()
+    apply_promotion(client, registered_model, version, decision)
+    action = "refreshed" if decision.reason.startswith("refreshed") else "promoted"
+    try:
+        record_promotion(client, registered_model, str(version), decision, action=action)
+    except MlflowException as exc:
+        # the alias and the decision tags are the registry's state, and they are written; a
+        # description is their account for readers, and must not fail the month's commit after them
+        _log.warning("could not update the descriptions of %s v%s: %s", registered_model, version, exc)

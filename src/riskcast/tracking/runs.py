@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import logging
 import re
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import mlflow
 
 from riskcast.tracking.offline import disable_network
+from riskcast.tracking.portable import build_wheel, pinned_requirements
+from riskcast.tracking.provenance import TAG_COMMIT, TAG_VERSION, provenance_tags
 from riskcast.tracking.registry import set_version_tags
 
 __all__ = [
@@ -25,10 +28,13 @@ __all__ = [
     "load_registered",
     "model_uri",
     "BUNDLE_ARTIFACT",
+    "WHEEL_ARTIFACT",
 ]
 
 #: Artifact path of the bundle inside its run (``runs:/<run_id>/forecast_bundle``).
 BUNDLE_ARTIFACT = "forecast_bundle"
+#: The pyfunc artifact key of riskcast's wheel; MLflow stores it as ``artifacts/<wheel file>``.
+WHEEL_ARTIFACT = "riskcast_wheel"
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]*$")
 _ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
@@ -78,11 +84,17 @@ def log_bundle(
 ) -> tuple[str, str]:
     """Log the pyfunc bundle with its signature in the active run, register it and tag the version.
 
+    The logged model carries what it needs to load in a fresh environment: riskcast's wheel
+    (``artifacts/riskcast-<version>-py3-none-any.whl``) and a ``requirements.txt`` of pinned
+    distributions plus that wheel, by a path relative to the model's folder (``pip install -r
+    requirements.txt`` run there, as MLflow's own virtualenv manager does, installs both).
+
     Args:
         bundle: a :class:`~riskcast.tracking.bundle.ForecastBundle`.
         registered_name: the registered model name.
-        input_example: a few rows holding the feature columns; the signature is inferred from
-            them and from the bundle's output on them.
+        input_example: a few panel rows holding the feature columns (and ``unit_id``/``month``,
+            which the example then shows); the signature is inferred from them and from the
+            bundle's output on them.
         window: the backtest window the ``metrics`` were computed on (tag
             ``riskcast.backtest_window``).
         metrics: backtest metrics to store as ``riskcast.metric.<key>`` tags, e.g. the
@@ -98,20 +110,24 @@ def log_bundle(
         raise ValueError(
             "log_bundle needs an input_example (rows of the feature columns) to infer the signature"
         )
-    example = bundle.features(input_example)
+    example = bundle.model_input(input_example)
     # MLflow warns that a Python object is pickled: riskcast loads bundles only from the
     # configured registry, which is the trust boundary, so the warning is noise here.
     logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
-    info = mlflow.pyfunc.log_model(
-        name=BUNDLE_ARTIFACT,
-        python_model=bundle,
-        registered_model_name=registered_name,
-        signature=bundle.signature(example),
-        input_example=example,
-        metadata=bundle.metadata(),
-        # Explicit requirements: inferring them would re-import the model in a subprocess.
-        pip_requirements=["riskcast", "mlflow", "scikit-learn", "pandas", "numpy"],
-    )
+    with tempfile.TemporaryDirectory(prefix="riskcast-wheel-") as tmp:
+        wheel = build_wheel(Path(tmp))
+        info = mlflow.pyfunc.log_model(
+            name=BUNDLE_ARTIFACT,
+            python_model=bundle,
+            artifacts={WHEEL_ARTIFACT: str(wheel)},
+            registered_model_name=registered_name,
+            signature=bundle.signature(example),
+            input_example=example,
+            metadata=bundle.metadata(),
+            # Explicit and pinned (see riskcast.tracking.portable); MLflow's inference would load
+            # the model again in a subprocess and leave riskcast itself unpinned and uninstallable.
+            pip_requirements=[*pinned_requirements(bundle), f"artifacts/{wheel.name}"],
+        )
     version = str(info.registered_model_version)
     set_version_tags(
         mlflow.MlflowClient(),
@@ -124,6 +140,8 @@ def log_bundle(
         extra={
             "riskcast.model_name": bundle.model_name,
             "riskcast.feature_spec_sha256": getattr(bundle, "feature_spec_sha256", ""),
+            # which riskcast made the version (the wheel beside it is that code)
+            **{k: v for k, v in provenance_tags().items() if k in (TAG_VERSION, TAG_COMMIT)},
             **(tags or {}),
         },
     )

@@ -1,5 +1,6 @@
-"""The MLflow runs of a training: the backtest run, the training run with its registered bundle,
-the champion's scores on this backtest's window, and the promotion decision.
+"""The MLflow runs of a training: the backtest run (one child run per model), the training run
+with its registered bundle, the champion's scores on this backtest's window, the promotion
+decision, and the descriptions of the registered model and its version.
 
 The stages (``riskcast.jobs.train``) decide what to fit; every MLflow call they need is here.
 """
@@ -19,6 +20,9 @@ from riskcast.config import Config, config_hash
 from riskcast.models.spec import resolve_model_set_path
 from riskcast.outputs import RunOutputs, read_run
 from riskcast.records import RunRecord
+from riskcast.tracking.describe import Forecasts, model_description, promotion_text, version_description
+from riskcast.tracking.model_runs import log_model_runs, model_metrics
+from riskcast.tracking.provenance import provenance_tags
 from riskcast.tracking.registry import TAG_MODEL, PromotionDecision, apply_promotion, promote_if_better
 from riskcast.tracking.runs import log_bundle, setup_mlflow, tracking_uri
 
@@ -55,8 +59,24 @@ def champion_metrics(metrics: pd.DataFrame, model: str) -> dict[str, float]:
     return {("crps" if k == "crps_count" else k): float(v) for k, v in out.items() if pd.notna(v)}
 
 
-def _log_common(cfg: Config, o: RunOutputs, run: RunRecord, metrics: pd.DataFrame) -> None:
-    """What every riskcast MLflow run carries: parameters, hashes, the spec files, the metrics."""
+def _common_tags(cfg: Config, run: RunRecord) -> dict[str, str]:
+    """Provenance and hashes: on the backtest run, its model runs and the training run alike."""
+    return {
+        **provenance_tags(),
+        "config_hash": config_hash(cfg),
+        "data_hash": data_hash(run),
+        **{f"data_hash.{k}": v for k, v in run.data_hashes.items()},
+        # the fetched vintage of each input: enough to rebuild this run from the data it saw
+        **{f"data_vintage.{k}": f"{v['source']}/{v['vintage']}" for k, v in run.data_vintages.items()},
+    }
+
+
+def _log_common(cfg: Config, o: RunOutputs, run: RunRecord) -> None:
+    """What every riskcast MLflow run carries: parameters, provenance, hashes, the spec files.
+
+    Metrics are each run's own: the backtest's per model in its child runs, the candidate's on
+    the training run.
+    """
     feature_files = run.feature_sets
     mlflow.log_params(
         {
@@ -71,14 +91,7 @@ def _log_common(cfg: Config, o: RunOutputs, run: RunRecord, metrics: pd.DataFram
         }
     )
     mlflow.set_tags(
-        {
-            "config_hash": config_hash(cfg),
-            "data_hash": data_hash(run),
-            **{f"data_hash.{k}": v for k, v in run.data_hashes.items()},
-            # the fetched vintage of each input: enough to rebuild this run from the data it saw
-            **{f"data_vintage.{k}": f"{v['source']}/{v['vintage']}" for k, v in run.data_vintages.items()},
-            **{f"feature_set.{k}": v.sha256 for k, v in feature_files.items()},
-        }
+        {**_common_tags(cfg, run), **{f"feature_set.{k}": v.sha256 for k, v in feature_files.items()}}
     )
     for info in feature_files.values():
         mlflow.log_artifact(info.file, artifact_path="feature_sets")
@@ -87,25 +100,42 @@ def _log_common(cfg: Config, o: RunOutputs, run: RunRecord, metrics: pd.DataFram
     mlflow.log_dict(cfg.model_dump(mode="json"), "config.json")
     if o.ingest.exists():
         mlflow.log_artifact(str(o.ingest))
-    rows = metrics[(metrics["metric"] != "base_rate")].dropna(subset=["value"])
-    mlflow.log_metrics({f"{r.metric}_h{r.horizon}_{r.model}": float(r.value) for r in rows.itertuples()})
 
 
 def log_backtest_run(cfg: Config, out: Path) -> str:
-    """The backtest as its own MLflow run: tables, reliability figure and ablation as artifacts."""
+    """The backtest as its own MLflow run: tables, reliability figure and ablation as artifacts,
+    and one child run per model with that model's metrics."""
     o = RunOutputs(out)
     run_record = read_run(o)
     metrics = pd.read_csv(o.require(o.metrics, "backtest"))
     setup_mlflow(tracking_uri(cfg.tracking.uri, out), cfg.tracking.experiment, out, cfg.tracking.registry_uri)
     with mlflow.start_run(run_name=f"{cfg.name}-backtest", nested=mlflow.active_run() is not None) as run:
-        _log_common(cfg, o, run_record, metrics)
+        _log_common(cfg, o, run_record)
         mlflow.set_tag("riskcast.kind", "backtest")
+        # the run's description in MLflow's UI
+        mlflow.set_tag(
+            "mlflow.note.content",
+            f"Rolling-origin backtest, origins {backtest_window(run_record)}: each model's metrics (per "
+            "horizon, with 95 % intervals, and the mean over horizons) are in its child run; select "
+            "them and Compare to line the models up. Tables and figures: this run's artifacts.",
+        )
         tables = ("reliability", "ablation", "metrics_by_country", "metrics_by_unit")
         for path in (o.metrics, o.predictions, *(o.dir / f"{t}.csv" for t in tables)):
             if path.exists():
                 mlflow.log_artifact(str(path), artifact_path="backtest")
         if o.figures.exists():
             mlflow.log_artifacts(str(o.figures), artifact_path="figures")
+        log_model_runs(
+            metrics,
+            baselines=run_record.backtest.baselines if run_record.backtest else [],
+            model_set=resolve_model_set_path(cfg.model.set),
+            tags=_common_tags(cfg, run_record),
+            intensity=(
+                pd.read_csv(o.intensity_metrics)
+                if cfg.target.intensity and o.intensity_metrics.exists()
+                else None
+            ),
+        )
         return run.info.run_id
 
 
@@ -181,7 +211,9 @@ def log_training(
     )
     why_partial = partial(champ_spec)
     with mlflow.start_run(run_name=cfg.name, nested=mlflow.active_run() is not None) as run:
-        _log_common(cfg, o, run_info, metrics)
+        _log_common(cfg, o, run_info)
+        # the candidate's backtest metrics, under the keys its backtest child run has
+        mlflow.log_metrics(model_metrics(metrics, name))
         mlflow.log_params({"model": name, **params})
         if run_info.backtest_run_id:
             mlflow.set_tag("backtest_run_id", run_info.backtest_run_id)
@@ -238,8 +270,33 @@ def log_training(
             if promote:
                 apply_promotion(client, reg_name, version, decision)
         mlflow.set_tag("riskcast.kind", "train")
-        mlflow.set_tags({"promotion": action, "promotion_reason": decision.reason[:5000]})
+        mlflow.set_tags(
+            {
+                "promotion": action,
+                "promotion_reason": decision.reason[:5000],
+                "mlflow.note.content": (
+                    f"{name} refitted on every row through {last_month}, registered as {reg_name} "
+                    f"v{version}; its backtest metrics (window {window}) are this run's metrics. "
+                    f"Promotion: {action if promote else 'decided, applied later by the monthly job'}: "
+                    f"{decision.reason}"
+                )[:5000],
+            }
+        )
         run_id = run.info.run_id
+        _describe(
+            client,
+            cfg,
+            run_info,
+            bundle,
+            reg_name,
+            str(version),
+            model=name,
+            window=window,
+            scores=scores,
+            last_month=last_month,
+            run_id=run_id,
+            promotion=promotion_text(decision, str(version), action=action, applied=promote),
+        )
     return Registered(
         run_id=run_id,
         tracking_uri=uri,
@@ -251,3 +308,45 @@ def log_training(
         champion_spec=champ_spec,
         champion_scores=champ_scores,
     )
+
+
+def forecasts_of(cfg: Config, run_info: RunRecord, bundle) -> Forecasts:
+    """What ``bundle`` forecasts, from the config and run it was trained in (for the descriptions)."""
+    targets = run_info.targets or {}
+    return Forecasts(
+        unit=cfg.unit,
+        countries=list(cfg.countries),
+        target=targets.get("any", f"at least {cfg.target.threshold} attack(s) in the month"),
+        event_types=list(cfg.target.event_types),
+        horizons=bundle.horizons,
+        intensity={t: f"{targets.get(t, t)} (model {m})" for t, m in sorted(bundle.intensity_models.items())},
+        feature_cols=bundle.feature_cols,
+        feature_spec_sha256=bundle.feature_spec_sha256,
+    )
+
+
+def _describe(client, cfg: Config, run_info: RunRecord, bundle, reg_name: str, version: str, **kw) -> None:
+    """The version's description, then the registered model's (which names the champion as it is now)."""
+    forecasts = forecasts_of(cfg, run_info, bundle)
+    version_description(
+        client,
+        reg_name,
+        version,
+        forecasts,
+        model_class=type(bundle.models[bundle.horizons[0]]).__name__,
+        backtest_run_id=run_info.backtest_run_id,
+        data_hash=data_hash(run_info),
+        **kw,
+    )
+    p = cfg.promotion
+    rule = (
+        f"A new version takes the `champion` alias only when its {p.metric} (mean over horizons) beats "
+        f"the champion's on the same backtest window and its ECE is at most {p.max_ece_increase:g} worse"
+        + (
+            "; when the best model is the champion's own spec, its refit on newer data takes over (refreshed)."
+            if p.refresh_same_spec
+            else "."
+        )
+        + " Every version's description says what was decided and why."
+    )
+    model_description(client, reg_name, forecasts, rule)
