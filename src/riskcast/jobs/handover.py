@@ -123,7 +123,7 @@ def record_ingest(o: RunOutputs, cfg: Config, data: Ingested) -> IngestRecord:
     write_record(o.ingest, record)
     # The stamps of the later stages describe files still in the folder, so they survive a new
     # ingest: the next stage compares them with the data ingested now and refuses stale ones.
-    previous = read_run(o).stages if o.run.exists() else {}
+    previous = _carried_stamps(o)
     update_run_json(
         o,
         fresh=True,
@@ -132,6 +132,16 @@ def record_ingest(o: RunOutputs, cfg: Config, data: Ingested) -> IngestRecord:
         **record.model_dump(exclude={"built_from"}),
     )
     return record
+
+
+def _carried_stamps(o: RunOutputs) -> dict[str, BuiltFrom]:
+    """The later stages' stamps of the folder's run.json; none when it is missing or unreadable
+    (ingest is the stage that starts run.json afresh, so a damaged one must not block it, and
+    without stamps every later hand-over is refused until rebuilt)."""
+    try:
+        return dict(read_run(o).stages) if o.run.exists() else {}
+    except InputError:
+        return {}
 
 
 def _check_inputs(cfg: Config, record: IngestRecord, units: pd.DataFrame, *, file: str) -> None:
