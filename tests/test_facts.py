@@ -7,7 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from riskcast.facts import load_presence, load_region_files, load_regions, load_shocks
+import riskcast.facts as facts
+from riskcast.errors import InputError
+from riskcast.facts import load_areas, load_presence, load_region_files, load_regions, load_shocks
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 COUNTRIES = ("Mali", "Burkina Faso", "Niger")
@@ -35,6 +37,7 @@ TABLES = {
     "presence": load_presence,
     "regions_admin1": lambda: load_regions("admin1"),
     "regions_admin2": lambda: load_regions("admin2"),
+    "areas": load_areas,
 }
 
 
@@ -211,3 +214,28 @@ def test_country_outline_bad_vertex_names_row(tmp_path, monkeypatch) -> None:
     with pytest.raises(InputError) as exc:
         facts.load_country_outlines()
     assert exc.value.row == 4 and exc.value.column == "lon" and "east" in str(exc.value)
+
+
+def test_area_members_are_gazetteer_units_with_their_names() -> None:
+    """Every member of a curated area is an admin-2 unit of the gazetteer, named as there, so the
+    report can sum the area from the panel's unit ids."""
+    areas = load_areas()
+    units = load_regions("admin2").set_index("unit_id")
+    assert areas["unit_id"].isin(units.index).all(), set(areas["unit_id"]) - set(units.index)
+    assert (units.loc[areas["unit_id"], "name"].to_numpy() == areas["name"].to_numpy()).all()
+    assert (units.loc[areas["unit_id"], "country"].to_numpy() == areas["country"].to_numpy()).all()
+    assert not areas.duplicated(["area", "unit_id"]).any()
+    tri = areas[areas["area"] == "Liptako-Gourma tri-border"]
+    assert set(tri["country"]) == set(COUNTRIES)  # a tri-border has all three sides
+    assert {"Ansongo", "Ménaka", "Oudalan", "Bankilaré"} <= set(tri["name"])
+
+
+def test_an_empty_area_cell_is_refused_naming_row_and_column(tmp_path, monkeypatch) -> None:
+    bad = tmp_path / "areas_sahel.csv"
+    bad.write_text(
+        "area,unit_id,name,country,why,source\nX,ML0701,Ansongo,Mali,borders Niger,\n", encoding="utf-8"
+    )
+    monkeypatch.setattr(facts, "facts_file", lambda name: bad)
+    with pytest.raises(InputError) as err:
+        load_areas()
+    assert err.value.row == 2 and err.value.column == "source" and "areas_sahel.csv" in str(err.value)

@@ -26,6 +26,7 @@ __all__ = [
     "load_region_files",
     "load_rainy_season",
     "load_country_outlines",
+    "load_areas",
     "REGION_FILES",
 ]
 
@@ -163,3 +164,27 @@ def load_country_outlines(countries: Iterable[str] | None = None) -> dict[str, n
         for c, g in df.groupby("country", sort=True)
         if want is None or c in want
     }
+
+
+def load_areas() -> pd.DataFrame:
+    """Named areas that cut across admin-1 regions, by admin-2 member: ``area``, ``unit_id``,
+    ``name``, ``country``, ``why`` (what puts the unit in the area) and ``source``.
+
+    The report summarises escalation by area (the Liptako-Gourma tri-border, say) beside the
+    admin-1 regions, because that is how analysts of the Sahel talk about where violence moves.
+
+    Raises:
+        InputError: an empty cell (every column is required), naming the file, row and column.
+    """
+    path = facts_file("areas_sahel.csv")
+    df = pd.read_csv(path, dtype=str, encoding="utf-8", keep_default_na=False, na_values=[""])
+    for col in ("area", "unit_id", "name", "country", "why", "source"):
+        empty = df[col].isna() | (df[col].astype(str).str.strip() == "")
+        if empty.any():
+            raise InputError(
+                f"expected a value in {col} (it is empty)",
+                file=str(path),
+                row=int(np.flatnonzero(empty.to_numpy())[0]) + 2,
+                column=col,
+            )
+    return df

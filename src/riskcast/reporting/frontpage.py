@@ -6,11 +6,13 @@
 - the trust line (:mod:`.trust`);
 - last month's forecast against what happened, the largest misses named.
 
-Everything is read from the run's output folder.
+Everything is computed from the run's output tables; :mod:`.first_page` assembles the page
+and :mod:`.areas` sums the trends by area.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,10 @@ __all__ = [
     "watch_list",
     "rising_in_record",
     "recent_actors",
+    "actor_mentions",
+    "recent_events",
+    "top_counts",
+    "monthly_mean",
     "event_type_split",
     "last_month",
 ]
@@ -41,11 +47,11 @@ def _period(s: pd.Series) -> pd.Series:
     return pd.to_datetime(s.astype(str).str[:7]).dt.to_period("M")
 
 
-def _monthly_mean(panel: pd.DataFrame, as_of: pd.Period, months: int) -> pd.Series:
-    """Each unit's mean monthly target count over the ``months`` months up to ``as_of``."""
+def monthly_mean(panel: pd.DataFrame, as_of: pd.Period, months: int, column: str = "n_target") -> pd.Series:
+    """Each unit's mean monthly ``column`` over the ``months`` months up to ``as_of``."""
     m = _period(panel["month"])
     window = panel[(m > as_of - months) & (m <= as_of)]
-    return window.groupby("unit_id")["n_target"].mean()
+    return window.groupby("unit_id")[column].mean()
 
 
 def _trends(scores: pd.DataFrame, panel: pd.DataFrame, horizon: int) -> pd.DataFrame:
@@ -58,13 +64,13 @@ def _trends(scores: pd.DataFrame, panel: pd.DataFrame, horizon: int) -> pd.DataF
             "expected": s["expected_count"].astype(float),
             "q10": s["q10"],
             "q90": s["q90"],
-            "avg12": _monthly_mean(panel, as_of, 12),
-            "avg3": _monthly_mean(panel, as_of, 3),
+            "avg12": monthly_mean(panel, as_of, 12),
+            "avg3": monthly_mean(panel, as_of, 3),
         }
     )
     if "n_fatalities" in panel:
-        deaths = panel.rename(columns={"n_target": "_n", "n_fatalities": "n_target"})
-        d["deaths12"], d["deaths3"] = _monthly_mean(deaths, as_of, 12), _monthly_mean(deaths, as_of, 3)
+        d["deaths12"] = monthly_mean(panel, as_of, 12, "n_fatalities")
+        d["deaths3"] = monthly_mean(panel, as_of, 3, "n_fatalities")
     d = d.dropna(subset=["expected", "unit_name"])
     d[["avg12", "avg3"]] = d[["avg12", "avg3"]].fillna(0.0)
     return d
@@ -110,6 +116,54 @@ def rising_in_record(
     return d.sort_values("ratio", ascending=False, kind="stable").head(n).reset_index()
 
 
+#: a force's years of service in ACLED's actor names ("Military Forces of Mali (2013-)"): noise in a report
+_YEARS = re.compile(r"\s*\(\d{4}-(\d{4})?\)$")
+
+
+def recent_events(
+    events: pd.DataFrame | None, unit_ids, as_of: object, event_types, months: int
+) -> pd.DataFrame:
+    """The target events of ``unit_ids`` in the ``months`` months up to ``as_of`` (empty when none)."""
+    if events is None or events.empty or "unit_id" not in events:
+        return pd.DataFrame(columns=["event_id", "unit_id", "event_type"])
+    hi = pd.Period(str(as_of)[:7], "M")
+    when = pd.to_datetime(events["date"]).dt.to_period("M")
+    e = events[(when > hi - months) & (when <= hi) & events["unit_id"].isin(list(unit_ids))]
+    if event_types and "event_type" in e:
+        e = e[e["event_type"].isin(event_types)]
+    return e
+
+
+def actor_mentions(events: pd.DataFrame, countries: tuple[str, ...] | list[str] = ()) -> pd.DataFrame:
+    """One row per (event_id, unit_id, actor) of ``events``, with the actors named shortly.
+
+    Names are cut at their first colon ("JNIM: Group for Support of Islam and Muslims" -> "JNIM"),
+    lose a trailing "(<one of countries>)", which says nothing inside that country's report, and a
+    trailing years-of-service "(2013-)"; civilians are left out, since they are the targets, not
+    the actors, of the violence. An actor on both sides of one event counts once.
+    """
+    sides = [c for c in ("actor1", "actor2") if c in events.columns]
+    if not sides or events.empty:
+        return pd.DataFrame(columns=["event_id", "unit_id", "actor"])
+    long = pd.concat(
+        [events[["event_id", "unit_id", c]].set_axis(["event_id", "unit_id", "actor"], axis=1) for c in sides]
+    )
+    long = long.dropna(subset=["actor"])
+    long["actor"] = long["actor"].astype(str).str.split(":").str[0].str.strip()
+    long["actor"] = long["actor"].str.replace(_YEARS, "", regex=True)
+    for c in countries:
+        long["actor"] = long["actor"].str.removesuffix(f"({c})").str.strip()
+    long = long[~long["actor"].str.lower().str.startswith("civilians") & (long["actor"] != "")]
+    return long.drop_duplicates(["event_id", "actor"])
+
+
+def top_counts(values: pd.Series, top: int) -> list[tuple[str, int]]:
+    """The ``top`` most frequent values with their counts, ties by name (so reruns agree)."""
+    counts = values.dropna().astype(str).value_counts()
+    order = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [(k, int(n)) for k, n in order[:top]]
+
+
 def recent_actors(
     events: pd.DataFrame | None,
     unit_ids,
@@ -119,32 +173,14 @@ def recent_actors(
     top: int = 3,
     countries: tuple[str, ...] | list[str] = (),
 ) -> dict:
-    """unit_id -> the actors in most of its target events of the last ``months``: ``[(name, n)]``.
-
-    Names are cut at their first colon ("JNIM: Group for Support of Islam and Muslims" -> "JNIM")
-    and lose a trailing "(<one of countries>)", which says nothing inside that country's report;
-    civilians are left out, since they are the targets, not the actors, of the violence.
-    """
+    """unit_id -> the actors in most of its target events of the last ``months``: ``[(name, n)]``
+    (names as :func:`actor_mentions` shortens them)."""
     if events is None or events.empty or not {"unit_id", "actor1"} <= set(events.columns):
         return {}
-    hi = pd.Period(str(as_of)[:7], "M")
-    when = pd.to_datetime(events["date"]).dt.to_period("M")
-    e = events[(when > hi - months) & (when <= hi) & events["unit_id"].isin(list(unit_ids))]
-    if event_types:
-        e = e[e["event_type"].isin(event_types)]
-    sides = [c for c in ("actor1", "actor2") if c in e.columns]
-    long = pd.concat(
-        [e[["event_id", "unit_id", c]].set_axis(["event_id", "unit_id", "actor"], axis=1) for c in sides]
-    )
-    long = long.dropna(subset=["actor"])
-    long["actor"] = long["actor"].astype(str).str.split(":").str[0].str.strip()
-    for c in countries:
-        long["actor"] = long["actor"].str.removesuffix(f"({c})").str.strip()
-    long = long[~long["actor"].str.lower().str.startswith("civilians") & (long["actor"] != "")]
-    long = long.drop_duplicates(["event_id", "actor"])  # an actor on both sides of one event counts once
+    long = actor_mentions(recent_events(events, unit_ids, as_of, event_types, months), countries)
     out = {}
     for uid, g in long.groupby("unit_id"):
-        out[uid] = list(g["actor"].value_counts().head(top).items())
+        out[uid] = top_counts(g["actor"], top)
     return out
 
 

@@ -24,31 +24,19 @@ from riskcast.outputs import RunOutputs, read_run
 from riskcast.paths import project_file
 from riskcast.records import ModelRecord, RunRecord, read_record
 from riskcast.reporting.drivers import drivers_table, explain_change_row, feature_index
-from riskcast.reporting.frontpage import (
-    event_type_split,
-    last_month,
-    month_label,
-    recent_actors,
-    rising_in_record,
-    short_month,
-    watch_list,
-)
+from riskcast.reporting.first_page import first_page
+from riskcast.reporting.frontpage import month_label, short_month
 from riskcast.reporting.intensity import headline, intensity_backtest_rows
 from riskcast.reporting.sections import visual_sections
 from riskcast.reporting.settings import ReportSettings
 from riskcast.reporting.tables import backtest_tables, set_comparison
-from riskcast.reporting.trust import trust_line, trust_sentence
 
 __all__ = ["render_report"]
 
 SYNTHETIC_MARK = "synthetic"
-#: units listed in the split by event type (the top of the headline table)
-SPLIT_UNITS = 5
-#: units on the watch list and in its "also rising in the record" line (the first page holds them)
-WATCH_UNITS, RECORD_UNITS = 8, 5
 _EVENT_COLUMNS = (
     *("event_id", "date", "source_dataset", "recorded", "unit_id", "event_type", "admin1"),
-    *("actor1", "actor2"),
+    *("actor1", "actor2", "location"),
 )
 
 
@@ -110,140 +98,6 @@ def _drivers(
                 "moves": explain_change_row(text, now, before, definitions, settings.unit_word, index),
             }
     return records
-
-
-def _why_rising(
-    settings: ReportSettings, run: RunRecord, scores: pd.DataFrame, panel: pd.DataFrame, unit_ids: list
-) -> dict:
-    """unit_id -> the sentences of the model's drivers that raised each watch-list unit's forecast."""
-    h0 = settings.first_horizon
-    s = scores[(scores["horizon"] == h0) & scores["unit_id"].isin(unit_ids)]
-    if s.empty or "top_features" not in s.columns or s["top_features"].isna().all():
-        return {}
-    table = drivers_table(
-        s, panel, run.feature_definitions, None, horizon=h0, top_n=len(s), unit_word=settings.unit_word
-    )
-    return {
-        r.unit_id: [d.sentence for d in r.drivers if d.direction == "up"][:3]
-        for r in table.itertuples(index=False)
-    }
-
-
-def _parent_names(out: Path, events: pd.DataFrame | None) -> dict[str, str]:
-    """unit_id -> the name of its parent unit (the admin1 region of a cercle), when known.
-
-    The units table names the parent by id; the events' ``admin1`` column says its name.
-    """
-    path = out / "tables" / "units.parquet"
-    if not path.is_file() or events is None or "admin1" not in events or "unit_id" not in events:
-        return {}
-    units = pd.read_parquet(path, columns=["unit_id", "parent"]).dropna()
-    if units.empty:
-        return {}
-    e = events[["unit_id", "admin1"]].dropna().merge(units, on="unit_id")
-    name = e.groupby("parent")["admin1"].agg(lambda s: s.mode().iloc[0]) if len(e) else pd.Series(dtype=str)
-    return {u: name.get(p, p) for u, p in zip(units["unit_id"], units["parent"])}
-
-
-def _front(
-    settings: ReportSettings,
-    run: RunRecord,
-    out: Path,
-    scores: pd.DataFrame,
-    panel: pd.DataFrame,
-    metrics: pd.DataFrame,
-    events: pd.DataFrame | None,
-    registered: str | None,
-    head: dict | None,
-) -> dict:
-    """Everything on the first page (see :mod:`.frontpage`)."""
-    h0 = settings.first_horizon
-    s0 = scores[scores["horizon"] == h0].drop_duplicates("unit_id").set_index("unit_id")
-    as_of = str(s0["as_of"].iloc[0])
-    monthly = panel[pd.to_datetime(panel["month"]).dt.to_period("M") > pd.Period(as_of, "M") - 12]
-    avg12 = monthly.groupby("unit_id")["n_target"].mean()
-    if head:
-        order, rank_label = [r["unit_id"] for r in head["rows"]], head["short"][head["target"]]
-        p_rank = {r["unit_id"]: r["p"][head["target"]] for r in head["rows"]}
-    else:  # P(any attack) only: ties (0.99, 1.00) broken by the expected count
-        ranked = s0.sort_values(["p", "expected_count"], ascending=False, kind="stable")
-        order, rank_label, p_rank = list(ranked.index[: settings.top_n]), None, {}
-    rows = []
-    for uid in order:
-        r = s0.loc[uid]
-        rows.append(
-            {
-                "name": r["unit_name"],
-                "country": r["country"],
-                "expected": f"{r['expected_count']:.1f}",
-                "range": "" if pd.isna(r["q10"]) else f"{r['q10']:.0f}-{r['q90']:.0f}",
-                "p_rank": p_rank.get(uid),
-                "p_any": f"{r['p']:.2f}",
-                "tier": str(r.get("tier", "")),
-                "avg12": f"{avg12.get(uid, 0.0):.1f}",
-            }
-        )
-    names = s0["unit_name"]
-    types, split = event_type_split(
-        events, s0.loc[order[:SPLIT_UNITS], "expected_count"], as_of, settings.event_types
-    )
-    for r in split:
-        r["name"] = names.get(r["unit_id"], r["unit_id"])
-    watch = watch_list(scores, panel, h0, min(settings.top_n, WATCH_UNITS))
-    record = rising_in_record(scores, panel, h0, RECORD_UNITS, exclude=watch["unit_id"])
-    why = _why_rising(settings, run, scores, panel, list(watch["unit_id"]))
-    actors = recent_actors(
-        events,
-        [*watch["unit_id"], *record["unit_id"]],
-        as_of,
-        settings.event_types,
-        months=3,
-        countries=settings.countries,
-    )
-    parents = _parent_names(out, events)
-
-    def trend(w) -> dict:
-        deaths = getattr(w, "deaths3", float("nan"))
-        return {
-            "name": w.unit_name,
-            "parent": parents.get(w.unit_id, ""),
-            "avg12": f"{w.avg12:.1f}",
-            "avg3": f"{w.avg3:.1f}",
-            "deaths": "" if pd.isna(deaths) else f"{deaths:.0f} against {w.deaths12:.0f}",
-            "actors": ", ".join(f"{a} {k}" for a, k in actors.get(w.unit_id, [])),
-        }
-
-    watch_rows = [
-        {
-            **trend(w),
-            "expected": f"{w.expected:.1f}",
-            "range": "" if pd.isna(w.q10) else f"{w.q10:.0f}-{w.q90:.0f}",
-            "ratio": f"{w.ratio:.1f}",
-            "why": why.get(w.unit_id, [])[:2],
-        }
-        for w in watch.itertuples(index=False)
-    ]
-    by_parent: dict[str, list[str]] = {}
-    for w in watch_rows:
-        if w["parent"]:
-            by_parent.setdefault(w["parent"], []).append(w["name"])
-    preds = pd.read_csv(out / "predictions.csv") if (out / "predictions.csv").is_file() else None
-    cut = settings.tiers.get("high", 0.5)
-    return {
-        "rows": rows,
-        "rank_label": rank_label,
-        "watch": watch_rows,
-        "record": [trend(w) for w in record.itertuples(index=False)],
-        "watch_parents": sorted(by_parent.items(), key=lambda kv: (-len(kv[1]), kv[0])),
-        "types": types,
-        "split": split,
-        "trust": trust_sentence(
-            trust_line(metrics, preds, registered, h0, cut, settings.n_boot, settings.seed),
-            settings.unit_word,
-        ),
-        "last": last_month(out, preds, panel, registered, h0, as_of, names),
-        "window": f"{short_month(pd.Period(as_of, 'M') - 11)} to {short_month(as_of)}",
-    }
 
 
 def render_report(settings: ReportSettings, out: Path) -> str:
@@ -368,7 +222,7 @@ def render_report(settings: ReportSettings, out: Path) -> str:
         drivers=_drivers(settings, run, scores, panel, out),
         visuals=visuals,
         headline=head,
-        front=_front(settings, run, out, scores, panel, metrics, events, registered, head),
+        front=first_page(settings, run, out, scores, panel, metrics, events, registered, head),
         intensity_rows=intensity_backtest_rows(out, intensity_models, baselines),
         intensity_models=intensity_models,
         targets=run.targets,
