@@ -132,7 +132,7 @@ def test_intensity_targets_are_backtested_registered_scored_and_reported(demo_ou
     assert len(scores) == 10 * 4 * len(targets) and scores["p"].between(0, 1).all()
     assert (scores["model"] == scores["target"].map(model["intensity_models"])).all()
     html = (demo_out / "report.html").read_text()
-    assert "Headline: ranked by P(" in html and "Intensity targets: backtest against each target" in html
+    assert "Ranked by P(" in html and "Intensity targets: backtest against each target" in html
     run = json.loads((demo_out / "run.json").read_text())
     assert set(run["targets"]) == {"any", *targets}
 

@@ -128,7 +128,7 @@ def test_time_since_and_decays_of_the_same_attacks_are_told_apart():
         (Rolling(12, "mean", Indicator(5)), 0.25, "at least 5 attacks in 3 of the last 12 months"),
         (Indicator(5), 0.0, "fewer than 5 attacks last month"),
         (Change(), 0.0, "as many attacks as the month before"),
-        (Change(2), 1.0, "1 attack more than 2 months before"),
+        (Change(2), 1.0, "1 more attack than 2 months before"),
         (SpatialLag(stat="mean"), 1.0, "1 attack on average per neighbouring region last month"),
         (
             SpatialLag(weighting="inverse_distance"),
@@ -145,7 +145,7 @@ def test_time_since_and_decays_of_the_same_attacks_are_told_apart():
         (NearestEventDistance(3), 42.4, "nearest attack 42 km away in the last 3 months"),
         (NearestEventDistance(), 1000.0, "no attack within 1000 km last month"),
         (Escalation(), 1.0, "attacks last month above 2 times their monthly mean of the 12 months before"),
-        (Onset(3), 0.0, "last month was not a return of attacks after 3 quiet months"),
+        (Onset(3), 0.0, "no return of attacks last month after 3 quiet months"),
         (Troops("France"), 1.0, "1 troop of France reported in the region"),
         (Bases("France"), 0.0, "no base of France in the region"),
         (Bases("France"), 2.0, "2 bases of France in the region"),

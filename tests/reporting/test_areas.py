@@ -7,7 +7,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from riskcast.reporting.areas import area_members, area_trends
+from riskcast.reporting.areas import area_members, area_trends, heavy_event
+from riskcast.reporting.first_page import _area_words, _side
+from riskcast.reporting.frontpage import actor_mentions
 
 AS_OF = "2019-06"
 TYPES = ("Battles", "Violence against civilians")
@@ -109,3 +111,101 @@ def test_only_areas_with_a_watched_member_or_rising_as_a_whole_are_summarised():
     got = area_trends(panel, None, members, NAMES, AS_OF, TYPES, watched=["c"])
     assert [a["name"] for a in got] == ["North", "Border", "South"]  # most rising members first
     assert got[0]["actors"] == [] and got[0]["places"] == [] and got[0]["civilians3"] is None
+
+
+def test_deadliest_attacks_are_named_with_place_date_deaths_and_actor():
+    panel = panel_of({"a": [1] * 9 + [6] * 3, "b": [2] * 12})
+    events = events_of(
+        [
+            (
+                "a",
+                "2019-06-09",
+                "Violence against civilians",
+                "Fulani Ethnic Militia (Mali)",
+                "Civilians (Mali)",
+                "Sobane-Da",
+            ),
+            (
+                "b",
+                "2019-06-17",
+                "Violence against civilians",
+                "JNIM: Group for Support of Islam and Muslims",
+                "Civilians (Mali)",
+                "Gangafani",
+            ),
+            (
+                "a",
+                "2019-05-01",
+                "Battles",
+                "Military Forces of Mali (2013-)",
+                "JNIM: Group for Support of Islam and Muslims",
+                "Boni",
+            ),
+            ("a", "2019-05-02", "Battles", "Unidentified Armed Group (Mali)", None, "Nowhere"),  # no deaths
+            ("a", "2019-07-01", "Battles", "Future Group", None, "Later"),  # after the as-of month
+        ]
+    )
+    events["fatalities"] = [35, 41, 3, 0, 99]
+    (north,) = area_trends(panel, events, {"North": ["a", "b"]}, NAMES, AS_OF, TYPES, ["Mali"], watched=["a"])
+    assert [
+        (d["place"], d["date"].strftime("%Y-%m-%d"), d["deaths"], d["actor"]) for d in north["deadliest"]
+    ] == [
+        ("Gangafani", "2019-06-17", 41, "JNIM"),
+        ("Sobane-Da", "2019-06-09", 35, "Fulani Ethnic Militia"),
+        ("Boni", "2019-05-01", 3, "Military Forces of Mali"),
+    ]
+    words = _area_words(north)
+    assert words["deadliest"].startswith("Gangafani, 17 Jun (41 killed, JNIM); Sobane-Da, 9 Jun (35 killed,")
+    assert north["members"] == ["Alpha", "Beta"]
+
+
+def test_a_curated_area_says_which_side_of_its_borders_the_report_covers():
+    areas = pd.DataFrame(
+        {"area": ["Border"] * 3, "unit_id": ["b", "c", "x"], "country": ["Mali", "Mali", "Niger"]}
+    )
+    summary = {"name": "Border", "members": ["Beta", "Gamma"]}
+    assert _side(summary, areas, ("Mali",)) == "Mali side only: Beta, Gamma"
+    assert _side(summary, areas, ("Mali", "Niger")) == "Beta, Gamma"  # both sides covered
+    assert _side({"name": "North", "members": ["Alpha"]}, areas, ("Mali",)) == ""  # a region, not curated
+
+
+def test_an_attack_acled_cannot_yet_attribute_stays_with_both_groups():
+    events = events_of(
+        [
+            (
+                "a",
+                "2019-06-01",
+                "Battles",
+                "JNIM: Group for Support of Islam and Muslims and/or Islamic State (Greater Sahara)",
+                "Military Forces of Mali (2013-)",
+                "Boni",
+            )
+        ]
+    )
+    assert list(actor_mentions(events, ["Mali"])["actor"]) == [
+        "JNIM or Islamic State (Greater Sahara)",  # never JNIM alone
+        "Military Forces of Mali",
+    ]
+
+
+def test_one_attack_that_carries_the_12_month_toll_is_named_beside_the_average():
+    rows = [("a", f"2019-0{m}-05", "Battles", "X", None, f"P{m}") for m in (4, 5, 6)]
+    rows += [
+        (
+            "a",
+            "2019-03-23",
+            "Violence against civilians",
+            "Dan Na Ambassagou",
+            "Civilians (Mali)",
+            "Ogossagou",
+        )
+    ]
+    events = events_of(rows)
+    events["fatalities"] = [5, 5, 5, 164]
+    heavy = heavy_event(events, ["a"], AS_OF, TYPES, ["Mali"])
+    assert (heavy["place"], heavy["deaths"], heavy["actor"]) == ("Ogossagou", 164, "Dan Na Ambassagou")
+    events["fatalities"] = [50, 50, 50, 40]  # a quarter of 190 is 47.5: not one attack's toll
+    assert heavy_event(events, ["a"], AS_OF, TYPES, ["Mali"]) is None
+    assert (
+        heavy_event(events.iloc[:3], ["a"], AS_OF, TYPES) is None
+    )  # only the last 3 months: nothing earlier

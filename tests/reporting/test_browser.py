@@ -248,7 +248,7 @@ def test_pdf_holds_every_header_model_the_target_month_and_the_trust_line(report
     as_of = pd.Period(str(scores["as_of"].iloc[0]), "M").strftime("%B %Y")
     assert flat(f"forecast for {target}") in text and flat(f"made with data through {as_of}") in text
     assert cells.trust.startswith("Trust (backtest") and "Brier skill over climatology" in cells.trust
-    assert "hit rate" in cells.trust and "95 % interval" in cells.trust
+    assert "had been forecast at P" in cells.trust and "95 % interval" in cells.trust
     assert flat(cells.trust) in text
 
 

@@ -71,7 +71,7 @@ def one(feature, value, contribution=0.3, unit_word="region", values=None, defin
         ),
         (Decay(3.0), 0.0, "no attacks on record"),
         (Onset(), 1.0, "attacks resumed after 12 quiet months"),
-        (Change(), -3.0, "3 attacks fewer than the month before"),
+        (Change(), -3.0, "3 fewer attacks than the month before"),
         (SpatialLag(), 3.0, "3 attacks in neighbouring cercles last month"),
         (SpatialLag(order=2), 1.0, "1 attack in cercles 2 steps away last month"),
         (SpatialLag(stat="mean"), 1.5, "1.5 attacks on average per neighbouring cercle last month"),

@@ -8,6 +8,7 @@ import pandas as pd
 
 from riskcast.features import CountryTotal, Decay, Events, Lag, Present, Rolling, TimeSince, Withdrawal
 from riskcast.reporting.drivers import Driver, drivers_table, explain, explain_change_row, shown
+from riskcast.reporting.report import _common_lines
 
 FEATURES = [
     Events(),
@@ -58,7 +59,12 @@ def test_time_since_and_decays_no_longer_repeat_each_other():
     drivers = explain(
         "decay_halflife3 +0.11; time_since +0.06; decay_halflife12 +0.05", values, {}, features=FEATURES
     )
-    assert len({d.sentence for d in shown(drivers)}) == 3
+    # the two decays say different things (their half-lives); the bare months-since is the
+    # shorter sentence of the same fact and goes
+    assert [d.sentence for d in shown(drivers)] == [
+        "last attack last month, its weight halving every 3 months",
+        "last attack last month, its weight halving every 12 months",
+    ]
 
 
 def _scores_and_panel():
@@ -95,7 +101,7 @@ def test_drivers_table_shows_true_distinct_sentences_and_counts_the_rest():
     scores, panel = _scores_and_panel()
     table = drivers_table(scores, panel, {}, FEATURES, top_n=2).set_index("unit_name")
     national = (
-        "86 attacks country-wide last month, down from 120 the month before: "
+        "86 attacks country-wide in Dec 2024, down from 120 the month before: "
         "the same across Mali, so it lowers every region's risk"
     )
     # Kayes: both "France has not left" drivers raised the risk with nothing there: not shown
@@ -126,4 +132,35 @@ def test_change_row_picks_moves_like_the_drivers_but_never_empties_the_list():
     # every move a "nothing there" that raised the risk: keep the strongest, or the report would
     # print "no feature changed" under a forecast that moved
     ((d, was),) = explain_change_row("lag_k2 +0.3", now, before, {}, features=FEATURES)
-    assert (d.sentence, was) == ("no attacks 2 months ago", "1 attack 2 months ago")
+    # it fell (1 -> 0) and that raised the risk: the sentence says so, or it reads as a mistake
+    assert (d.sentence, was) == (
+        "no attacks 2 months ago (its fall raised the risk in this model)",
+        "1 attack 2 months ago",
+    )
+
+
+def test_change_row_names_the_months_of_both_sides_and_warns_of_moves_against_the_grain():
+    now = {"events": 2.0, "lag_k2": 4.0, "country": "Mali"}
+    before = {"events": 5.0, "lag_k2": 1.0}
+    moves = explain_change_row(
+        "events +0.2; lag_k2 +0.1", now, before, {}, features=FEATURES, as_of="2019-06"
+    )
+    assert [(d.sentence, was) for d, was in moves] == [
+        # 5 -> 2 attacks raised the risk: against the grain, said so; each side names its month
+        ("2 attacks in Jun 2019 (its fall raised the risk in this model)", "5 attacks in May 2019"),
+        ("4 attacks in Apr 2019", "1 attack in Mar 2019"),  # rose and raised it: no note
+    ]
+
+
+def test_lines_common_to_most_units_are_said_once_under_the_table():
+    rain = Driver("rainy", -0.1, "down", 1.0, "rainy season")
+    own = [Driver(f"c{i}", 0.2, "up", 3.0, f"{i} attacks in Jun 2019") for i in range(4)]
+    records = [
+        {"drivers": [own[i], rain], "change": {"moves": [(rain, "dry season")] if i < 2 else []}}
+        for i in range(4)
+    ]
+    common = _common_lines(records)
+    assert common["drivers"] == [("down", "rainy season")]  # 4 of 4 rows
+    assert common["moves"] == []  # 2 of 4 rows, but fewer than 3: stays in its rows
+    assert [r["drivers"] for r in records] == [[d] for d in own]
+    assert records[0]["change"]["moves"] == [(rain, "dry season")]

@@ -169,11 +169,15 @@ def test_trust_line_reads_the_skill_and_computes_the_hit_rate_with_its_interval(
     assert t["precision"] == pytest.approx(flagged["y_true"].mean())
     assert t["months"] == 12 and t["skill"]["value"] == 0.08
     words = trust_sentence(t, "region")
-    assert "Brier skill over climatology of +0.080 (95 % interval +0.020 to +0.130)" in words
+    assert "a Brier score 8.0 % lower (better) than each region's own recent rate of attacks" in words
+    assert "(Brier skill over climatology +0.080, 95 % interval +0.020 to +0.130)." in words
+    hit = f"{100 * t['hit']['value']:.0f} %"
+    assert f"Of the {len(attacks)} region-months with an attack, {hit} (" in words
+    assert "had been forecast at P \u2265 0.5" in words
     assert (
-        f"the share of the {len(attacks)} region-months with an attack it forecast at P \u2265 0.5" in words
+        f"{100 * t['precision']:.0f} % of the forecasts at P \u2265 0.5 were followed by an attack." in words
     )
-    assert "counts inside the forecast 10-90 % range: 90 % (85 % to 94 %)" in words
+    assert "Attack counts fell inside the forecast's 10-90 % range 90 % of the time (85 % to 94 %)." in words
     assert trust_line(metrics, preds, "other", 1, 0.5, 200, 7) is None
     assert trust_sentence(None, "region") == ""
 

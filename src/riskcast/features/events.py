@@ -61,7 +61,7 @@ class Events(Feature):
 
     def counts(self, context: ExplainContext = PLAIN) -> Count:
         one, many, actor = _nouns(self, context)
-        return Count((one + actor, many + actor))
+        return Count((one + actor, many + actor), when=context.ago(0))
 
     def explain(self, value: float, context: ExplainContext = PLAIN) -> str:
         return self.say_count(value, context)  # "4 attacks involving JNIM last month"
@@ -94,7 +94,7 @@ class Fatalities(Feature):
 
     def counts(self, context: ExplainContext = PLAIN) -> Count:
         _, many, actor = _nouns(self, context)
-        return Count((f"death in {many}{actor}", f"deaths in {many}{actor}"))
+        return Count((f"death in {many}{actor}", f"deaths in {many}{actor}"), when=context.ago(0))
 
     def explain(self, value: float, context: ExplainContext = PLAIN) -> str:
         return self.say_count(value, context)  # "40 deaths in battles last month"
@@ -119,7 +119,7 @@ class AllEvents(Feature):
         pass
 
     def counts(self, context: ExplainContext = PLAIN) -> Count:
-        return Count(("event of any type", "events of any type"))
+        return Count(("event of any type", "events of any type"), when=context.ago(0))
 
     def explain(self, value: float, context: ExplainContext = PLAIN) -> str:
         return self.say_count(value, context)  # "32 events of any type last month"

@@ -14,7 +14,7 @@ import numpy as np
 from riskcast.features.base import PLAIN, ExplainContext, Feature, FeatureError
 from riskcast.features.events import AllEvents, Events, Fatalities
 from riskcast.features.kernels import lag, months_since, positive, rolling_max, rolling_sum, whole
-from riskcast.features.words import Count, ago, count, halving, num, since_decay
+from riskcast.features.words import Count, count, halving, num, plural, since_decay
 
 __all__ = [
     "Events",
@@ -50,7 +50,7 @@ class _Transform(Feature):
     def _monthly(self, context: ExplainContext) -> tuple[Count, str] | None:
         """The inner feature's count when it is a count of one month, and its place as " <where>"."""
         inner = self.of.counts(context)
-        if inner is None or inner.when != "last month":
+        if inner is None or inner.when != context.ago(0):
             return None
         return inner, f" {inner.where}" if inner.where else ""
 
@@ -69,11 +69,11 @@ class Indicator(_Transform):
             return super().explain(value, context)
         inner, where = monthly
         if value >= 0.5:
-            text = f"at least {count(self.threshold, inner.noun)}{where} last month"
+            text = f"at least {count(self.threshold, inner.noun)}{where} {context.ago(0)}"
         elif self.threshold <= 1:
             text = inner.say(0)  # "no attacks last month"
         else:
-            text = f"fewer than {count(self.threshold, inner.noun)}{where} last month"
+            text = f"fewer than {count(self.threshold, inner.noun)}{where} {context.ago(0)}"
         return text + self.national_note(context)
 
     def compute(self, ctx):
@@ -91,7 +91,7 @@ class Lag(_Transform):
 
     def counts(self, context: ExplainContext = PLAIN) -> Count | None:
         monthly = self._monthly(context)
-        return None if monthly is None else Count(monthly[0].noun, monthly[0].where, ago(self.k))
+        return None if monthly is None else Count(monthly[0].noun, monthly[0].where, context.ago(self.k))
 
     def explain(self, value: float, context: ExplainContext = PLAIN) -> str:
         return self.say_count(value, context)  # "3 attacks 2 months ago"; generic for a non-count
@@ -136,10 +136,12 @@ class Rolling(_Transform):
             inner, where = monthly
             at_least = "" if self.of.threshold == 1 else f"at least {num(self.of.threshold)} "
             months = "none" if num(value * w) == "0" else num(value * w)
-            return (
-                f"{at_least}{inner.noun[1]}{where} in {months} of the last {w} months"
-                + self.national_note(context)
+            span = (
+                f"every one of the last {w} months"
+                if months == num(w)
+                else f"{months} of the last {w} months"
             )
+            return f"{at_least}{inner.noun[1]}{where} in {span}" + self.national_note(context)
         if (monthly := self._monthly(context)) is None:
             return super().explain(value, context)
         inner, where = monthly
@@ -175,7 +177,7 @@ class TimeSince(_Transform):
         text = (
             f"no {many}{where} in the last {self.cap} months"
             if value >= self.cap
-            else f"last {one}{where} {ago(value)}"
+            else f"last {one}{where} {context.ago(value)}"
         )
         return text + self.national_note(context)
 
@@ -202,7 +204,9 @@ class Decay(_Transform):
         if value <= 0:
             text = f"no {many}{where} on record"
         else:  # the half-life tells it from TimeSince and from a decay of another half-life
-            text = f"last {one}{where} {ago(since_decay(value, self.halflife))}{halving(self.halflife)}"
+            text = (
+                f"last {one}{where} {context.ago(since_decay(value, self.halflife))}{halving(self.halflife)}"
+            )
         return text + self.national_note(context)
 
     def compute(self, ctx):
@@ -229,7 +233,7 @@ class Onset(_Transform):
         if value >= 0.5:
             text = f"{many}{where} resumed after {self.quiet} quiet months"
         else:  # 0 both while attacks go on and while it stays quiet
-            text = f"last month was not a return of {many}{where} after {self.quiet} quiet months"
+            text = f"no return of {many}{where} {context.ago(0)} after {self.quiet} quiet months"
         return text + self.national_note(context)
 
     def compute(self, ctx):
@@ -253,11 +257,23 @@ class Change(_Transform):
         if (monthly := self._monthly(context)) is None:
             return super().explain(value, context)
         inner, where = monthly
-        ref = "the month before" if self.k == 1 else f"{self.k} months before"
-        if num(abs(value)) == "0":
-            text = f"as many {inner.noun[1]}{where} as {ref}"
+        if context.as_of:  # "3 more attacks in Jun 2019 than in May 2019"
+            now, ref = context.ago(0), context.ago(self.k)
         else:
-            text = f"{count(abs(value), inner.noun)}{where} {'more' if value > 0 else 'fewer'} than {ref}"
+            now, ref = "", "the month before" if self.k == 1 else f"{self.k} months before"
+        if num(abs(value)) == "0":
+            text = " ".join(x for x in (f"as many {inner.noun[1]}{where}", now, f"as {ref}") if x)
+        else:
+            more = "more" if value > 0 else "fewer"
+            text = " ".join(
+                x
+                for x in (
+                    f"{num(abs(value))} {more} {plural(abs(value), inner.noun)}{where}",
+                    now,
+                    f"than {ref}",
+                )
+                if x
+            )
         return text + self.national_note(context)
 
     def compute(self, ctx):
@@ -283,9 +299,9 @@ class Escalation(_Transform):
         many, where = monthly[0].noun[1], monthly[1]
         mean = f"{num(self.factor)} times their monthly mean of the {self.window} months before"
         text = (
-            f"{many}{where} last month above {mean}"
+            f"{many}{where} {context.ago(0)} above {mean}"
             if value >= 0.5
-            else f"no escalation of {many}{where} last month (not above {mean})"
+            else f"no escalation of {many}{where} {context.ago(0)} (not above {mean})"
         )
         return text + self.national_note(context)
 

@@ -22,7 +22,7 @@ from riskcast.errors import InputError
 from riskcast.features import _places
 from riskcast.features.base import PLAIN, ExplainContext, Feature, FeatureContext
 from riskcast.features.kernels import months_since, positive, whole
-from riskcast.features.words import ago, count, halving, num, since_decay
+from riskcast.features.words import count, halving, num, since_decay
 from riskcast.regions import Gazetteer, normalise_name
 
 __all__ = [
@@ -324,7 +324,7 @@ class MonthsSinceArrival(_Presence):
         return (
             f"{who} not stationed in the {context.unit_word}"
             if value >= self.cap
-            else f"{who} arrived {ago(value)}"
+            else f"{who} arrived {context.ago(value)}"
         )
 
     def absent(self, value: float) -> bool:
@@ -362,7 +362,9 @@ class MonthsSinceDeparture(_Presence):
     def explain(self, value: float, context: ExplainContext = PLAIN) -> str:
         who = context.force(self.force)
         return (
-            f"{who} has not left (present, or never was)" if value >= self.cap else f"{who} left {ago(value)}"
+            f"{who} has not left (present, or never was)"
+            if value >= self.cap
+            else f"{who} left {context.ago(value)}"
         )
 
     def absent(self, value: float) -> bool:
@@ -391,7 +393,7 @@ class Withdrawal(_Presence):
         if value <= 0:
             return f"{who} has not left (present, or never was)"
         # The half-life tells it from MonthsSinceDeparture and from a withdrawal of another half-life.
-        return f"{who} left {ago(since_decay(value, self.halflife))}{halving(self.halflife)}"
+        return f"{who} left {context.ago(since_decay(value, self.halflife))}{halving(self.halflife)}"
 
     def compute(self, ctx):
         since, gone = _since_departure(ctx, self.force)

@@ -24,7 +24,7 @@ from riskcast.errors import InputError
 from riskcast.features import _places
 from riskcast.features.base import PLAIN, ExplainContext, Feature, FeatureContext, FeatureError
 from riskcast.features.kernels import months_since, positive, rolling_sum, whole
-from riskcast.features.words import ago, count, halving, num, since_decay
+from riskcast.features.words import count, halving, num, since_decay
 from riskcast.regions import Gazetteer
 from riskcast.schemas import SHOCK_KINDS
 
@@ -179,7 +179,9 @@ class MonthsSinceShock(_Shock):
 
     def explain(self, value: float, context: ExplainContext = PLAIN) -> str:
         one, many = self._noun(context)
-        text = f"no {many} in the last {self.cap} months" if value >= self.cap else f"{one} {ago(value)}"
+        text = (
+            f"no {many} in the last {self.cap} months" if value >= self.cap else f"{one} {context.ago(value)}"
+        )
         return text + self.national_note(context)
 
     def absent(self, value: float) -> bool:
@@ -205,8 +207,9 @@ class ShockDecay(_Shock):
         if value <= 0:
             return f"no {many} on record" + self.national_note(context)
         # The half-life tells it from MonthsSinceShock and from a decay of another half-life.
-        return f"{one} {ago(since_decay(value, self.halflife))}{halving(self.halflife)}" + self.national_note(
-            context
+        return (
+            f"{one} {context.ago(since_decay(value, self.halflife))}{halving(self.halflife)}"
+            + self.national_note(context)
         )
 
     def compute(self, ctx):

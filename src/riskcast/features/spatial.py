@@ -307,7 +307,7 @@ class NearestEventDistance(Feature):
         self.window, self.cap_km = window, cap_km
 
     def explain(self, value: float, context: ExplainContext = PLAIN) -> str:
-        window = "last month" if self.window == 1 else f"in the last {self.window} months"
+        window = context.ago(0) if self.window == 1 else f"in the last {self.window} months"
         if value >= self.cap_km:
             return f"no attack within {num(self.cap_km)} km {window}"
         return f"nearest attack {num(round(value))} km away {window}"

@@ -6,8 +6,10 @@ what those sentences share: the context a sentence may need beyond the value
 (:class:`ExplainContext`), what a count counts (:class:`Count`), readable names for actor
 groups, event types and shock kinds, and small helpers for numbers and months.
 
-Time words: the as-of month (the last month of data) is "last month"; "N months ago" counts
-from that month, the way the features count. Strings from data (forces, actor groups, unit
+Time words: with the as-of month known (``ExplainContext.as_of``, as the report gives it) a
+month is named ("4 attacks in May 2019", "coup in Aug 2020"), so "last month" and "1 month
+ago" cannot be read as the same month. Without it, the as-of month (the last month of data) is
+"last month" and "N months ago" counts from that month, the way the features count. Strings from data (forces, actor groups, unit
 words) pass through unchanged: the report's template escapes them; nothing here is evaluated.
 """
 
@@ -16,6 +18,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+import pandas as pd
 
 __all__ = [
     "ExplainContext",
@@ -94,6 +98,7 @@ class ExplainContext:
             feature then says it pushes every unit of the country); None for a plain value.
         country: the unit's country, when known.
         names: readable names that override the defaults (actor groups, forces, shock kinds).
+        as_of: the as-of month ("2019-06"), when known: time words then name the month.
     """
 
     unit_word: str = "region"
@@ -102,6 +107,11 @@ class ExplainContext:
     direction: str | None = None
     country: str = ""
     names: Mapping[str, str] = field(default_factory=dict)
+    as_of: str = ""
+
+    def ago(self, months: float) -> str:
+        """When ``months`` before the as-of month was: "in May 2019", else "2 months ago"."""
+        return ago(months, self.as_of)
 
     def actor(self, group: str) -> str:
         return self.names.get(group, ACTOR_NAMES.get(group, group))
@@ -117,7 +127,7 @@ class ExplainContext:
 
     def plain(self) -> ExplainContext:
         """The same context for a sentence that explains no push (the inner sides of a product)."""
-        return ExplainContext(self.unit_word, self.values, None, None, self.country, self.names)
+        return ExplainContext(self.unit_word, self.values, None, None, self.country, self.names, self.as_of)
 
 
 @dataclass(frozen=True)
@@ -154,10 +164,13 @@ def count(v: float, noun: tuple[str, str]) -> str:
     return f"{num(v)} {plural(v, noun)}"
 
 
-def ago(months: float) -> str:
-    """The as-of month is "last month"; one before it "1 month ago", and so on."""
-    m = int(round(months))
-    return "last month" if m <= 0 else "1 month ago" if m == 1 else f"{m} months ago"
+def ago(months: float, as_of: str = "") -> str:
+    """The month ``months`` before ``as_of`` named ("in May 2019"); without ``as_of``, the as-of
+    month is "last month", one before it "1 month ago", and so on."""
+    m = max(int(round(months)), 0)
+    if as_of:
+        return "in " + (pd.Period(str(as_of)[:7], "M") - m).strftime("%b %Y")
+    return "last month" if m == 0 else "1 month ago" if m == 1 else f"{m} months ago"
 
 
 def since_decay(value: float, halflife: float) -> float:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from riskcast.reporting.frontpage import actor_mentions, monthly_mean, recent_events, top_counts
 
-__all__ = ["area_members", "area_trends", "RISE"]
+__all__ = ["area_members", "area_trends", "heavy_event", "RISE"]
 
 #: a unit (or area) is rising when its last 3 months' monthly mean of attacks is at least this
 #: ratio of its last 12 months', (a3 + 1) / (a12 + 1), and at least one attack a month more;
@@ -67,8 +67,12 @@ def area_trends(
         dicts with ``name``, ``n`` (members), ``a3``/``a12`` (attacks a month, last 3 / 12
         months, summed over members), ``d3``/``d12`` (deaths likewise, None without
         ``n_fatalities``), ``direction``, ``rising``/``falling`` (``[(unit name, a3, a12)]``),
-        ``actors`` and ``places`` (``[(name, events)]``, last 3 months), ``civilians3``/``civilians12``
-        (share of violence against civilians in the area's attacks, None when not a target type).
+        ``actors`` and ``places`` (``[(name, events)]``, last 3 months), ``deadliest`` (the
+        ``top`` attacks of the last 3 months with the most deaths: ``{"place", "date", "deaths",
+        "actor"}``), ``baseline_event`` (the deadliest attack of the 12 months
+        before the last 3 when it alone holds at least a quarter of the 12 months' deaths: the
+        average it lifts makes the last 3 months look calmer; None otherwise), ``civilians3``/``civilians12`` (share of violence against civilians in the
+        area's attacks, None when not a target type), ``members`` (their names).
     """
     hi = pd.Period(str(as_of)[:7], "M")
     a3, a12 = monthly_mean(panel, hi, 3), monthly_mean(panel, hi, 12)
@@ -104,6 +108,9 @@ def area_trends(
                 "falling": [(n, x3, x12) for n, x3, x12, d in labelled if d == "falling"],
                 "actors": actors,
                 "places": places,
+                "deadliest": _deadliest(last3, countries, top),
+                "baseline_event": _baseline_event(last12, last3, countries),
+                "members": [names.get(u, u) for u in ids],
                 "civilians3": _share(last3, with_civ),
                 "civilians12": _share(last12, with_civ),
             }
@@ -116,3 +123,52 @@ def _share(events: pd.DataFrame, applies: bool) -> float | None:
     if not applies or events.empty:
         return None
     return float((events["event_type"] == CIVILIANS).mean())
+
+
+def _deadliest(events: pd.DataFrame, countries, top: int) -> list[dict]:
+    """The ``top`` events with the most deaths (at least one), most first, ties by date then id:
+    the massacres and battles an analyst would name for the period."""
+    if events.empty or "fatalities" not in events:
+        return []
+    deaths = pd.to_numeric(events["fatalities"], errors="coerce").fillna(0)
+    e = events.assign(n_deaths=deaths)[deaths > 0]
+    e = e.sort_values(["n_deaths", "date", "event_id"], ascending=[False, True, True], kind="stable").head(
+        top
+    )
+    actors = actor_mentions(e, countries).groupby("event_id")["actor"].first()
+    return [
+        {
+            "place": str(r.location) if "location" in e and pd.notna(r.location) else "",
+            "date": pd.Timestamp(r.date),
+            "deaths": int(r.n_deaths),
+            "actor": actors.get(r.event_id, ""),
+        }
+        for r in e.itertuples(index=False)
+    ]
+
+
+#: an attack that holds this share of an area's 12-month deaths is named beside the average it lifts
+HEAVY = 0.25
+
+
+def _baseline_event(last12: pd.DataFrame, last3: pd.DataFrame, countries) -> dict | None:
+    """The one attack of the earlier 9 months that carries the 12-month death toll, if any."""
+    if last12.empty or "fatalities" not in last12:
+        return None
+    total = pd.to_numeric(last12["fatalities"], errors="coerce").fillna(0).sum()
+    earlier = last12[~last12["event_id"].isin(last3["event_id"])] if "event_id" in last3 else last12
+    (top,) = _deadliest(earlier, countries, 1) or (None,)
+    return top if top is not None and total > 0 and top["deaths"] >= HEAVY * total else None
+
+
+def heavy_event(
+    events: pd.DataFrame | None, unit_ids, as_of: object, event_types, countries=()
+) -> dict | None:
+    """:func:`_baseline_event` for ``unit_ids`` (a watch-list unit's "deaths 15 against 30" needs
+    it as much as an area does)."""
+    hi = pd.Period(str(as_of)[:7], "M")
+    return _baseline_event(
+        recent_events(events, unit_ids, hi, event_types, 12),
+        recent_events(events, unit_ids, hi, event_types, 3),
+        countries,
+    )

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import pandas as pd
@@ -131,6 +131,7 @@ def explain(
     *,
     before: Mapping[str, float] | None = None,
     country: str = "",
+    as_of: str = "",
 ) -> list[Driver]:
     """The drivers of one score, one per listed column, in the order ``top_features`` lists them.
 
@@ -144,6 +145,8 @@ def explain(
         before: the unit's values a month before, when known (a national count says whether
             it rose or fell).
         country: the unit's country, when known (a national feature names it).
+        as_of: the month of ``values`` ("2019-06"), when known: sentences then name months
+            ("4 attacks in May 2019") instead of counting back from it.
 
     Returns:
         One :class:`Driver` per listed column; direction "up" when the contribution is > 0.
@@ -153,7 +156,7 @@ def explain(
     out = []
     for column, contribution in parse_top_features(top_features):
         direction = "up" if contribution > 0 else "down"
-        context = ExplainContext(unit_word, values, before, direction, country)
+        context = ExplainContext(unit_word, values, before, direction, country, as_of=as_of)
         value, sentence, absent = _say(column, values, index.get(column), definitions, context)
         out.append(Driver(column, contribution, direction, value, sentence, absent))
     return out
@@ -170,8 +173,9 @@ def shown(drivers: list[Driver], key: Callable[[Driver], Hashable] | None = None
       for concern, and an absence is none. The same value that *lowered* the risk stays
       ("↓ no attacks in the last 6 months" is what an analyst expects).
     - Two drivers with the same sentence (``key``: the sentence) are shown once: the stronger,
-      by absolute contribution. Features that differ say different things (a decay names its
-      half-life), so this only merges features that state the same fact.
+      by absolute contribution. A sentence that another one repeats with more words is left
+      out ("last attack in Jun 2019" beside "last attack in Jun 2019, its weight halving every
+      3 months": a months-since and a decay of the same attack).
     """
     key = key or (lambda d: d.sentence)
     kept = [d for d in drivers if not (d.absent and d.direction == "up")]
@@ -180,7 +184,10 @@ def shown(drivers: list[Driver], key: Callable[[Driver], Hashable] | None = None
         k = key(d)
         if k not in strongest or abs(d.contribution) > abs(strongest[k].contribution):
             strongest[k] = d
-    return [d for d in kept if strongest[key(d)] is d]
+    kept = [d for d in kept if strongest[key(d)] is d]
+
+    # the shorter of two sentences of one fact says nothing the longer does not
+    return [d for d in kept if not any(o.sentence.startswith(d.sentence + ",") for o in kept)]
 
 
 def explain_change_row(
@@ -190,6 +197,7 @@ def explain_change_row(
     definitions: Mapping[str, str],
     unit_word: str = "region",
     features: Mapping[str, Feature] | Iterable[Feature] | None = None,
+    as_of: str = "",
 ) -> list[tuple[Driver, str]]:
     """The features that moved a forecast since last month, in words: ``(driver now, sentence a month before)``.
 
@@ -197,16 +205,45 @@ def explain_change_row(
     contribution differences, so the direction says whether the feature's *change* raised or
     lowered the risk. The moves are picked as in :func:`shown`, except that a list is never
     emptied: the report reads an empty list as "no feature changed", which would be untrue.
+    With ``as_of`` (the month of ``now``) both sentences name their months.
     """
     index = features if isinstance(features, Mapping) else feature_index(features)
     country = now.get("country")
     country = country if isinstance(country, str) else ""
-    now_d = explain(changes, now, definitions, unit_word, index, before=before, country=country)
-    # The month before is a plain value beside the move, not a push of its own.
-    plain = ExplainContext(unit_word, before, country=country)
-    was = {d.column: _say(d.column, before, index.get(d.column), definitions, plain)[1] for d in now_d}
+    now_d = explain(changes, now, definitions, unit_word, index, before=before, country=country, as_of=as_of)
+    # The month before is a plain value beside the move, not a push of its own; its months
+    # count from its own month.
+    earlier = str(pd.Period(as_of[:7], "M") - 1) if as_of else ""
+    plain = ExplainContext(unit_word, before, country=country, as_of=earlier)
+    said = {d.column: _say(d.column, before, index.get(d.column), definitions, plain) for d in now_d}
+    was = {c: x[1] for c, x in said.items()}
     picked = shown(now_d, key=lambda d: (d.sentence, was[d.column])) or now_d[:1]
-    return [(d, was[d.column]) for d in picked]
+    return [(_against_the_grain(d, said[d.column][0], index.get(d.column)), was[d.column]) for d in picked]
+
+
+def _against_the_grain(d: Driver, before: float, feature: Feature | None) -> Driver:
+    """The move with a word of warning when the feature fell and that raised the risk, or rose
+    and that lowered it: "↑ 1 attack involving JNIM (a month before: 3)" reads as a mistake
+    unless it says that in this model fewer of them go with a higher risk (most often because
+    a correlated feature, total attacks, carries the rise). It is the model's arithmetic: the
+    change of the contribution has the sign of the change of the value times the model's
+    response to it. A yes/no feature (the rainy season began) needs no such word."""
+    if (
+        getattr(feature, "yes_no", False)
+        or math.isnan(d.value)
+        or math.isnan(before)
+        or num(d.value) == num(before)
+    ):
+        return d
+    rose = d.value > before
+    if rose == (d.direction == "up"):
+        return d
+    note = (
+        " (its fall raised the risk in this model)"
+        if not rose
+        else " (its rise lowered the risk in this model)"
+    )
+    return replace(d, sentence=d.sentence + note)
 
 
 def drivers_table(
@@ -258,6 +295,7 @@ def drivers_table(
             index,
             before=before or None,
             country=country if isinstance(country, str) else "",
+            as_of=str(month),
         )
         kept = shown(every)
         records.append(

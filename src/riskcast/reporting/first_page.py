@@ -14,7 +14,7 @@ import pandas as pd
 
 from riskcast.facts import load_areas, load_regions
 from riskcast.records import RunRecord
-from riskcast.reporting.areas import area_members, area_trends
+from riskcast.reporting.areas import area_members, area_trends, heavy_event
 from riskcast.reporting.drivers import drivers_table
 from riskcast.reporting.frontpage import (
     event_type_split,
@@ -72,7 +72,7 @@ def _parent_names(out: Path, events: pd.DataFrame | None) -> dict[str, str]:
         if len(e):
             from_events = e.groupby("parent")["admin1"].agg(lambda s: s.mode().iloc[0]).to_dict()
             name = {**from_events, **name}
-    return {u: name.get(p, p) for u, p in zip(units["unit_id"], units["parent"])}
+    return {u: f"{name.get(p, p)} region" for u, p in zip(units["unit_id"], units["parent"])}
 
 
 def first_page(
@@ -144,6 +144,7 @@ def first_page(
         settings.event_types,
         settings.countries,
         watched=watched,
+        top=4,
     )[:AREAS]
 
     def trend(w) -> dict:
@@ -155,6 +156,11 @@ def first_page(
             "avg3": f"{w.avg3:.1f}",
             "deaths": "" if pd.isna(deaths) else f"{deaths:.0f} against {w.deaths12:.0f}",
             "actors": ", ".join(f"{a} {k}" for a, k in actors.get(w.unit_id, [])),
+            # on the watch list by its forecast while its own record is flat: the drivers say why
+            "flat": w.avg3 <= w.avg12,
+            "baseline_event": _event_words(heavy, year=True)
+            if (heavy := heavy_event(events, [w.unit_id], as_of, settings.event_types, settings.countries))
+            else "",
         }
 
     watch_rows = [
@@ -175,8 +181,9 @@ def first_page(
         "watch": watch_rows,
         "record": [trend(w) for w in record.itertuples(index=False)],
         "has_parents": any(w["parent"] for w in watch_rows),
-        "areas": [_area_words(a) for a in by_area],
+        "areas": [_area_words(a, _side(a, areas, settings.countries)) for a in by_area],
         "areas_named": any(a["name"] in set(areas["area"]) for a in by_area),
+        "area_overlap": _overlap(by_area),
         "types": types,
         "split": split,
         "trust": trust_sentence(
@@ -188,7 +195,29 @@ def first_page(
     }
 
 
-def _area_words(a: dict) -> dict:
+def _overlap(by_area: list[dict]) -> list[str]:
+    """Names of the units in more than one of the areas shown (their attacks count in each)."""
+    seen: dict[str, int] = {}
+    for a in by_area:
+        for name in a["members"]:
+            seen[name] = seen.get(name, 0) + 1
+    return [n for n, k in seen.items() if k > 1]
+
+
+def _side(area: dict, areas: pd.DataFrame, countries) -> str:
+    """For a curated area that spans countries the report does not cover, which side it shows
+    ("Mali side only: Douentza, Gao, ..."); "" for a region or an area wholly covered."""
+    rows = areas[areas["area"] == area["name"]]
+    if rows.empty:
+        return ""
+    here = [c for c in dict.fromkeys(rows["country"]) if c in set(countries)]
+    members = ", ".join(area["members"])
+    if len(here) == rows["country"].nunique():
+        return members
+    return f"{' and '.join(here)} side only: {members}"
+
+
+def _area_words(a: dict, side: str = "") -> dict:
     """One area's summary (:func:`.areas.area_trends`) as the strings the template prints."""
 
     def units(rows) -> str:
@@ -205,8 +234,18 @@ def _area_words(a: dict) -> dict:
         "falling": units(a["falling"]),
         "actors": ", ".join(f"{n} {k}" for n, k in a["actors"]),
         "places": ", ".join(f"{n} {k}" for n, k in a["places"]),
+        "side": side,
+        "baseline_event": "" if not a.get("baseline_event") else _event_words(a["baseline_event"], year=True),
+        "deadliest": "; ".join(_event_words(d) for d in a["deadliest"]),
         "civilians": ""
         if civ is None
         else f"{100 * civ:.0f} % of attacks"
         + ("" if a["civilians12"] is None else f" (last 12 months: {100 * a['civilians12']:.0f} %)"),
     }
+
+
+def _event_words(d: dict, year: bool = False) -> str:
+    """ "Sobane-Da, 9 Jun (35 killed, Fulani Ethnic Militia)"; with ``year``, "9 Jun 2019"."""
+    when = f"{d['date'].day} {d['date']:%b}" + (f" {d['date'].year}" if year else "")
+    actor = f", {d['actor']}" if d["actor"] else ""
+    return f"{d['place'] or 'unnamed place'}, {when} ({d['deaths']} killed{actor})"

@@ -139,7 +139,8 @@ def actor_mentions(events: pd.DataFrame, countries: tuple[str, ...] | list[str] 
 
     Names are cut at their first colon ("JNIM: Group for Support of Islam and Muslims" -> "JNIM"),
     lose a trailing "(<one of countries>)", which says nothing inside that country's report, and a
-    trailing years-of-service "(2013-)"; civilians are left out, since they are the targets, not
+    trailing years-of-service "(2013-)"; ACLED's "X and/or Y" (an attack it cannot yet attribute
+    to one of two groups) stays "X or Y", never X alone; civilians are left out, since they are the targets, not
     the actors, of the violence. An actor on both sides of one event counts once.
     """
     sides = [c for c in ("actor1", "actor2") if c in events.columns]
@@ -149,10 +150,7 @@ def actor_mentions(events: pd.DataFrame, countries: tuple[str, ...] | list[str] 
         [events[["event_id", "unit_id", c]].set_axis(["event_id", "unit_id", "actor"], axis=1) for c in sides]
     )
     long = long.dropna(subset=["actor"])
-    long["actor"] = long["actor"].astype(str).str.split(":").str[0].str.strip()
-    long["actor"] = long["actor"].str.replace(_YEARS, "", regex=True)
-    for c in countries:
-        long["actor"] = long["actor"].str.removesuffix(f"({c})").str.strip()
+    long["actor"] = [_short_actor(a, countries) for a in long["actor"].astype(str)]
     long = long[~long["actor"].str.lower().str.startswith("civilians") & (long["actor"] != "")]
     return long.drop_duplicates(["event_id", "actor"])
 
@@ -162,6 +160,17 @@ def top_counts(values: pd.Series, top: int) -> list[tuple[str, int]]:
     counts = values.dropna().astype(str).value_counts()
     order = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return [(k, int(n)) for k, n in order[:top]]
+
+
+def _short_actor(name: str, countries) -> str:
+    """One actor name shortened as :func:`actor_mentions` says ("JNIM or Islamic State (Greater Sahara)")."""
+    parts = []
+    for part in name.split(" and/or "):
+        short = _YEARS.sub("", part.split(":")[0].strip())
+        for c in countries:
+            short = short.removesuffix(f"({c})").strip()
+        parts.append(short)
+    return " or ".join(dict.fromkeys(p for p in parts if p))
 
 
 def recent_actors(

@@ -36,7 +36,7 @@ __all__ = ["render_report"]
 SYNTHETIC_MARK = "synthetic"
 _EVENT_COLUMNS = (
     *("event_id", "date", "source_dataset", "recorded", "unit_id", "event_type", "admin1"),
-    *("actor1", "actor2", "location"),
+    *("actor1", "actor2", "location", "fatalities"),
 )
 
 
@@ -95,9 +95,41 @@ def _drivers(
             r["change"] = {
                 "p_before": float(c["p_before"]),
                 "p_now": float(c["p_now"]),
-                "moves": explain_change_row(text, now, before, definitions, settings.unit_word, index),
+                "moves": explain_change_row(
+                    text, now, before, definitions, settings.unit_word, index, as_of=str(now_p)
+                ),
             }
     return records
+
+
+def _common_lines(records: list[dict]) -> dict:
+    """Lines printed for most of the top units (the rainy season, a country-wide count), taken
+    out of their rows and said once under the table: ten copies of one sentence hide the lines
+    that tell the units apart. A line is common when at least 3 rows and half the rows have it."""
+    n = len(records)
+
+    def common(keys_per_row: list[set]) -> set:
+        counts: dict = {}
+        for keys in keys_per_row:
+            for k in keys:
+                counts[k] = counts.get(k, 0) + 1
+        return {k for k, c in counts.items() if c >= 3 and 2 * c >= n}
+
+    drivers = common([{(d.direction, d.sentence) for d in r["drivers"]} for r in records])
+    moves = common(
+        [
+            {(d.direction, d.sentence, was) for d, was in (r.get("change") or {}).get("moves", [])}
+            for r in records
+        ]
+    )
+    for r in records:
+        r["drivers"] = [d for d in r["drivers"] if (d.direction, d.sentence) not in drivers]
+        if r.get("change"):
+            r["change"]["moves"] = [
+                (d, was) for d, was in r["change"]["moves"] if (d.direction, d.sentence, was) not in moves
+            ]
+            r["change"]["common"] = bool(moves)
+    return {"drivers": sorted(drivers), "moves": sorted(moves)}
 
 
 def render_report(settings: ReportSettings, out: Path) -> str:
@@ -176,6 +208,7 @@ def render_report(settings: ReportSettings, out: Path) -> str:
     silent_units = sorted(u["name"] for u in units if totals.get(u["unit_id"], 0) == 0)
     windows = sorted(run.training_windows.items(), key=lambda kv: int(kv[0]))
 
+    drivers = _drivers(settings, run, scores, panel, out)
     visuals = visual_sections(
         settings,
         registered,
@@ -219,7 +252,8 @@ def render_report(settings: ReportSettings, out: Path) -> str:
         drift=run.drift,
         definitions=sorted(run.feature_definitions.items()),
         feature_sets=run.feature_sets,
-        drivers=_drivers(settings, run, scores, panel, out),
+        drivers=drivers,
+        common=_common_lines(drivers),
         visuals=visuals,
         headline=head,
         front=first_page(settings, run, out, scores, panel, metrics, events, registered, head),

@@ -117,27 +117,34 @@ def trust_sentence(t: dict | None, unit_word: str) -> str:
         return ""
     sk, h = t["skill"], t["horizon"]
     when = (
-        f"{t['months']} months {short_month(t['first'])} to {short_month(t['last'])}, "
+        f"over {t['months']} months, {short_month(t['first'])} to {short_month(t['last'])}, "
         if t.get("months")
         else ""
     )
+    # Brier skill = 1 - Brier / Brier of climatology: +0.079 is a Brier score 7.9 % lower
+    better = "lower (better)" if sk["value"] >= 0 else "higher (worse)"
     text = (
-        f"Trust (backtest, {when}{h} month{'s' if h > 1 else ''} ahead): {t['model']}, the registered model, "
-        f"has a Brier skill over climatology of {_signed(sk['value'])}"
+        f"Trust (backtest {when}forecasts {h} month{'s' if h > 1 else ''} ahead): the registered model, "
+        f"{t['model']}, has a Brier score {100 * abs(sk['value']):.1f} % {better} than each {unit_word}'s "
+        f"own recent rate of attacks (Brier skill over climatology {_signed(sk['value'])}"
     )
     if pd.notna(sk["lo"]) and pd.notna(sk["hi"]):
-        text += f" (95 % interval {_signed(sk['lo'])} to {_signed(sk['hi'])})"
+        text += f", 95 % interval {_signed(sk['lo'])} to {_signed(sk['hi'])}"
+    text += ")."
     hit = t.get("hit")
     if hit:
         ci = f" ({_pct(hit['lo'])} to {_pct(hit['hi'])})" if pd.notna(hit["lo"]) else ""
         text += (
-            f"; hit rate {_pct(hit['value'])}{ci}, the share of the {hit['n']:,} {unit_word}-months with an "
-            f"attack it forecast at P \u2265 {t['cut']:g}"
+            f" Of the {hit['n']:,} {unit_word}-months with an attack, {_pct(hit['value'])}{ci} had been "
+            f"forecast at P \u2265 {t['cut']:g}"
         )
         if t.get("precision") is not None:
-            text += f" ({_pct(t['precision'])} of such forecasts saw an attack)"
+            text += f"; {_pct(t['precision'])} of the forecasts at P \u2265 {t['cut']:g} were followed by an attack"
+        text += "."
     cov = t.get("coverage")
     if cov:
         ci = f" ({_pct(cov['lo'])} to {_pct(cov['hi'])})" if pd.notna(cov["lo"]) else ""
-        text += f"; counts inside the forecast 10-90 % range: {_pct(cov['value'])}{ci}"
-    return text + "."
+        text += (
+            f" Attack counts fell inside the forecast's 10-90 % range {_pct(cov['value'])} of the time{ci}."
+        )
+    return text
