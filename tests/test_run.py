@@ -99,6 +99,15 @@ def test_outputs_follow_the_contract(demo_out):
         assert key in run, key
     assert run["inputs"]["events"]["rows_read"] > 0
     assert all(len(h) == 64 for h in run["data_hashes"].values())
+    # where the time went: by stage, by part of the backtest and by model (worker seconds)
+    assert {"ingest", "features", "backtest", "train", "score", "report", "total"} <= set(
+        run["timings_seconds"]
+    )
+    assert {"models", "metrics", "intensity", "rest"} <= set(run["backtest"]["seconds"])
+    assert set(preds["model"]) - {"logistic_shrunk", "logistic_history_shrunk"} <= set(
+        run["backtest"]["model_seconds"]
+    )
+    assert any(k.startswith("k5:") for k in run["backtest"]["model_seconds"])
 
 
 def test_intensity_targets_are_backtested_registered_scored_and_reported(demo_out):

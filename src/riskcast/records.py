@@ -79,6 +79,11 @@ class BacktestInfo(_Record):
     origins: dict[str, list[str]]
     models: list[str]
     baselines: list[str]
+    #: wall seconds of each part of the stage: models, metrics, ablation, intensity, the rest
+    seconds: dict[str, float] = {}
+    #: seconds each model's fits and forecasts took in their worker, summed over horizons
+    #: (the main target; ablation variants and intensity targets under "ablation:" / "<target>:")
+    model_seconds: dict[str, float] = {}
 
 
 class PromotionInfo(_Record):

@@ -166,6 +166,14 @@ class BacktestSpec(_Frozen):
         -1,
         description="worker processes for the backtest's (horizon, model) tasks; -1 = one per core, 1 = none (results are identical)",
     )
+    # 3: within the refit-at-every-origin intervals for every model on the demo, Mali cercles and
+    # regions, Burkina regions and the Sahel panel, at a third of the time; LightGBM keeps 2 in
+    # models/default.toml (benchmarks/backtest_cadence.py, numbers in benchmarks/README.md)
+    refit_every: int = Field(
+        3,
+        ge=1,
+        description="refit each model at every k-th origin of the backtest and forecast the origins between with the latest fit (1 = refit at every origin; a model set may fix a model's own)",
+    )
     n_boot: int = Field(
         200,
         ge=0,

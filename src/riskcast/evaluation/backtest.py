@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import joblib
@@ -84,8 +85,22 @@ def run_backtest(
     n_jobs: int = 1,
     progress: Callable[[float], None] | None = None,
     target: str = "any",
+    refit_every: int = 1,
+    refit_overrides: dict[str, int] | None = None,
+    timings: dict | None = None,
 ) -> pd.DataFrame:
     """Fit each model at each origin on the rows known then; predict the origin's units.
+
+    ``refit_every`` (origins): fit at the first origin and every k-th after it, and predict the
+    origins in between with the latest fit, as skforecast's ``refit`` and VIEWS's step-ahead
+    models do. A fit made at origin o trained on rows t <= o - h only; the origins after it add
+    their own (newer) feature rows, never targets the fit could not have seen, so nothing
+    leaks: a later origin is forecast by an older model, no more. 1 refits at every origin.
+    A model with ``always_refit`` (the baselines: their fits cost nothing, and the reference of
+    every skill score should not change with the cadence) is refitted at every origin.
+    ``refit_overrides`` gives some models a cadence of their own (``{name: k}``: LightGBM's
+    trees go stale faster than the linear models' coefficients where conflict grows fast).
+    ``timings``, when given, receives the seconds each model took (summed over horizons).
 
     ``target`` names the 0/1 target (``any``: at least one attack; or an intensity target) whose
     ``target_<target>_h<h>`` column is forecast, with its count column for the count heads.
@@ -101,6 +116,9 @@ def run_backtest(
     keys = panel[["unit_id", "unit_name", "country", "month"]]
     twins = shared_fits(models)
     derived = {t for ts in twins.values() for t in ts}  # fitted inside their base's task
+    cadence = {name: (refit_overrides or {}).get(name, refit_every) for name in models}
+    if min(cadence.values(), default=1) < 1:
+        raise ValueError(f"refit_every must be >= 1 origin, not {min(cadence.values())!r}")
     tasks, n_origins = [], {}
     for h in horizons:
         splitter = RollingOriginSplit(h, min_train_months, eval_months, window, sliding_months, eval_start)
@@ -111,25 +129,24 @@ def run_backtest(
             panel[count_column(target, h)].to_numpy(dtype=float),
         )
         tasks += [
-            (h, name, model, folds, targets, {t: models[t] for t in twins.get(name, [])})
+            (h, name, model, folds, targets, {t: models[t] for t in twins.get(name, [])}, cadence[name])
             for name, model in models.items()
             if name not in derived
         ]
     step = {h: n_origins[h] / max(len(models) - len(derived), 1) for h in horizons}
     out = []
     if n_jobs == 1:
-        for task in tasks:
-            out.append(_task(X_all, keys, months, *task))
-            if progress:
-                progress(step[task[0]])
+        results = (_task(X_all, keys, months, *task) for task in tasks)
     else:
-        run = Parallel(n_jobs=n_jobs, return_as="generator")(
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(
             delayed(_task)(X_all, keys, months, *task) for task in tasks
         )
-        for (h, *_), frame in zip(tasks, run):
-            out.append(frame)
-            if progress:
-                progress(step[h])
+    for (h, name, *_), (frame, seconds) in zip(tasks, results):
+        out.append(frame)
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + seconds
+        if progress:
+            progress(step[h])
     preds = pd.concat(out, ignore_index=True)[PREDICTION_COLUMNS]
     return preds.sort_values(["model", "horizon", "origin", "unit_id"], kind="stable").reset_index(drop=True)
 
@@ -156,37 +173,47 @@ def shared_fits(models: dict) -> dict[str, list[str]]:
     return twins
 
 
-def _task(X_all, keys, months, h, name, model, folds, targets, derived=None) -> pd.DataFrame:
-    """One model at one horizon over every fold (and the ``derived`` models built on its fits)."""
+def _task(
+    X_all, keys, months, h, name, model, folds, targets, derived=None, refit_every=1
+) -> tuple[pd.DataFrame, float]:
+    """One model at one horizon over every fold (and the ``derived`` models built on its fits):
+    (predictions, seconds it took in its process)."""
+    start = time.perf_counter()
     y_any, y_cnt = targets
-    out = []
+    tests = [test for _, test in folds]
+    rows = np.concatenate(tests) if tests else np.array([], dtype=int)
+    # the keys of every fold at once: one frame per task, not one per fold
+    frame = keys.iloc[rows].rename(columns={"month": "origin"}).reset_index(drop=True)
+    frame["target_month"] = (frame["origin"].dt.to_period("M") + h).dt.to_timestamp()
+    frame["horizon"] = h
+    frame["y_true"] = y_any[rows]
+    frame["y_count"] = y_cnt[rows]
+    names = [name, *(derived or {})]
+    preds = {n: [] for n in names}
     # Each fit is small (thousands of rows, tens of columns): BLAS threads cost more in
     # start-up and contention than they save (measured 17x slower with 2 threads), so
     # every fit runs single-threaded.
-    est = None
+    est, twin_ests = None, {}
     with threadpool_limits(limits=1):
-        for (
-            train,
-            test,
-        ) in folds:  # in origin order: each fit may follow the previous one (Tuned.search_every)
-            train = train[~np.isnan(y_any[train])]
-            frame = keys.iloc[test].rename(columns={"month": "origin"})
-            frame["target_month"] = frame["origin"] + pd.DateOffset(months=h)
-            frame["horizon"] = h
-            frame["y_true"] = y_any[test]
-            frame["y_count"] = y_cnt[test]
-            frame["model"] = name
-            est = fit_model(
-                model, X_all.iloc[train], y_any[train], y_cnt[train], months[train], h, previous=est
-            )
-            for col, values in predict_frame(est, X_all.iloc[test]).items():
-                frame[col] = values
-            out.append(frame)
-            for twin_name, twin in (derived or {}).items():
-                twin_est = (
-                    clone(twin)
-                    .set_params(horizon=h)
-                    .fit_on(est, X_all.iloc[train], y_any[train], y_cnt[train])
-                )
-                out.append(frame.assign(model=twin_name, **predict_frame(twin_est, X_all.iloc[test])))
-    return pd.concat(out, ignore_index=True)
+        # in origin order: each fit may follow the previous one (Tuned.search_every), and
+        # between refits the latest fit forecasts (refit_every)
+        for i, (train, test) in enumerate(folds):
+            if est is None or i % refit_every == 0 or getattr(model, "always_refit", False):
+                train = train[~np.isnan(y_any[train])]
+                X, y, c = X_all.iloc[train], y_any[train], y_cnt[train]
+                est = fit_model(model, X, y, c, months[train], h, previous=est)
+                twin_ests = {
+                    t: clone(twin).set_params(horizon=h).fit_on(est, X, y, c)
+                    for t, twin in (derived or {}).items()
+                }
+            X_test = X_all.iloc[test]
+            preds[name].append(predict_frame(est, X_test))
+            for t, twin_est in twin_ests.items():
+                preds[t].append(predict_frame(twin_est, X_test))
+    out = []
+    for n in names:
+        block = frame.assign(model=n)
+        for col in ("p", "expected_count", "q10", "q50", "q90"):
+            block[col] = np.concatenate([p[col] for p in preds[n]]) if preds[n] else np.array([], dtype=float)
+        out.append(block)
+    return pd.concat(out, ignore_index=True), time.perf_counter() - start

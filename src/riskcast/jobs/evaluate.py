@@ -57,7 +57,7 @@ def evaluate(cfg: Config, preds: pd.DataFrame) -> dict[str, pd.DataFrame]:
     }
 
 
-def ablation(cfg: Config, panel: pd.DataFrame, progress=None) -> pd.DataFrame:
+def ablation(cfg: Config, panel: pd.DataFrame, progress=None, timings: dict | None = None) -> pd.DataFrame:
     """The ablation model backtested with each feature family dropped in turn, same folds."""
     b = cfg.backtest
     models = stages.models_for(cfg)
@@ -82,12 +82,6 @@ def ablation(cfg: Config, panel: pd.DataFrame, progress=None) -> pd.DataFrame:
         b.horizons,
         reference_model=models["climatology"],
         backtest_kwargs=dict(
-            min_train_months=b.min_train_months,
-            eval_months=b.eval_months,
-            window=b.window,
-            sliding_months=b.sliding_months,
-            eval_start=b.eval_start,
-            n_jobs=b.n_jobs,
-            progress=progress,
+            **stages.backtest_kwargs(cfg), n_jobs=b.n_jobs, progress=progress, timings=timings
         ),
     )

@@ -37,12 +37,19 @@ def target_descriptions(cfg: Config) -> dict[str, str]:
 
 
 def backtest_intensity(
-    cfg: Config, panel: pd.DataFrame, progress: Callable[[int], None] | None = None
+    cfg: Config,
+    panel: pd.DataFrame,
+    progress: Callable[[int], None] | None = None,
+    timings: dict | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(predictions, metrics) of every intensity target, each with a ``target`` column; empty when none."""
+    """(predictions, metrics) of every intensity target, each with a ``target`` column; empty when
+    none. ``timings`` receives "<target>:<model>" -> seconds."""
     preds, metrics = [], []
     for name in stages.intensity_names(cfg):
-        p, _ = stages.backtest(cfg, panel, progress=progress, target=name)
+        seconds: dict = {}
+        p, _ = stages.backtest(cfg, panel, progress=progress, target=name, timings=seconds)
+        if timings is not None:
+            timings.update({f"{name}:{m}": s for m, s in seconds.items()})
         preds.append(p.assign(target=name))
         metrics.append(metrics_with_intervals(cfg, p).assign(target=name))
     if not preds:

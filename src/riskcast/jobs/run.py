@@ -84,18 +84,33 @@ def stage_backtest(
     data_hashes = require_upstream(cfg, out, "features", reread_inputs=panel is None)
     panel = panel_of(out, panel)
     n_folds = stages.n_folds(cfg, panel)
+    seconds, model_seconds, ablation_seconds = {}, {}, {}
+    clock = time.perf_counter()
+
+    def lap(part: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[part] = round(now - clock, 2)
+        clock = now
+
     with Progress(transient=True) as bar:
         task = bar.add_task("backtest folds", total=n_folds)
-        preds, _ = stages.backtest(cfg, panel, progress=lambda n: bar.advance(task, n))
+        preds, _ = stages.backtest(cfg, panel, progress=lambda n: bar.advance(task, n), timings=model_seconds)
+        lap("models")
         tables = evaluate.evaluate(cfg, preds)
+        lap("metrics")
         if cfg.backtest.ablation:
             task = bar.add_task("ablation folds", total=n_folds)
-            tables["ablation"] = evaluate.ablation(cfg, panel, progress=lambda n: bar.advance(task, n))
+            tables["ablation"] = evaluate.ablation(
+                cfg, panel, progress=lambda n: bar.advance(task, n), timings=ablation_seconds
+            )
+            lap("ablation")
         if cfg.target.intensity:
             task = bar.add_task("intensity targets", total=n_folds * len(cfg.target.intensity))
             intensity_preds, intensity_metrics = backtest_intensity(
-                cfg, panel, progress=lambda n: bar.advance(task, n)
+                cfg, panel, progress=lambda n: bar.advance(task, n), timings=model_seconds
             )
+            lap("intensity")
     out_preds = preds.assign(origin=month_str(preds["origin"]), target_month=month_str(preds["target_month"]))
     write_df(out_preds, o.predictions)
     write_df(tables["metrics"], o.metrics)
@@ -123,6 +138,11 @@ def stage_backtest(
             "origins": _origin_span(preds),
             "models": sorted(preds["model"].unique()),
             "baselines": stages.baseline_names(cfg),
+            "seconds": {**seconds, "rest": round(time.perf_counter() - clock, 2)},
+            "model_seconds": {
+                **{k: round(v, 2) for k, v in model_seconds.items()},
+                **{f"ablation:{k}": round(v, 2) for k, v in ablation_seconds.items()},
+            },
         },
         targets=target_descriptions(cfg),
         ablation_model=cfg.backtest.ablation_model if cfg.backtest.ablation else None,

@@ -28,7 +28,7 @@ from riskcast.features.targets import (
 )
 from riskcast.jobs.ingest import Ingested
 from riskcast.models import baselines
-from riskcast.models.spec import load_model_set
+from riskcast.models.spec import load_model_set, refit_overrides
 from riskcast.panel import build_panel, month_range, target_mask, to_month
 from riskcast.regions import Gazetteer
 from riskcast.scale import backend_for
@@ -227,20 +227,31 @@ def n_folds(cfg: Config, panel: pd.DataFrame) -> int:
     )
 
 
-def backtest(
-    cfg: Config, panel: pd.DataFrame, progress: Callable[[int], None] | None = None, target: str = "any"
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rolling-origin backtest of every model of ``target`` (P(any attack) by default); returns (predictions, metrics)."""
+def backtest_kwargs(cfg: Config) -> dict:
+    """The ``run_backtest`` arguments the config sets: the folds and the refit cadence."""
     b = cfg.backtest
-    common = dict(
+    return dict(
         min_train_months=b.min_train_months,
         eval_months=b.eval_months,
         window=b.window,
         sliding_months=b.sliding_months,
         eval_start=b.eval_start,
-        progress=progress,
-        target=target,
+        refit_every=b.refit_every,
+        refit_overrides=refit_overrides(cfg.model.set),
     )
+
+
+def backtest(
+    cfg: Config,
+    panel: pd.DataFrame,
+    progress: Callable[[int], None] | None = None,
+    target: str = "any",
+    timings: dict | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rolling-origin backtest of every model of ``target`` (P(any attack) by default); returns
+    (predictions, metrics). ``timings`` receives each model's seconds."""
+    b = cfg.backtest
+    common = dict(**backtest_kwargs(cfg), progress=progress, target=target, timings=timings)
     preds = backend_for(cfg.compute, b.n_jobs).backtest(
         panel, feature_columns(panel), models_for(cfg, target), b.horizons, **common
     )

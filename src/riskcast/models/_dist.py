@@ -154,7 +154,13 @@ def fit_input(
         ValueError: empty, non-finite or mis-shaped input, or a y that is not 0/1.
     """
     nan = "allow-nan" if allow_nan else True
-    x = validate_data(est, _subset(X, columns), reset=True, dtype=np.float64, ensure_all_finite=nan)
+    sub = _subset(X, columns)
+    x = _plain_floats(sub, allow_nan)
+    if x is None:
+        x = validate_data(est, sub, reset=True, dtype=np.float64, ensure_all_finite=nan)
+    else:  # what validate_data(reset=True) records
+        est.n_features_in_ = x.shape[1]
+        est.feature_names_in_ = np.asarray(sub.columns, dtype=object)
     names = getattr(est, "feature_names_in_", None)
     est.feature_names_ = (
         [str(c) for c in names] if names is not None else [f"x{i}" for i in range(x.shape[1])]
@@ -181,7 +187,36 @@ def predict_input(est, X, columns: Sequence[str] | None = None, allow_nan: bool 
     """Validate a prediction set against what ``est`` was fitted on; the float matrix."""
     check_is_fitted(est, "classes_")
     nan = "allow-nan" if allow_nan else True
-    return validate_data(est, _subset(X, columns), reset=False, dtype=np.float64, ensure_all_finite=nan)
+    sub = _subset(X, columns)
+    names = getattr(est, "feature_names_in_", None)
+    x = _plain_floats(sub, allow_nan)
+    if x is not None and names is not None and list(sub.columns) == list(names):
+        return x
+    return validate_data(est, sub, reset=False, dtype=np.float64, ensure_all_finite=nan)
+
+
+def _plain_floats(X, allow_nan: bool) -> np.ndarray | None:
+    """X as a float64 matrix when scikit-learn's validation could only say yes: a non-empty
+    DataFrame of numeric columns with string names, finite (NaN allowed with ``allow_nan``).
+    None otherwise, and ``validate_data`` then checks it and words any error itself.
+
+    Why: ``validate_data`` inspects a DataFrame column by column, 0.5-1 ms for the 62 feature
+    columns, and a backtest validates about 4,000 times per model; it was 40 % of the tuned
+    logistic's backtest time on the demo. The matrix is the one validate_data returns.
+    """
+    if not isinstance(X, pd.DataFrame) or X.shape[0] == 0 or X.shape[1] == 0:
+        return None
+    if not all(isinstance(c, str) for c in X.columns):
+        return None
+    numpy_numbers = (
+        isinstance(t, np.dtype) and (pd.api.types.is_float_dtype(t) or pd.api.types.is_integer_dtype(t))
+        for t in X.dtypes
+    )
+    if not all(numpy_numbers):  # extension dtypes (nullable Int64 ...) are validate_data's to convert
+        return None
+    x = X.to_numpy(dtype=np.float64, copy=True)
+    bad = np.isinf(x).any() if allow_nan else not np.isfinite(x).all()
+    return None if bad else x
 
 
 def column(X, x: np.ndarray, name) -> np.ndarray:

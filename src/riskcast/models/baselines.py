@@ -30,15 +30,30 @@ class _Baseline(NBCountMixin, ClassifierMixin, BaseEstimator):
     """Shared plumbing. Subclasses define ``_learn``, ``_p``, ``_mu`` and ``_contrib`` on validated input."""
 
     _allow_nan = True
+    #: the backtest refits a baseline at every origin whatever its refit cadence: a fit costs
+    #: next to nothing, and the reference every skill is measured against stays the same
+    always_refit = True
+
+    def _columns(self) -> list[str]:
+        """The columns the baseline reads (named by its ``*column`` parameters)."""
+        return [v for k, v in self.get_params(deep=False).items() if k.endswith("column")]
+
+    def _own(self, X):
+        """Only the columns the baseline reads, of a DataFrame X: validating the other 60-odd
+        feature columns was two thirds of a baseline's backtest time (sklearn's per-column
+        dtype checks, measured: 2.3 of 4.2 s for two baselines over the demo's folds)."""
+        return X[self._columns()] if isinstance(X, pd.DataFrame) else X
 
     def fit(self, X: pd.DataFrame, y=None, y_count=None, months=None):
         """Learn the baseline's rate(s) from ``y`` and its NB size from ``y_count``; ``months`` is unused."""
+        X = self._own(X)
         x, y = fit_input(self, X, y, allow_nan=True)
         self._learn(X, x, y)
         self.nb_size_ = SIZE_MAX if y_count is None else fit_nb_size(y_count, self._mu(X, x))
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        X = self._own(X)
         p = self._p(X, predict_input(self, X, allow_nan=True))
         return np.column_stack([1 - p, p])
 
@@ -46,10 +61,12 @@ class _Baseline(NBCountMixin, ClassifierMixin, BaseEstimator):
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(float)
 
     def predict_count(self, X: pd.DataFrame) -> np.ndarray:
+        X = self._own(X)
         return self._mu(X, predict_input(self, X, allow_nan=True))
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Log-odds of P(any) split into the one column the baseline reads and a bias."""
+        X = self._own(X)
         x = predict_input(self, X, allow_nan=True)
         name, value, bias = self._contrib(X, x)
         return pd.DataFrame({str(name): value, "bias": bias}, index=index_of(X))

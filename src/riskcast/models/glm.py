@@ -34,6 +34,19 @@ __all__ = ["CountGLM"]
 _ETA_MAX = 15.0
 
 
+class _RidgeGLM(sm.GLM):
+    """statsmodels' GLM without the design's rank: ``GLM.initialize`` computes it by SVD at every
+    construction, only to set degrees of freedom, which a ridge fit never reads. A CountGLM
+    builds three GLMs on one design per fit (Poisson, then the NB profile), and those SVDs were
+    36 % of its time (83 of 228 ms, Burkina provinces, 40 columns); the coefficients are the
+    same to the bit. The degrees of freedom here assume full column rank."""
+
+    def initialize(self):
+        self.df_model = self.exog.shape[1] - 1
+        self.wnobs = self.exog.shape[0]
+        self.df_resid = self.wnobs - self.df_model - 1
+
+
 class CountGLM(NBCountMixin, ClassifierMixin, BaseEstimator):
     """Ridge-penalised Poisson or negative-binomial GLM with a log link.
 
@@ -129,7 +142,7 @@ class CountGLM(NBCountMixin, ClassifierMixin, BaseEstimator):
         start[0] = np.log(max(count.mean(), 1e-6))
 
         def ridge(family) -> np.ndarray:
-            model = sm.GLM(count, exog, family=family)
+            model = _RidgeGLM(count, exog, family=family)
             res = model.fit_regularized(alpha=pen, L1_wt=0.0, start_params=start, opt_method="bfgs")
             return np.asarray(res.params, dtype=float)
 

@@ -40,13 +40,23 @@ from sklearn.base import BaseEstimator, clone
 from riskcast.errors import ConfigError
 from riskcast.paths import project_file
 
-__all__ = ["registry", "load_model_set", "resolve_model_set_path", "describe_models", "REFERENCE_MODEL"]
+__all__ = [
+    "registry",
+    "load_model_set",
+    "resolve_model_set_path",
+    "refit_overrides",
+    "describe_models",
+    "REFERENCE_MODEL",
+]
 
 #: The model every set must contain: skill scores are relative to it.
 REFERENCE_MODEL = "climatology"
 _MODULES = ("baselines", "linear", "glm", "gbm", "calibration", "ensemble", "tuning", "shrinkage")
 _TOP_KEYS = {"name", "description", "models"}
-_MODEL_KEYS = {"name", "model", "description", "features", "params", "members", "base", "part_only"}
+_MODEL_KEYS = {
+    *("name", "model", "description", "features", "params", "members", "base", "part_only"),
+    "refit_every",
+}
 # Parameters a set file may not give in ``params``: the run, the backtest or another key sets them.
 _RESERVED = {
     "columns": 'use features = "<list name>"',
@@ -289,6 +299,30 @@ def load_model_set(
             key="models",
         )
     return built
+
+
+def refit_overrides(name_or_path: str | Path) -> dict[str, int]:
+    """Models of a set that fix their own backtest refit cadence (``refit_every = k`` in their
+    table, origins between refits), overriding ``backtest.refit_every``: ``{name: k}``.
+
+    Raises:
+        ConfigError: a cadence that is not a whole number >= 1, naming the file and the key.
+    """
+    path = resolve_model_set_path(name_or_path)
+    tables = tomllib.loads(path.read_text(encoding="utf-8")).get("models") or []
+    out = {}
+    for i, table in enumerate(tables):
+        if "refit_every" not in table:
+            continue
+        k = table["refit_every"]
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ConfigError(
+                f"refit_every must be a whole number of origins >= 1, not {k!r}",
+                file=str(path),
+                key=f"models[{i}].refit_every",
+            )
+        out[table.get("name")] = k
+    return out
 
 
 def describe_models() -> list[dict]:

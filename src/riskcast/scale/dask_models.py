@@ -56,11 +56,11 @@ def _dask_fit(kind: str, client, X, y, params: dict, seed: int):
     """Fit ``lightgbm.dask.DaskLGBM<kind>`` and return its local scikit-learn twin."""
     cls = {"classifier": DaskLGBMClassifier, "regressor": DaskLGBMRegressor}[kind]
     kw = {
-        "force_row_wise": True,
+        "force_col_wise": True,
         "verbose": -1,
         **{k: v for k, v in params.items() if k not in _THREAD_PARAMS},
     }
-    # Deterministic mode with row-wise histograms, as LGBMHurdle fits locally.
+    # Deterministic mode with column-wise histograms, as LGBMHurdle fits locally.
     kw.update(random_state=seed, deterministic=True)
     with warnings.catch_warnings():
         # get_params() always holds n_jobs (None), so lightgbm.dask warns on every fit.
@@ -113,7 +113,7 @@ def fit_lgbm_dask(
             first when they are costly to compute (partition sizes are read before training).
         y: the 0/1 target.
         params: LightGBM parameters (``n_estimators``, ``num_leaves``, ...). Thread counts are
-            dropped (each worker uses its threads); ``force_row_wise=True`` and ``verbose=-1``
+            dropped (each worker uses its threads); ``force_col_wise=True`` and ``verbose=-1``
             are defaults; ``deterministic=True`` and ``random_state=seed`` are always set.
         seed: the random state.
         one_machine: train on one worker, rows in partition order: the model is then the
