@@ -53,16 +53,6 @@ def month_resamples(n_months: int, n_boot: int, seed: int, horizon: int) -> np.n
     return counts
 
 
-def _percentiles(samples: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lower and upper percentile per column, ignoring undefined resamples; and their count."""
-    a = (1 - level) / 2 * 100
-    undefined = np.isnan(samples).sum(axis=0)
-    with warnings.catch_warnings():  # an all-undefined column is reported by its note, not a warning
-        warnings.simplefilter("ignore", RuntimeWarning)
-        lo, hi = np.nanpercentile(samples, [a, 100 - a], axis=0)
-    return lo, hi, undefined
-
-
 def _rank_resamples(
     y: np.ndarray, p: np.ndarray, counts: np.ndarray, month: np.ndarray
 ) -> dict[str, np.ndarray]:
@@ -77,30 +67,48 @@ def _rank_resamples(
 
 def _resampled(
     df: pd.DataFrame, keys: list[str], metrics: list[str], n_boot: int, seed: int
-) -> dict[tuple, pd.DataFrame]:
-    """Per group: a DataFrame (n_boot x metrics) of resampled values."""
-    out: dict[tuple, pd.DataFrame] = {}
+) -> tuple[list[tuple], list[str], np.ndarray]:
+    """Every group's resampled values at once: (group keys, metric names, array of shape
+    groups x n_boot x metrics).
+
+    One pass per horizon: the per-month term sums of all groups form one (groups x months x
+    terms) array, and one batched matrix product with the resample counts gives every
+    resample's sums (the same product per group as before, so the same numbers to the bit).
+    Built group by group in pandas, the 2,600 groups of a per-unit table of Mali's cercles took
+    9.5 s; AUROC and AUPR still go group by group (:func:`_rank_resamples`).
+    """
     additive = [m for m in metrics if m not in RANK_METRICS]
     rank = [m for m in metrics if m in RANK_METRICS]
+    names = [*additive, *rank]
+    out_keys: list[tuple] = []
+    blocks: list[np.ndarray] = []
     for h, dh in df.groupby("horizon", sort=True):
         months = pd.Index(sorted(dh["origin"].unique()))
         counts = month_resamples(len(months), n_boot, seed, h)
         month_pos = months.get_indexer(dh["origin"])
-        dh = dh.assign(_month=month_pos)
-        per_month = dh.groupby([*keys, "_month"], sort=True)[list(TERMS)].sum()
-        for key, g in dh.groupby(keys, sort=True):
-            key = key if isinstance(key, tuple) else (key,)
-            s = per_month.loc[key].reindex(range(len(months)), fill_value=0.0)
-            vals = additive_values(pd.DataFrame(counts @ s.to_numpy(), columns=s.columns))[additive]
-            if rank:
-                r = pd.DataFrame(
-                    _rank_resamples(
-                        g["y_true"].to_numpy(float), g["p"].to_numpy(float), counts, g["_month"].to_numpy()
-                    )
-                )
-                vals = pd.concat([vals, r[rank]], axis=1)
-            out[key] = vals
-    return out
+        group = dh.groupby(keys, sort=True).ngroup().to_numpy()
+        n_groups = int(group.max()) + 1 if len(group) else 0
+        # pandas' grouped sums (compensated), as the tables' point values use
+        per_month = dh.groupby([group, month_pos], sort=True)[list(TERMS)].sum()
+        g_idx, m_idx = (per_month.index.get_level_values(i).to_numpy() for i in (0, 1))
+        sums = np.zeros((n_groups, len(months), len(TERMS)))
+        sums[g_idx, m_idx] = per_month.to_numpy(dtype=float)
+        boot = np.matmul(counts[None, :, :], sums)  # groups x n_boot x terms
+        stacked = pd.DataFrame(boot.reshape(-1, len(TERMS)), columns=list(TERMS))
+        values = additive_values(stacked)[additive].to_numpy(dtype=float).reshape(n_groups, n_boot, -1)
+        if rank:
+            y, p = dh["y_true"].to_numpy(float), dh["p"].to_numpy(float)
+            ranked = np.empty((n_groups, n_boot, len(rank)))
+            for g in range(n_groups):
+                rows = group == g
+                r = _rank_resamples(y[rows], p[rows], counts, month_pos[rows])
+                ranked[g] = np.column_stack([r[m] for m in rank])
+            values = np.concatenate([values, ranked], axis=2)
+        order = dh.assign(_g=group).drop_duplicates("_g").sort_values("_g")
+        out_keys += [tuple(row) for row in order[keys].itertuples(index=False, name=None)]
+        blocks.append(values)
+    array = np.concatenate(blocks, axis=0) if blocks else np.empty((0, n_boot, len(names)))
+    return out_keys, names, array
 
 
 def _check(by: Sequence[str], n_boot: int, level: float) -> list[str]:
@@ -114,17 +122,23 @@ def _check(by: Sequence[str], n_boot: int, level: float) -> list[str]:
 
 
 def _attach(
-    point: pd.DataFrame, samples: dict[tuple, pd.DataFrame], keys: list[str], level: float
+    point: pd.DataFrame, samples: tuple[list[tuple], list[str], np.ndarray], keys: list[str], level: float
 ) -> pd.DataFrame:
     """Add ci_low / ci_high to the long point table, from the resampled values of each group."""
-    rows = []
-    for key, vals in samples.items():
-        lo, hi, undefined = _percentiles(vals.to_numpy(dtype=float), level)
-        for j, metric in enumerate(vals.columns):
-            rows.append((*key, metric, lo[j], hi[j], int(undefined[j])))
-    ci = pd.DataFrame(rows, columns=[*keys, "metric", "ci_low", "ci_high", "_undefined"])
+    group_keys, names, array = samples
+    n_groups, n_boot = array.shape[0], array.shape[1]
+    a = (1 - level) / 2 * 100
+    undefined = np.isnan(array).sum(axis=1)  # groups x metrics
+    with warnings.catch_warnings():  # an all-undefined column is reported by its note, not a warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = np.nanpercentile(array, [a, 100 - a], axis=1) if n_groups else (undefined, undefined)
+    ci = pd.DataFrame([k for k in group_keys for _ in names], columns=keys).assign(
+        metric=np.tile(names, n_groups),
+        ci_low=np.asarray(lo, dtype=float).ravel(),
+        ci_high=np.asarray(hi, dtype=float).ravel(),
+        _undefined=np.asarray(undefined).ravel().astype(int),
+    )
     out = point.merge(ci, on=[*keys, "metric"], how="left")
-    n_boot = len(next(iter(samples.values()))) if samples else 0
     bad = out["value"].isna()
     out.loc[bad, ["ci_low", "ci_high"]] = np.nan  # no interval around an undefined point estimate
     some = ~bad & (out["_undefined"] > 0)
@@ -184,8 +198,8 @@ def paired_brier_difference(
     point["note"] = np.where(
         point["value"].isna(), f"undefined: {reference} has no forecast for some of these rows", ""
     )
-    samples = _resampled(df, keys, ["brier_minus_reference"], n_boot, seed)
-    samples = {k: v.rename(columns={"brier_minus_reference": name}) for k, v in samples.items()}
+    group_keys, _, array = _resampled(df, keys, ["brier_minus_reference"], n_boot, seed)
+    samples = (group_keys, [name], array)
     if "horizon" in point:
         point["horizon"] = point["horizon"].astype(int)
     return _attach(point[[*keys, "metric", "value", "n", "note"]], samples, keys, level).reset_index(

@@ -67,9 +67,19 @@ def fit_nb_size(y_count, mu, method: str = "ml") -> float:
     if method != "ml":
         raise ValueError(f"method must be 'ml' or 'moments', not {method!r}")
 
+    # scipy.stats.nbinom.logpmf's own formula (scipy 1.17 nbinom_gen._logpmf), term for term,
+    # without the distribution machinery around it: the same sums to the bit, in a third of
+    # the time (that machinery was half of a baseline's backtest). y are whole counts >= 0
+    # (_clean), so its support and argument checks have nothing to catch.
+    log_y_fact = special.gammaln(y + 1)
+
     def nll(log_r: float) -> float:
         r = np.exp(log_r)
-        return -float(np.sum(stats.nbinom.logpmf(y, r, r / (r + m))))
+        p = r / (r + m)
+        logpmf = (
+            special.gammaln(r + y) - log_y_fact - special.gammaln(r) + r * np.log(p) + special.xlog1py(y, -p)
+        )
+        return -float(np.sum(logpmf))
 
     res = optimize.minimize_scalar(nll, bounds=(np.log(SIZE_MIN), np.log(SIZE_MAX)), method="bounded")
     return float(np.clip(np.exp(res.x), SIZE_MIN, SIZE_MAX))
