@@ -35,13 +35,13 @@ from skill import CONFIGS, ROOT, SHARED  # noqa: E402
 DEFAULT_PANELS = ("demo", "mali_admin2", "burkina_admin2", "sahel_admin2")
 
 
-def feature_panel(key: str, out_root: Path) -> tuple[object, pd.DataFrame] | None:
+def feature_panel(key: str, out_root: Path, sets: list[str] = ()) -> tuple[object, pd.DataFrame] | None:
     """(config, feature panel) of one skill-card config, built once into ``out_root/key``."""
     path, _, needs_shared = CONFIGS[key]
     if needs_shared and not SHARED.is_dir():
         print(f"{key}: skipped: {SHARED} is absent (the real data are not redistributed)")
         return None
-    cfg = load_config(ROOT / path, [])
+    cfg = load_config(ROOT / path, list(sets))
     out = out_root / key
     out.mkdir(parents=True, exist_ok=True)
     panel = stage_features(cfg, out, stage_ingest(cfg, out))
@@ -61,9 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", default=list(DEFAULT_PANELS), choices=sorted(CONFIGS))
     ap.add_argument("--k", nargs="*", type=int, default=[1, 3, 6], help="cadences (origins between refits)")
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "bench_cadence")
+    ap.add_argument("--set", dest="sets", action="append", default=[], help="config override key=value")
     args = ap.parse_args(argv)
     for key in args.only:
-        built = feature_panel(key, args.out)
+        built = feature_panel(key, args.out, args.sets)
         if built is None:
             continue
         cfg, panel = built

@@ -1,6 +1,6 @@
 #!/usr/bin/env python
-"""Run every riskcast benchmark (``make bench``): the feature library (features_bench.py) and batch
-scoring (scoring_bench.py).
+"""Run every riskcast benchmark (``make bench``): the feature library (features_bench.py), batch
+scoring (scoring_bench.py) and the main job and Mali cercles run by stage (main_job.py).
 
 Arguments are passed on to each benchmark, e.g. ``python benchmarks/run_all.py --only grid``.
 Benchmarks print numbers; they are not tests and never fail on a slow machine (a benchmark
@@ -15,9 +15,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import features_bench  # noqa: E402
+import main_job  # noqa: E402
 import scoring_bench  # noqa: E402
 
-BENCHMARKS = [("feature library", features_bench.main), ("batch scoring", scoring_bench.main)]
+BENCHMARKS = [
+    ("feature library", features_bench.main),
+    ("batch scoring", scoring_bench.main),
+    ("main job and Mali cercles, by stage", main_job.main),
+]
 
 
 def main(argv: list[str] | None = None) -> int:
