@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Run every riskcast benchmark (``make bench``): the feature library (features_bench.py), batch
-scoring (scoring_bench.py) and the main job and Mali cercles run by stage (main_job.py).
+scoring (scoring_bench.py), the main job and Mali cercles run by stage (main_job.py) and the side by
+side with the VIEWS transformation library (views_bench.py).
 
 Arguments are passed on to each benchmark, e.g. ``python benchmarks/run_all.py --only grid``.
 Benchmarks print numbers; they are not tests and never fail on a slow machine (a benchmark
@@ -17,11 +18,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import features_bench  # noqa: E402
 import main_job  # noqa: E402
 import scoring_bench  # noqa: E402
+import views_bench  # noqa: E402
 
 BENCHMARKS = [
     ("feature library", features_bench.main),
     ("batch scoring", scoring_bench.main),
     ("main job and Mali cercles, by stage", main_job.main),
+    ("side by side with the VIEWS transformation library", views_bench.main),
 ]
 
 
