@@ -15,10 +15,16 @@ a Series indexed by (month_id, priogrid_gid):
     time since         TimeSince(cap=months)      views_2.time_since(s)
     decay, half-life   Decay(12)                  views_2.decay(views_2.time_since(s), 12)
     spatial lag        SpatialLag() (queen)       splag4d.get_splag4d(df)  (3 x 3 kernel, centre 0)
+    change k=1         Change(1)                  views_2.delta(s, 1)
+    rolling mean 12    Rolling(12, stat="mean")   views_2.moving_average(s, 12)
+    rolling max 12     Rolling(12, stat="max")    views_2.rollmax(s, 12)
+    onset, 12 quiet    Onset(12)                  views_2.onset(s, 12)
+    indicator >= 1     Indicator(1)               views_2.greater_or_equal(s, 1)
 
 riskcast's spatial lag includes building the neighbour matrix from the units table
 (``Gazetteer(units).neighbour_matrix()``), as VIEWS's builds its grid from the cell ids on every call.
-"Four together" = lag, rolling sum, decay and spatial lag in one call each side. Each case runs
+"Four together" = lag, rolling sum, decay and spatial lag in one call each side (the five rows after it
+were added later and run after it, so the first six run as before). Each case runs
 riskcast, VIEWS, riskcast, VIEWS ... (``--repeats`` times each) in this one process; the table gives
 the medians and VIEWS / riskcast. The values are compared where the definitions agree, after aligning
 the edges where they do not; every difference is printed.
@@ -44,7 +50,18 @@ import pandas as pd
 import scipy
 import synthetic  # benchmarks/ is sys.path[0] when this file is run as a script
 
-from riskcast.features import Decay, FeatureContext, Lag, Rolling, SpatialLag, TimeSince, compute_features
+from riskcast.features import (
+    Change,
+    Decay,
+    FeatureContext,
+    Indicator,
+    Lag,
+    Onset,
+    Rolling,
+    SpatialLag,
+    TimeSince,
+    compute_features,
+)
 from riskcast.panel import month_range
 from riskcast.regions import Gazetteer
 
@@ -94,6 +111,8 @@ def riskcast_case(features, units, months, x, spatial: bool):
 def grid_of(values, index: pd.MultiIndex, n_u: int, n_m: int) -> np.ndarray:
     """A VIEWS result (month_id, priogrid_gid) as a units x months array (NaN where it has no row)."""
     s = values.iloc[:, 0] if isinstance(values, pd.DataFrame) else values
+    if s.index.nlevels == 3:  # rollmax's groupby.apply puts the group key in front (pandas >= 2)
+        s = s.droplevel(0)
     s = s if s.index.equals(index) else s.reindex(index)
     return s.to_numpy(dtype=float).reshape(n_m, n_u).T
 
@@ -107,17 +126,29 @@ def _diff(a: np.ndarray, b: np.ndarray) -> str:
 def check(kind: str, r: np.ndarray, v: np.ndarray, x: np.ndarray, cap: int) -> tuple[bool, str]:
     """(equal where the definitions agree, what was compared), riskcast ``r`` against VIEWS ``v``."""
     n_m = x.shape[1]
-    if kind in ("rolling sum", "spatial lag"):
+    if kind in ("rolling sum", "spatial lag", "rolling max", "indicator"):
         ok = np.allclose(r, v)
         return ok, "equal on every value" if ok else _diff(r, v)
-    if kind == "lag":
-        edge = np.isnan(v[:, 0]).all() and (r[:, 0] == 0).all()
+    if kind in ("lag", "change"):
+        first = "0" if kind == "lag" else "the month's count"  # x(1) - 0 for the change
+        edge = np.isnan(v[:, 0]).all() and (r[:, 0] == (0 if kind == "lag" else x[:, 0])).all()
         ok = edge and np.allclose(r[:, 1:], v[:, 1:])
         text = "equal from month 2" if ok else _diff(r[:, 1:], v[:, 1:])
         return ok, text + (
-            "; month 1: VIEWS NaN (no earlier month), riskcast 0 (months before the panel count as 0)"
+            f"; month 1: VIEWS NaN (no earlier month), riskcast {first} (months before the panel count as 0)"
             if edge
-            else "; month 1 NOT as documented (VIEWS NaN / riskcast 0)"
+            else f"; month 1 NOT as documented (VIEWS NaN / riskcast {first})"
+        )
+    if kind == "rolling mean":  # VIEWS's min_periods=0 averages the months available, riskcast / window
+        w = WINDOW - 1
+        ok_late = np.allclose(r[:, w:], v[:, w:])
+        ok_edge = np.allclose(v[:, :w] * np.arange(1, WINDOW), r[:, :w] * WINDOW)
+        text = "equal from month 12" if ok_late else _diff(r[:, w:], v[:, w:])
+        return ok_late and ok_edge, text + (
+            "; months 1-11: VIEWS = sum / months available, riskcast = sum / 12 (months before the panel "
+            "count as 0), checked as VIEWS x t = riskcast x 12"
+            if ok_edge
+            else "; months 1-11 NOT as documented (VIEWS x t = riskcast x 12)"
         )
     # time since / decay: VIEWS computes time_since on tlag(s, 1), so its month t is riskcast's t-1, and
     # it has no month 1; a cell with no event yet counts the months since the start of the panel.
@@ -154,7 +185,7 @@ def compare(name, features, out_rc, out_vw, index, x, single: dict) -> tuple[boo
     """Check one case's first outputs; ``single`` keeps each single transform's arrays for "four together"."""
     n_u, n_m = x.shape
     r = {f.name: out_rc[f.name].to_numpy().reshape(n_u, n_m) for f in features}
-    if name != "four together":
+    if name != "four together":  # every other case is one transform
         rr, vv = r[features[0].name], grid_of(out_vw, index, n_u, n_m)
         single[name] = (rr, vv, *check(name, rr, vv, x, n_m))
         return single[name][2:]
@@ -205,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     lag, roll = Lag(1), Rolling(WINDOW)
     since, dec, splag = TimeSince(cap=n_m), Decay(HALFLIFE), SpatialLag()
+    chg, mean, top = Change(1), Rolling(WINDOW, stat="mean"), Rolling(WINDOW, stat="max")
+    ons, ind = Onset(WINDOW), Indicator(1)
     cases = [  # (name, riskcast features, VIEWS call)
         ("lag", [lag], lambda: views_2.tlag(s, 1)),
         ("rolling sum", [roll], lambda: views_2.moving_sum(s, WINDOW)),
@@ -221,6 +254,11 @@ def main(argv: list[str] | None = None) -> int:
                 splag4d.get_splag4d(df),
             ),
         ),
+        ("change", [chg], lambda: views_2.delta(s, 1)),
+        ("rolling mean", [mean], lambda: views_2.moving_average(s, WINDOW)),
+        ("rolling max", [top], lambda: views_2.rollmax(s, WINDOW)),
+        ("onset", [ons], lambda: views_2.onset(s, WINDOW)),
+        ("indicator", [ind], lambda: views_2.greater_or_equal(s, 1)),
     ]
     labels = {
         "lag": "lag (k = 1)",
@@ -229,6 +267,11 @@ def main(argv: list[str] | None = None) -> int:
         "decay": f"decay of time since (half-life {HALFLIFE:g})",
         "spatial lag": "spatial lag (queen, order 1)",
         "four together": "four together (lag, rolling, decay, spatial)",
+        "change": "change (k = 1)",
+        "rolling mean": f"rolling mean ({WINDOW} months)",
+        "rolling max": f"rolling max ({WINDOW} months)",
+        "onset": f"onset ({WINDOW} quiet months)",
+        "indicator": "indicator (>= 1 event)",
     }
     rows, notes, single = [], [], {}
     for name, features, views_call in cases:
@@ -239,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
             rc_s.append(t_rc)
             try:
                 t_vw, out_vw = timed(views_call)
-            except Exception as exc:  # e.g. get_splag4d on a block whose side is a power of two
+            except Exception as exc:  # get_splag4d on a block whose side is a power of two; onset
                 failed = f"VIEWS raised {type(exc).__name__}: {exc}"
                 break
             vw_s.append(t_vw)
@@ -268,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---:|---:|---:|---|")
     for label, a, b, ratio, ok, _ in rows:
         numbers = "equal" if ok else "VIEWS failed" if math.isnan(b) else "DIFFER"
-        print(f"| {label} | {a:.4f} | {b:.4f} | {ratio:,.0f}x | {numbers} |")
+        vw, rt = ("-", "-") if math.isnan(b) else (f"{b:.4f}", f"{ratio:,.0f}x")
+        print(f"| {label} | {a:.4f} | {vw} | {rt} | {numbers} |")
     print("\nnumbers:\n" + "\n".join(notes))
     print(
         f"- riskcast's spatial lag includes Gazetteer(units).neighbour_matrix(), about {t_nb:.3f} s of it; "
