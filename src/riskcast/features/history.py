@@ -9,11 +9,17 @@ feature's count (:meth:`~riskcast.features.base.Feature.counts`).
 
 from __future__ import annotations
 
-import numpy as np
-
 from riskcast.features.base import PLAIN, ExplainContext, Feature, FeatureError
 from riskcast.features.events import AllEvents, Events, Fatalities
-from riskcast.features.kernels import lag, months_since, positive, rolling_max, rolling_sum, whole
+from riskcast.features.kernels import (
+    decay_since,
+    lag,
+    months_since,
+    positive,
+    rolling_max,
+    rolling_sum,
+    whole,
+)
 from riskcast.features.words import Count, count, halving, num, plural, since_decay
 
 __all__ = [
@@ -210,10 +216,7 @@ class Decay(_Transform):
         return text + self.national_note(context)
 
     def compute(self, ctx):
-        hit = ctx.get(self.of) > 0
-        never = ~np.maximum.accumulate(hit, axis=1)
-        since = months_since(hit, cap=hit.shape[1] + 1)
-        return np.where(never, 0.0, np.exp2(-since / self.halflife))
+        return decay_since(ctx.get(self.of) > 0, self.halflife)
 
 
 class Onset(_Transform):
