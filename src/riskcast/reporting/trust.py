@@ -111,6 +111,11 @@ def _pct(v: float) -> str:
     return f"{100 * v:.0f} %"
 
 
+def _pct_interval(d: dict) -> str:
+    """ " (69 % to 78 %)" from a share's ``lo``/``hi``; "" without an interval."""
+    return f" ({_pct(d['lo'])} to {_pct(d['hi'])})" if pd.notna(d["lo"]) else ""
+
+
 def trust_sentence(t: dict | None, unit_word: str) -> str:
     """The trust line in words, from :func:`trust_line`'s numbers ("" when there are none)."""
     if not t or not t.get("skill"):
@@ -133,9 +138,8 @@ def trust_sentence(t: dict | None, unit_word: str) -> str:
     text += ")."
     hit = t.get("hit")
     if hit:
-        ci = f" ({_pct(hit['lo'])} to {_pct(hit['hi'])})" if pd.notna(hit["lo"]) else ""
         text += (
-            f" Of the {hit['n']:,} {unit_word}-months with an attack, {_pct(hit['value'])}{ci} had been "
+            f" Of the {hit['n']:,} {unit_word}-months with an attack, {_pct(hit['value'])}{_pct_interval(hit)} had been "
             f"forecast at P \u2265 {t['cut']:g}"
         )
         if t.get("precision") is not None:
@@ -143,8 +147,8 @@ def trust_sentence(t: dict | None, unit_word: str) -> str:
         text += "."
     cov = t.get("coverage")
     if cov:
-        ci = f" ({_pct(cov['lo'])} to {_pct(cov['hi'])})" if pd.notna(cov["lo"]) else ""
         text += (
-            f" Attack counts fell inside the forecast's 10-90 % range {_pct(cov['value'])} of the time{ci}."
+            f" Attack counts fell inside the forecast's 10-90 % range {_pct(cov['value'])} of the time"
+            f"{_pct_interval(cov)}."
         )
     return text
