@@ -26,7 +26,10 @@ riskcast's spatial lag includes building the neighbour matrix from the units tab
 "Four together" = lag, rolling sum, decay and spatial lag in one call each side (the five rows after it
 were added later and run after it, so the first six run as before). Each case runs
 riskcast, VIEWS, riskcast, VIEWS ... (``--repeats`` times each) in this one process; the table gives
-the medians and VIEWS / riskcast. The values are compared where the definitions agree, after aligning
+the medians of wall time and VIEWS / riskcast (the ratio the targets read), and the same ratio of the
+medians of CPU time (``time.process_time``): on a machine shared with other jobs a run of a few
+milliseconds that loses its core once doubles its wall time, so the CPU ratio shows how much of a
+low wall ratio is the machine. The values are compared where the definitions agree, after aligning
 the edges where they do not; every difference is printed.
 
 The VIEWS library (CC BY-NC 4.0) is vendored for benchmarks only in ../shared/vendor; it is imported
@@ -202,10 +205,13 @@ def compare(name, features, out_rc, out_vw, index, x, single: dict) -> tuple[boo
 
 
 def timed(fn):
+    """(wall seconds, CPU seconds of this process, result). Wall is what the table ranks; on a
+    machine other jobs share, the CPU seconds say how much of it was each library's own work
+    (a run of a few milliseconds that loses the core once doubles its wall time)."""
     gc.collect()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = fn()
-    return time.perf_counter() - t0, out
+    return time.perf_counter() - t0, time.process_time() - c0, out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -276,16 +282,18 @@ def main(argv: list[str] | None = None) -> int:
     rows, notes, single = [], [], {}
     for name, features, views_call in cases:
         rc_call = riskcast_case(features, units, months, x, spatial=any(f is splag for f in features))
-        rc_s, vw_s, first, failed = [], [], None, None
+        rc_s, vw_s, rc_cpu, vw_cpu, first, failed = [], [], [], [], None, None
         for rep in range(args.repeats):
-            t_rc, out_rc = timed(rc_call)
+            t_rc, c_rc, out_rc = timed(rc_call)
             rc_s.append(t_rc)
+            rc_cpu.append(c_rc)
             try:
-                t_vw, out_vw = timed(views_call)
+                t_vw, c_vw, out_vw = timed(views_call)
             except Exception as exc:  # get_splag4d on a block whose side is a power of two; onset
                 failed = f"VIEWS raised {type(exc).__name__}: {exc}"
                 break
             vw_s.append(t_vw)
+            vw_cpu.append(c_vw)
             if rep == 0:
                 first = (out_rc, out_vw)
             del out_rc, out_vw
@@ -295,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
             ok, text = compare(name, features, *first, s.index, x, single)
             med_vw = statistics.median(vw_s)
         med_rc = statistics.median(rc_s)
-        rows.append((labels[name], med_rc, med_vw, med_vw / med_rc, ok, name))
+        cpu = statistics.median(vw_cpu) / statistics.median(rc_cpu) if vw_cpu else math.nan
+        rows.append((labels[name], med_rc, med_vw, med_vw / med_rc, ok, name, cpu))
         lo, hi = min(vw_s, default=math.nan), max(vw_s, default=math.nan)
         spread = f"riskcast {min(rc_s):.4f}-{max(rc_s):.4f} s, VIEWS {lo:.4f}-{hi:.4f} s"
         notes.append(f"- {labels[name]}: {text} [runs: {spread}]")
@@ -307,19 +316,19 @@ def main(argv: list[str] | None = None) -> int:
         f"{np.__version__}, pandas {pd.__version__}, scipy {scipy.__version__}, xarray "
         f"{sys.modules['xarray'].__version__}\n"
     )
-    print("| transform | riskcast s | VIEWS s | ratio | numbers |")
-    print("|---|---:|---:|---:|---|")
-    for label, a, b, ratio, ok, _ in rows:
+    print("| transform | riskcast s | VIEWS s | ratio | CPU-time ratio | numbers |")
+    print("|---|---:|---:|---:|---:|---|")
+    for label, a, b, ratio, ok, _, cpu in rows:
         numbers = "equal" if ok else "VIEWS failed" if math.isnan(b) else "DIFFER"
-        vw, rt = ("-", "-") if math.isnan(b) else (f"{b:.4f}", f"{ratio:,.0f}x")
-        print(f"| {label} | {a:.4f} | {vw} | {rt} | {numbers} |")
+        vw, rt, ct = ("-", "-", "-") if math.isnan(b) else (f"{b:.4f}", f"{ratio:,.0f}x", f"{cpu:,.0f}x")
+        print(f"| {label} | {a:.4f} | {vw} | {rt} | {ct} | {numbers} |")
     print("\nnumbers:\n" + "\n".join(notes))
     print(
         f"- riskcast's spatial lag includes Gazetteer(units).neighbour_matrix(), about {t_nb:.3f} s of it; "
         "VIEWS's get_splag4d likewise maps the cell ids to its grid on every call"
     )
     print("\ntargets (issue 17):")
-    for label, _, _, ratio, _, name in rows:
+    for label, _, _, ratio, _, name, _ in rows:
         goal = TARGET_ALL if name == "four together" else TARGET_EACH
         verdict = "not measured" if math.isnan(ratio) else "met" if ratio >= goal else "NOT MET"
         print(f"- {label}: {ratio:,.1f}x >= {goal:.0f}x: {verdict}")

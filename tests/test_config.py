@@ -62,3 +62,12 @@ def test_bad_toml_and_missing_file(tmp_path):
 def test_config_hash_changes_with_settings():
     a, b = default_config(), default_config(["seed=1"])
     assert config_hash(a) == config_hash(default_config()) != config_hash(b)
+
+
+def test_prio_grid_runs_default_to_the_grid_model_set_and_keep_an_explicit_one():
+    grid = default_config(["unit=priogrid"])
+    assert grid.model.set == "grid" and grid.backtest.ablation_model == "lgbm"
+    assert grid.model.intensity_models == ("lgbm", "lgbm_history") and grid.compute.panel == "auto"
+    chosen = default_config(["unit=priogrid", 'model.set="fast"', 'backtest.ablation_model="logistic"'])
+    assert chosen.model.set == "fast" and chosen.backtest.ablation_model == "logistic"
+    assert default_config([]).model.set == "default"

@@ -32,11 +32,23 @@ EXTRA_MODULES = {
     "pypdfium2": ("pdf", {"reporting/pdf.py"}),
     "dask": (
         "dask",
-        {"scale/dask.py", "scale/dask_features.py", "scale/dask_models.py", "scale/dask_blocks.py"},
+        {
+            "scale/dask.py",
+            "scale/dask_features.py",
+            "scale/dask_models.py",
+            "scale/dask_blocks.py",
+            "scale/block_hurdle.py",
+        },
     ),
     "distributed": (
         "dask",
-        {"scale/dask.py", "scale/dask_features.py", "scale/dask_models.py", "scale/dask_blocks.py"},
+        {
+            "scale/dask.py",
+            "scale/dask_features.py",
+            "scale/dask_models.py",
+            "scale/dask_blocks.py",
+            "scale/block_hurdle.py",
+        },
     ),
 }
 

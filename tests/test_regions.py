@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -10,8 +11,10 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import sparse
 
 from riskcast.errors import InputError
+from riskcast.facts import load_regions
 from riskcast.regions import (
     AssignmentReport,
     Gazetteer,
@@ -26,6 +29,7 @@ from riskcast.regions import (
 )
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -153,6 +157,111 @@ def test_unknown_neighbour_raises_naming_the_unit():
     g = Gazetteer(regions([dict(unit_id="A", name="A", neighbours="B|ZZ"), dict(unit_id="B", name="B")]))
     with pytest.raises(ValueError, match=r"unit 'A' lists neighbour 'ZZ'"):
         g.neighbour_matrix()
+
+
+def reference_neighbour_matrix(g: Gazetteer, file: str = "regions") -> sparse.csr_matrix:
+    """The obvious builder (the one neighbour_matrix had before it was vectorised): one cell,
+    one item, one dict lookup at a time."""
+    units = g.units
+    index = {u: i for i, u in enumerate(g.unit_ids)}
+    rows, cols = [], []
+    for uid, cell in zip(units["unit_id"], units["neighbours"]):
+        items = [] if cell is None or (not isinstance(cell, str) and pd.isna(cell)) else str(cell).split("|")
+        for nb in (x.strip() for x in items):
+            if not nb:
+                continue
+            if nb not in index:
+                raise ValueError(
+                    f"{file}: unit {uid!r} lists neighbour {nb!r}, which is not a unit of this {g.level} gazetteer"
+                )
+            if nb != uid:
+                rows.append(index[uid])
+                cols.append(index[nb])
+    n = len(index)
+    m = sparse.coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n, n)).tocsr()
+    m = ((m + m.T) > 0).astype(np.int8).tocsr()
+    m.sort_indices()
+    return m
+
+
+def assert_same_neighbour_matrix(g: Gazetteer) -> None:
+    """neighbour_matrix() equals the reference array for array, or both raise the same error."""
+    try:
+        want = reference_neighbour_matrix(g)
+    except ValueError as e:
+        with pytest.raises(ValueError) as got:
+            g.neighbour_matrix()
+        assert str(got.value) == str(e)
+        return
+    got = g.neighbour_matrix()
+    assert isinstance(got, sparse.csr_matrix)
+    got, want = got.tocsr(), want.tocsr()
+    assert got.shape == want.shape and got.dtype == want.dtype
+    for a in ("indices", "indptr", "data"):
+        assert getattr(got, a).dtype == getattr(want, a).dtype, a
+        np.testing.assert_array_equal(getattr(got, a), getattr(want, a), err_msg=a)
+    assert got.has_sorted_indices == want.has_sorted_indices
+
+
+def grid_units(side: int) -> pd.DataFrame:
+    """The benchmarks' synthetic PRIO-GRID block (benchmarks/synthetic.py, not an installed module)."""
+    spec = importlib.util.spec_from_file_location("synthetic", BENCHMARKS / "synthetic.py")
+    synthetic = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(synthetic)
+    return synthetic.grid_units(side)
+
+
+def test_neighbour_matrix_equals_reference_on_shipped_gazetteers():
+    a1 = Gazetteer(load_regions("admin1"))
+    assert_same_neighbour_matrix(a1)
+    a2 = Gazetteer(load_regions("admin2"), parents=a1)
+    assert a2.neighbour_matrix().nnz > 0
+    assert_same_neighbour_matrix(a2)
+
+
+def test_neighbour_matrix_equals_reference_on_10000_priogrid_cells():
+    g = Gazetteer(grid_units(100))
+    assert len(g) == 10_000
+    assert_same_neighbour_matrix(g)
+    assert g.neighbour_matrix().nnz == 4 * 3 + 4 * 98 * 5 + 98 * 98 * 8  # queen: corners, edges, inside
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        [None, None, None],  # nobody lists anybody
+        ["", " ", " | |"],  # empty lists in all spellings
+        [float("nan"), pd.NA, "A"],  # missing cells; a self-reference only
+        ["B|B|C", "A|A", None],  # duplicates, and both sides listing
+        [" B |C ", "\tA\u00a0", "A|  |B|"],  # whitespace (an ASCII tab, a no-break space) and empty items
+        ["A|B|C", "B", "C|A"],  # self-references among real neighbours
+        ["B|ZZ", "ZZ", "A"],  # an unknown id: the first in table order is named
+        ["A", "B|YY|ZZ", "XX"],  # an unknown id after a self-reference
+        ["B", "C", " QQ "],  # an unknown id padded with spaces, named stripped
+        ["b", "a", None],  # ids are case-sensitive
+        ["B" + "|B" * 200, None, None],  # more duplicates than an int8 holds
+    ],
+)
+def test_neighbour_matrix_equals_reference_on_edge_cases(cells):
+    rows = [dict(unit_id=u, name=u, neighbours=c) for u, c in zip(["C", "A", "B"], cells)]  # not sorted
+    assert_same_neighbour_matrix(Gazetteer(regions(rows)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from(["U0", "U1", "U2", "U3", "U4", " U1", "U2 ", "", " ", "U9"]), max_size=6),
+        min_size=1,
+        max_size=5,
+    ),
+    st.booleans(),
+)
+def test_neighbour_matrix_equals_reference_on_random_lists(lists, some_missing):
+    rows = [
+        dict(unit_id=f"U{i}", name=f"U{i}", neighbours=None if some_missing and i % 2 else "|".join(items))
+        for i, items in enumerate(lists)
+    ]
+    assert_same_neighbour_matrix(Gazetteer(regions(rows)))
 
 
 # --------------------------------------------------------------------------- assignment by name

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from riskcast.config import default_config
+from riskcast.jobs import evaluate, stages
+from riskcast.jobs.intensity import backtest_intensity
+from riskcast.jobs.train import fit_targets
 from tests.conftest import cli
 
 #: the override demo_out was made with: later stages on that folder must use the same config
@@ -335,3 +339,38 @@ def test_report_shows_the_change_since_the_previous_report(demo_out, tmp_path):
     html = render_report(ReportSettings.from_config(default_config()), out)
     top = scores[scores["horizon"] == 1].sort_values("p", ascending=False).iloc[0]
     assert f"<td>{top['p']:+.2f}</td>" in html and "<td>new</td>" not in html
+
+
+def test_final_fits_side_by_side_are_the_ones_made_one_after_the_other(demo_out):
+    """The train stage fits P(any attack)'s candidate and each intensity target's model in the
+    backtest's workers: each fit forecasts as the same fit made in this process."""
+    cfg = default_config(list(AS_DEMO_OUT[1::2]))
+    panel = pd.read_parquet(demo_out / "features.parquet")
+    chosen = {"any": "logistic_shrunk", "k5": "logistic_history"}
+    together = fit_targets(cfg, panel, chosen)
+    rows = panel[stages.feature_columns(panel)].tail(20)
+    for target, model in chosen.items():
+        alone, windows = stages.fit_final(cfg, panel, model, target=target)
+        assert together[target][1] == windows
+        for h, est in alone.items():
+            got = together[target][0][h]
+            np.testing.assert_array_equal(got.predict_proba(rows), est.predict_proba(rows))
+
+
+def test_one_pool_for_every_backtest_gives_each_backtest_on_its_own(demo_out):
+    """P(any attack), the intensity targets and the ablation backtested together (one pool,
+    shared tasks, each part scored as it finishes) against each backtested on its own."""
+    cfg = default_config(["backtest.horizons=[1, 6]", "backtest.eval_months=6", "backtest.n_boot=20"])
+    panel = pd.read_parquet(demo_out / "features.parquet")
+    parts = []
+    done = evaluate.backtest_all(cfg, panel, on_part=lambda part, _: parts.append(part))
+    assert parts == ["any", "intensity", "ablation"]  # in the order their tasks were dispatched
+    alone, _ = stages.backtest(cfg, panel)
+    pd.testing.assert_frame_equal(done.predictions, alone, check_exact=True)
+    pd.testing.assert_frame_equal(
+        done.tables["metrics"], evaluate.evaluate(cfg, alone)["metrics"], check_exact=True
+    )
+    preds, metrics = backtest_intensity(cfg, panel)
+    pd.testing.assert_frame_equal(done.intensity_predictions, preds, check_exact=True)
+    pd.testing.assert_frame_equal(done.intensity_metrics, metrics, check_exact=True)
+    pd.testing.assert_frame_equal(done.tables["ablation"], evaluate.ablation(cfg, panel), check_exact=True)

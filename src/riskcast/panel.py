@@ -13,7 +13,15 @@ import pandas as pd
 
 from riskcast.config import TargetSpec
 
-__all__ = ["month_range", "target_mask", "build_panel", "target_columns", "to_month"]
+__all__ = [
+    "month_range",
+    "target_mask",
+    "build_panel",
+    "panel_arrays",
+    "horizon_targets",
+    "target_columns",
+    "to_month",
+]
 
 
 def to_month(dates: pd.Series) -> pd.Series:
@@ -60,33 +68,18 @@ def _grid(table: pd.DataFrame, value: pd.Series, unit_ix: pd.Index, months: pd.D
     return out
 
 
-def build_panel(
+def panel_arrays(
     events: pd.DataFrame,
     units: pd.DataFrame,
     target: TargetSpec,
-    horizons: tuple[int, ...],
     *,
     start: str,
     end: str | None = None,
     counts: pd.DataFrame | None = None,
     count_classes: tuple[str, ...] = ("political_violence",),
-) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Build the complete panel.
-
-    Args:
-        events: canonical events with a ``unit_id`` column (from region assignment).
-        units: the gazetteer rows of the panel's units (unit_id, name, country).
-        target: what counts as an attack.
-        horizons: forecast horizons in months.
-        start, end: first and last month ("YYYY-MM"); ``end`` defaults to the last month with data.
-        counts: optional already-aggregated counts with ``unit_id`` and ``month``; rows whose
-            ``event_class`` is in ``count_classes`` add to the target counts.
-
-    Returns:
-        The panel (unit_id, unit_name, country, month, n_target, n_fatalities, n_all and the
-        targets) sorted by unit then month, and the dense arrays (units x months) that feature
-        kernels work on: ``n_target``, ``n_fatalities``, ``n_all``.
-    """
+) -> tuple[pd.DatetimeIndex, dict[str, np.ndarray]]:
+    """The panel's months and its dense count arrays (units x months), without the long table
+    (a Dask run's workers write that block by block). Arguments as :func:`build_panel`'s."""
     ev = events.assign(month=to_month(events["date"]))
     counts = (
         counts
@@ -117,6 +110,40 @@ def build_panel(
         + _grid(counts, counts.get("events", []), unit_ix, months),
     }
 
+    return months, arrays
+
+
+def build_panel(
+    events: pd.DataFrame,
+    units: pd.DataFrame,
+    target: TargetSpec,
+    horizons: tuple[int, ...],
+    *,
+    start: str,
+    end: str | None = None,
+    counts: pd.DataFrame | None = None,
+    count_classes: tuple[str, ...] = ("political_violence",),
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Build the complete panel.
+
+    Args:
+        events: canonical events with a ``unit_id`` column (from region assignment).
+        units: the gazetteer rows of the panel's units (unit_id, name, country).
+        target: what counts as an attack.
+        horizons: forecast horizons in months.
+        start, end: first and last month ("YYYY-MM"); ``end`` defaults to the last month with data.
+        counts: optional already-aggregated counts with ``unit_id`` and ``month``; rows whose
+            ``event_class`` is in ``count_classes`` add to the target counts.
+
+    Returns:
+        The panel (unit_id, unit_name, country, month, n_target, n_fatalities, n_all and the
+        targets) sorted by unit then month, and the dense arrays (units x months) that feature
+        kernels work on: ``n_target``, ``n_fatalities``, ``n_all``.
+    """
+    months, arrays = panel_arrays(
+        events, units, target, start=start, end=end, counts=counts, count_classes=count_classes
+    )
+    unit_ix = pd.Index(units["unit_id"].astype(str))
     n_u, n_m = len(unit_ix), len(months)
     panel = pd.DataFrame(
         {
@@ -128,13 +155,24 @@ def build_panel(
     )
     for name, arr in arrays.items():
         panel[name] = arr.ravel()
-    y = arrays["n_target"]
-    for h in horizons:
-        # The target of row t is month t + h; beyond the last month it is unknown (NaN).
-        ahead = np.full_like(y, np.nan)
-        if h < n_m:
-            ahead[:, : n_m - h] = y[:, h:]
-        hit = np.where(np.isnan(ahead), np.nan, (ahead >= target.threshold).astype(float))
-        panel[f"target_any_h{h}"] = hit.ravel()
-        panel[f"target_count_h{h}"] = ahead.ravel()
+    for name, arr in horizon_targets(arrays["n_target"], horizons, target.threshold).items():
+        panel[name] = arr.ravel()
     return panel, arrays
+
+
+def horizon_targets(n_target: np.ndarray, horizons: tuple[int, ...], threshold: int) -> dict[str, np.ndarray]:
+    """``target_any_h{h}`` and ``target_count_h{h}`` (units x months) from the target counts.
+
+    The target of month t is month t + h; beyond the last month it is unknown (NaN). Shared by
+    the in-memory panel and the block files a Dask run's workers write, so both hold the same
+    numbers.
+    """
+    n_m = n_target.shape[1]
+    out = {}
+    for h in horizons:
+        ahead = np.full_like(n_target, np.nan, dtype=float)
+        if h < n_m:
+            ahead[:, : n_m - h] = n_target[:, h:]
+        out[f"target_any_h{h}"] = np.where(np.isnan(ahead), np.nan, (ahead >= threshold).astype(float))
+        out[f"target_count_h{h}"] = ahead
+    return out

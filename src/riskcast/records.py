@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -71,6 +71,8 @@ class PanelInfo(_Record):
     features: list[str]
     events_not_in_panel: dict[str, int]
     rows_not_placed: dict[str, Any] = {}
+    #: "file": features.parquet is one file; "blocks": a folder of the Dask workers' block files
+    storage: Literal["file", "blocks"] = "file"
 
 
 class BacktestInfo(_Record):

@@ -206,3 +206,15 @@ def test_rank_intervals_equal_the_per_resample_sklearn_loop(monkeypatch):
             undefined = int(np.isnan(oracle[:, j]).sum())
             assert (f"{undefined} of {n_boot} resamples undefined" in row["note"]) == (undefined > 0)
     assert "resamples undefined" in b.loc[("logistic", 2, "auroc"), "note"]
+
+
+def test_percentiles_of_all_columns_at_once_are_nanpercentiles_column_by_column():
+    rng = np.random.default_rng(2)
+    array = rng.normal(size=(40, 200, 6))
+    array[rng.random(array.shape) < 0.002] = np.nan  # a few undefined resamples
+    array[3, :, 2] = np.nan  # a column with no defined resample at all
+    want = np.array(
+        [[np.nanpercentile(array[g, :, m], [2.5, 97.5]) if not np.isnan(array[g, :, m]).all() else [np.nan] * 2
+          for m in range(6)] for g in range(40)]
+    ).transpose(2, 0, 1)  # fmt: skip
+    np.testing.assert_array_equal(bootstrap._percentiles(array, [2.5, 97.5]), want)

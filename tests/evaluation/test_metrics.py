@@ -8,8 +8,10 @@ import scoringrules as sr
 from riskcast.evaluation.metrics import (
     METRICS,
     expected_calibration_error,
+    rank_scores_by_group,
     reliability_table,
     score_predictions,
+    weighted_rank_scores,
 )
 
 
@@ -143,3 +145,32 @@ def test_skill_is_undefined_where_the_reference_is_missing():
     m = score_predictions(preds).set_index(["model", "metric"])
     row = m.loc[("logistic", "brier_skill_vs_climatology")]
     assert np.isnan(row["value"]) and row["note"] == "undefined: climatology forecast missing for 1 of 4 rows"
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_rank_scores_of_all_groups_at_once_are_each_groups_own(weighted):
+    """Batched groups (one size, no tied scores) and the one-by-one rest, against
+    weighted_rank_scores group by group on the rows sorted by score, to the bit."""
+    rng = np.random.default_rng(7)
+    sizes = [29] * 40 + [12] * 7 + [29] * 5 + [3, 1]
+    group = np.repeat(np.arange(len(sizes)), sizes)
+    rng.shuffle(group)
+    n = len(group)
+    y = (rng.random(n) < 0.3).astype(float)
+    p = rng.random(n)
+    tied = np.isin(group, [3, 8, 41, 44])  # a baseline's few distinct values
+    p[tied] = np.round(p[tied], 1)
+    y[group == 5] = 0.0  # one class: undefined
+    group[rng.random(n) < 0.01] = -1  # rows of no group are left out
+    month = rng.integers(0, 29, n)
+    counts = rng.poisson(1.0, size=(60, 29)).astype(float) if weighted else None
+    got = rank_scores_by_group(
+        y, p, group, len(sizes), counts, None if counts is None else month, max_cells=5000
+    )
+    for g in range(len(sizes)):
+        rows = np.flatnonzero(group == g)
+        rows = rows[np.argsort(-p[rows], kind="stable")]
+        w = np.ones((1, len(rows))) if counts is None else counts[:, month[rows]]
+        want = weighted_rank_scores(y[rows], p[rows], w)
+        for m in ("auroc", "aupr"):
+            np.testing.assert_array_equal(got[m][g], want[m], err_msg=f"group {g} {m}")

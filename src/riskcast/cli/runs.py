@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -24,13 +25,14 @@ DEMO_OUT = default_out(None)
 
 
 def _run(config: Path | None, out_dir: Path | None, sets: list[str] | None) -> None:
-    from riskcast.jobs.run import run_all
-    from riskcast.records import RunRecord
-
     def go():
         where = check_out_dir(out_dir or default_out(config))
-        ui.sync_mlflow()
         cfg = config_from(config, sets)
+        _start_workers(cfg)
+        from riskcast.jobs.run import run_all
+        from riskcast.records import RunRecord
+
+        ui.sync_mlflow()  # after the jobs' imports: importing some of MLflow turns its logging back on
         result = run_all(cfg, where, echo=ui.info)
         ui.account("run", RunRecord.model_validate(result))
         ui.detail(timing_line(result["timings_seconds"]))
@@ -38,6 +40,23 @@ def _run(config: Path | None, out_dir: Path | None, sets: list[str] | None) -> N
         out.print(f"report: {Path(result['outputs']['report']).resolve()}", highlight=False, soft_wrap=True)
 
     guard(go)
+
+
+def _start_workers(cfg) -> None:
+    """Start the backtest's worker processes in a thread: they load the models' libraries while
+    this process imports the jobs and ingests (``riskcast.evaluation.backtest.start_workers``)."""
+    if cfg.compute.backend != "local" or cfg.backtest.n_jobs == 1:
+        return
+
+    def start() -> None:
+        from riskcast.evaluation.backtest import start_workers  # the thread's own import, not the CLI's
+
+        try:
+            start_workers(cfg.backtest.n_jobs)
+        except Exception:  # noqa: BLE001 - only a head start: the backtest starts its workers itself
+            pass
+
+    threading.Thread(target=start, name="riskcast-start-workers", daemon=True).start()
 
 
 @app.command()

@@ -39,14 +39,18 @@ def plot(
     """Draw one unit's observed attacks and its latest forecast (from a run's output folder)."""
     import pandas as pd
 
-    from riskcast.outputs import RunOutputs, panel_of
+    from riskcast.outputs import RunOutputs
     from riskcast.regions.names import resolve_unit
     from riskcast.reporting.plots import unit_plot
 
     def go():
         check_out_dir(out_dir, writable=file is None)  # the figure goes into it unless --file says elsewhere
         o = RunOutputs(out_dir)
-        panel = panel_of(out_dir, None)
+        # the columns the plot reads (of one file, or of a Dask run's folder of block files)
+        panel = pd.read_parquet(
+            o.require(o.features, "features"),
+            columns=["unit_id", "unit_name", "country", "month", "n_target"],
+        )
         scores = pd.read_csv(o.require(o.scores, "score"))
         try:
             unit_id = resolve_unit(unit, panel[["unit_id", "unit_name", "country"]])

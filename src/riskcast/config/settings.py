@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from riskcast.config._load import first_error, read_toml
+from riskcast.config.base import _Frozen
+from riskcast.config.compute import ComputeSpec
 from riskcast.errors import ConfigError
 from riskcast.paths import project_file
 
@@ -41,10 +43,6 @@ DEFAULT_EVENT_TYPES = (
     "non-state",
     "one-sided",
 )
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class InputSpec(_Frozen):
@@ -207,7 +205,9 @@ class BacktestSpec(_Frozen):
 
 class ModelSpec(_Frozen):
     set: str = Field(
-        "default", description="model set: a name in models/ (models/<set>.toml) or a path to a TOML file"
+        "default",
+        description="model set: a name in models/ (models/<set>.toml) or a path to a TOML file; "
+        'PRIO-GRID runs default to "grid"',
     )
     champion: str = Field(
         "auto",
@@ -267,26 +267,6 @@ class ReportSpec(_Frozen):
     )
 
 
-class ComputeSpec(_Frozen):
-    backend: Literal["local", "dask"] = Field(
-        "local", description="'local': this process (default); 'dask': a Dask cluster"
-    )
-    scheduler: str | None = Field(
-        None,
-        description="address of an existing Dask scheduler (tcp://host:8786); none: an in-process LocalCluster",
-    )
-    n_workers: int = Field(2, ge=1, description="LocalCluster worker processes")
-    threads_per_worker: int = Field(1, ge=1, description="LocalCluster threads per worker")
-    memory_limit: str = Field(
-        "4GiB", description="LocalCluster memory limit per worker (Dask's syntax: '4GiB', '2GB')"
-    )
-    block_units: int = Field(
-        2000,
-        ge=1,
-        description="units per spatial block when features are built in partitions (each block gets a halo of neighbours)",
-    )
-
-
 class Config(_Frozen):
     """A whole run: inputs, spatial unit, target, horizons, tracking and output."""
 
@@ -307,6 +287,26 @@ class Config(_Frozen):
     tracking: TrackingSpec = TrackingSpec()
     report: ReportSpec = ReportSpec()
     compute: ComputeSpec = ComputeSpec()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _grid_models_for_grid_cells(cls, data: Any) -> Any:
+        """PRIO-GRID runs default to models/grid.toml: the default set's GLMs need the whole
+        panel in one process, which a grid of tens of thousands of cells does not fit."""
+        if isinstance(data, dict) and data.get("unit") == "priogrid":
+            model = data.get("model")
+            model = dict(model) if isinstance(model, dict) else ({} if model is None else model)
+            if isinstance(model, dict) and "set" not in model:
+                # its intensity targets and ablation use its own LightGBM (it has no logistic)
+                model = {"intensity_models": ("lgbm", "lgbm_history"), **model, "set": "grid"}
+                backtest = data.get("backtest")
+                backtest = (
+                    dict(backtest) if isinstance(backtest, dict) else ({} if backtest is None else backtest)
+                )
+                if isinstance(backtest, dict):
+                    backtest = {"ablation_model": "lgbm", **backtest}
+                data = {**data, "model": model, "backtest": backtest}
+        return data
 
     @field_validator("inputs")
     @classmethod

@@ -11,6 +11,7 @@ negative one does.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -18,7 +19,15 @@ from riskcast.evaluation.backtest import run_backtest
 from riskcast.evaluation.metrics import METRICS, score_predictions
 from riskcast.features.families import FAMILIES
 
-__all__ = ["run_ablation", "ablation_from_predictions", "ablation_table", "FAMILIES", "ABLATION_COLUMNS"]
+__all__ = [
+    "run_ablation",
+    "ablation_models",
+    "AblationModels",
+    "ablation_from_predictions",
+    "ablation_table",
+    "FAMILIES",
+    "ABLATION_COLUMNS",
+]
 
 ABLATION_COLUMNS = [
     "variant",
@@ -49,13 +58,21 @@ def _reference_columns(reference_model, panel: pd.DataFrame) -> list[str]:
 
 
 def _variants(
-    cols_by_family: Mapping[str, Sequence[str]],
+    cols_by_family: Mapping[str, Sequence[str]], order: Sequence[str] = ()
 ) -> tuple[list[str], dict[str, list[str]], dict[str, str]]:
-    """All columns, the columns of each ablated variant, and a note for each family skipped."""
+    """All columns, the columns of each ablated variant, and a note for each family skipped.
+
+    Columns keep their place in ``order`` (the panel's: the feature set's own), the others
+    follow by family: the full variant is then the ablation model itself, column for column,
+    and the backtest forecasts it once for both (a model's fit depends on its column order in
+    the last bits).
+    """
     unknown = set(cols_by_family) - set(FAMILIES)
     if unknown:
         raise ValueError(f"unknown feature families {sorted(unknown)}; expected {', '.join(FAMILIES)}")
     all_cols = list(dict.fromkeys(c for fam in FAMILIES for c in cols_by_family.get(fam, ())))
+    place = {c: i for i, c in enumerate(order)}
+    all_cols.sort(key=lambda c: place.get(c, len(place)))  # stable: the unplaced keep the family order
     variants, skipped = {"all": all_cols}, {}
     for fam in FAMILIES:
         drop = set(cols_by_family.get(fam, ()))
@@ -97,7 +114,34 @@ def run_ablation(
         value_all, ``reference_value`` the reference's score on the same rows. Families with no
         columns appear as variant ``-<family>`` with NaN values and a note saying why.
     """
-    all_cols, variants, skipped = _variants(feature_cols_by_family)
+    spec = ablation_models(panel, feature_cols_by_family, make_model, reference_model, reference)
+    preds = run_backtest(panel, spec.columns, spec.models, tuple(horizons), **dict(backtest_kwargs or {}))
+    return ablation_from_predictions(preds, spec.variants, spec.skipped, reference)
+
+
+class AblationModels(NamedTuple):
+    """What an ablation backtests: ``models`` (each variant, then the reference), the feature
+    ``columns`` they read, each variant's columns and the note of each family skipped."""
+
+    models: dict[str, object]
+    columns: list[str]
+    variants: dict[str, list[str]]
+    skipped: dict[str, str]
+
+
+def ablation_models(
+    panel: pd.DataFrame,
+    feature_cols_by_family: Mapping[str, Sequence[str]],
+    make_model: Callable[[list[str]], object],
+    reference_model,
+    reference: str = "climatology",
+) -> AblationModels:
+    """The models of :func:`run_ablation`, for a backtest that runs them beside others.
+
+    Every variant reads only its own columns (a ``columns=None`` variant is refused), so its
+    forecasts do not depend on which other columns the backtest hands it.
+    """
+    all_cols, variants, skipped = _variants(feature_cols_by_family, list(panel.columns))
     if not all_cols:
         raise ValueError("feature_cols_by_family has no columns at all")
     if reference in variants:
@@ -114,8 +158,7 @@ def run_ablation(
         models[name] = est
     models[reference] = reference_model
     bt_cols = list(dict.fromkeys(all_cols + _reference_columns(reference_model, panel)))
-    preds = run_backtest(panel, bt_cols, models, tuple(horizons), **dict(backtest_kwargs or {}))
-    return ablation_from_predictions(preds, variants, skipped, reference)
+    return AblationModels(models, bt_cols, variants, skipped)
 
 
 def ablation_from_predictions(

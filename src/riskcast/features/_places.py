@@ -24,6 +24,8 @@ __all__ = [
     "admin1_gazetteer",
     "admin2_table",
     "unit_geography",
+    "geography",
+    "Places",
     "resolve_presence_row",
 ]
 
@@ -87,7 +89,7 @@ def unit_geography(units: pd.DataFrame) -> pd.DataFrame:
     """
     level = unit_level(units)
     countries = (
-        units["country"].map(country_key) if "country" in units.columns else pd.Series("", index=units.index)
+        _country_keys(units["country"]) if "country" in units.columns else pd.Series("", index=units.index)
     )
     if level == "admin1":
         return pd.DataFrame(
@@ -129,16 +131,54 @@ def unit_geography(units: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def resolve_presence_row(
-    row, level: str, units: pd.DataFrame, gaz, geo: pd.DataFrame
-) -> tuple[list[int], str | None]:
+def _country_keys(column: pd.Series) -> pd.Series:
+    """``column.map(country_key)``, one call per distinct name (10,000 cells name three countries)."""
+    codes, uniques = pd.factorize(column)
+    values = np.asarray(uniques, dtype=object)
+    if not all(type(v) is str for v in values):  # equal but differently written values: one by one
+        return column.map(country_key)
+    keys = np.array([country_key(v) for v in values] + [country_key(None)], dtype=object)
+    return pd.Series(keys[codes], index=column.index, dtype=object)  # code -1 (missing): the last
+
+
+def geography(ctx) -> pd.DataFrame:
+    """:func:`unit_geography` of the context's units, computed once per context (cached beside the
+    features under a key that is never a feature name)."""
+    if "__unit_geography" not in ctx.cache:
+        ctx.cache["__unit_geography"] = unit_geography(ctx.units)
+    return ctx.cache["__unit_geography"]
+
+
+class Places:
+    """The run's units as placing rows on them reads them, computed once for all the rows:
+    ids with their positions, centroids, each unit's country and admin-1, and the units of a country."""
+
+    def __init__(self, units: pd.DataFrame, geo: pd.DataFrame) -> None:
+        self.units = units
+        self.ids = units["unit_id"].astype(str).to_numpy()
+        self.positions: dict[str, list[int]] = {}
+        for i, u in enumerate(self.ids.tolist()):
+            self.positions.setdefault(u, []).append(i)
+        self.country = geo["country"].to_numpy()
+        self.admin1 = geo["admin1"].to_numpy()
+        self._in_country: dict[str, np.ndarray] = {}
+
+    def in_country(self, key: str) -> np.ndarray:
+        """Which units lie in the country ``key`` (a :func:`country_key`)."""
+        if key not in self._in_country:
+            self._in_country[key] = self.country == key
+        return self._in_country[key]
+
+
+def resolve_presence_row(row, level: str, places: Places, gaz) -> tuple[list[int], str | None]:
     """Unit indices of one presence row (a namedtuple of a PRESENCE table), or ([], reason).
 
-    ``gaz`` is the run's admin-1 Gazetteer (admin-1 runs only); ``geo`` is
-    :func:`unit_geography` of ``units``.
+    ``places`` holds the run's units (:class:`Places`); ``gaz`` is the run's admin-1 Gazetteer
+    (admin-1 runs only).
     """
+    units, ids = places.units, places.ids
     country = country_key(row.country)
-    in_country = (geo["country"] == country).to_numpy()
+    in_country = places.in_country(country)
     if not in_country.any():
         return [], "country not in the run"
     lat, lon = getattr(row, "latitude", np.nan), getattr(row, "longitude", np.nan)
@@ -152,19 +192,15 @@ def resolve_presence_row(
         if not has_xy:
             return [], "no coordinates or priogrid_gid (needed for PRIO-GRID units)"
         g = int(gid) if gid is not None and not pd.isna(gid) else int(priogrid_gid(lat, lon))
-        hit = np.flatnonzero(units["unit_id"].astype(str).to_numpy() == f"PG{g}")
-        return (hit.tolist(), None) if len(hit) else ([], "cell not in the run")
+        hit = places.positions.get(f"PG{g}", [])
+        return (list(hit), None) if hit else ([], "cell not in the run")
     parent = None
     if region is not None:
         parent, why = admin1_gazetteer().lookup(row.country, region)
     if level == "admin1":
         if region is not None:
             uid, why = gaz.lookup(row.country, region)
-            return (
-                ([int(np.flatnonzero(units["unit_id"].astype(str).to_numpy() == uid)[0])], None)
-                if uid
-                else ([], why)
-            )
+            return ([int(np.flatnonzero(ids == uid)[0])], None) if uid else ([], why)
         if not has_xy:
             return [], "no region and no coordinates"
         # A point: the parent of the nearest curated cercle where riskcast has cercles (finer
@@ -174,14 +210,14 @@ def resolve_presence_row(
         ok2 = (a2["country"].map(country_key) == country).to_numpy()
         if ok2.any():
             k = nearest(lat, lon, a2["centroid_lat"], a2["centroid_lon"], ok2)
-            hit = np.flatnonzero(geo["admin1"].to_numpy() == a2["parent"].iloc[k])
+            hit = np.flatnonzero(places.admin1 == a2["parent"].iloc[k])
             if len(hit):
                 return [int(hit[0])], None
         k = nearest(lat, lon, units["centroid_lat"], units["centroid_lon"], in_country)
         return [k], None
     # admin2: a point goes to the nearest cercle of its region (of its country when the
     # region is not given or unknown); a region without a point to every cercle of it.
-    in_region = in_country & (geo["admin1"].to_numpy() == parent) if parent else np.zeros(len(units), bool)
+    in_region = in_country & (places.admin1 == parent) if parent else np.zeros(len(units), bool)
     if has_xy:
         k = nearest(
             lat,

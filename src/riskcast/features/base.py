@@ -21,6 +21,7 @@ import inspect
 import math
 import re
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -85,15 +86,18 @@ class FeatureContext:
             raise KeyError(f"no panel array {name!r}; have {sorted(self.arrays)}")
         return self.arrays[name]
 
-    def get(self, feature: "Feature") -> np.ndarray:
-        """The feature's values, computed once per context."""
-        key = feature.name
-        if key not in self.cache:
-            values = np.asarray(feature.compute(self), dtype=float)
+    def get(self, feature: "Feature", name: str | None = None) -> np.ndarray:
+        """The feature's values, computed once per context (``name``: its name, when known)."""
+        key = feature.name if name is None else name
+        values = self.cache.get(key)
+        if values is None:
+            # C-contiguous, so that the panel's column is a view of it (compute_features), and a
+            # padded array a feature sliced its months from is not kept alive by the cache.
+            values = np.ascontiguousarray(feature.compute(self), dtype=float)
             if values.shape != self.shape:
                 raise ValueError(f"feature {key} returned shape {values.shape}, expected {self.shape}")
             self.cache[key] = values
-        return self.cache[key]
+        return values
 
     def grid(self, table: pd.DataFrame, values: np.ndarray | float = 1.0) -> np.ndarray:
         """Sum ``values`` of the rows of ``table`` (with unit_ix, month_ix) into a units x months array."""
@@ -107,6 +111,20 @@ class FeatureContext:
         if u.min() < 0 or m.min() < 0 or u.max() >= n_u or m.max() >= n_m:
             raise IndexError(f"rows outside the {n_u} x {n_m} grid (unit_ix / month_ix out of range)")
         return np.bincount(u * n_m + m, weights=vals, minlength=n_u * n_m).reshape(n_u, n_m)
+
+
+@cache
+def _signature(cls: type) -> tuple[tuple[str, object], ...]:
+    """(parameter, default) of a feature class's ``__init__``, read once per class: names are
+    derived on every lookup of a computed feature, and ``inspect.signature`` was most of that."""
+    sig = inspect.signature(cls.__init__)
+    return tuple((p, s.default) for p, s in sig.parameters.items() if p != "self")
+
+
+@cache
+def _base_name(cls: type) -> str:
+    """The snake-case class name: ``SpatialLag`` -> ``spatial_lag``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
 
 
 class Feature:
@@ -123,17 +141,14 @@ class Feature:
     yes_no: bool = False
 
     def params(self) -> dict:
-        sig = inspect.signature(type(self).__init__)
-        return {p: getattr(self, p) for p in sig.parameters if p != "self"}
+        return {p: getattr(self, p) for p, _ in _signature(type(self))}
 
     def _defaults(self) -> dict:
-        sig = inspect.signature(type(self).__init__)
-        return {p: s.default for p, s in sig.parameters.items() if p != "self"}
+        return dict(_signature(type(self)))
 
     @property
     def name(self) -> str:
-        base = re.sub(r"(?<!^)(?=[A-Z])", "_", type(self).__name__).lower()
-        parts, inner = [base], None
+        parts, inner = [_base_name(type(self))], None
         for p, default in self._defaults().items():
             value = getattr(self, p)
             if isinstance(value, Feature):
@@ -245,7 +260,9 @@ def compute_features(features: list[Feature], ctx: FeatureContext, dtype=np.floa
     """Compute each feature and flatten to panel order (unit-major, then month)."""
     cols: dict[str, np.ndarray] = {}
     for f in features:
-        if f.name in cols:
-            raise ValueError(f"feature {f.name!r} is declared twice")
-        cols[f.name] = ctx.get(f).astype(dtype, copy=False).ravel()
+        name = f.name
+        if name in cols:
+            raise ValueError(f"feature {name!r} is declared twice")
+        # Views of the cached arrays (no copy for float64): the frame costs no second panel.
+        cols[name] = ctx.get(f, name).astype(dtype, copy=False).reshape(-1)
     return pd.DataFrame(cols, copy=False)

@@ -85,7 +85,7 @@ class RainySeason(Feature):
 
     def compute(self, ctx: FeatureContext) -> np.ndarray:
         season = rainy_months(ctx)
-        countries = _places.unit_geography(ctx.units)["country"]
+        countries = _places.geography(ctx)["country"]
         missing = sorted(set(countries) - set(season))
         if missing:
             raise ValueError(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from riskcast.features.base import PLAIN, ExplainContext, Feature, FeatureContext
-from riskcast.features.kernels import event_mask
+from riskcast.features.selection import event_counts, event_mask
 from riskcast.features.words import EVENT_NOUNS, SUB_EVENT_NOUNS, Count
 
 __all__ = ["Events", "Fatalities", "AllEvents"]
@@ -69,13 +69,7 @@ class Events(Feature):
     def compute(self, ctx: FeatureContext) -> np.ndarray:
         if self.event_type is None and self.actor_group is None and self.sub_event_type is None:
             return ctx.array("n_target")
-        ev = ctx.events
-        return ctx.grid(
-            ev.loc[
-                event_mask(ctx, self.event_type, self.actor_group, self.sub_event_type),
-                ["unit_ix", "month_ix"],
-            ]
-        )
+        return event_counts(ctx, event_mask(ctx, self.event_type, self.actor_group, self.sub_event_type))
 
 
 class Fatalities(Feature):
@@ -102,11 +96,8 @@ class Fatalities(Feature):
     def compute(self, ctx: FeatureContext) -> np.ndarray:
         if self.event_type is None and self.actor_group is None and self.sub_event_type is None:
             return ctx.array("n_fatalities")
-        ev = ctx.events
         mask = event_mask(ctx, self.event_type, self.actor_group, self.sub_event_type)
-        return ctx.grid(
-            ev.loc[mask, ["unit_ix", "month_ix"]], ev.loc[mask, "fatalities"].to_numpy(dtype=float)
-        )
+        return event_counts(ctx, mask, ctx.events["fatalities"].to_numpy(dtype=float))
 
 
 class AllEvents(Feature):

@@ -9,16 +9,23 @@ feature's count (:meth:`~riskcast.features.base.Feature.counts`).
 
 from __future__ import annotations
 
+import numpy as np
+
 from riskcast.features.base import PLAIN, ExplainContext, Feature, FeatureError
 from riskcast.features.events import AllEvents, Events, Fatalities
 from riskcast.features.kernels import (
+    AboveZero,
+    change,
     decay_since,
     lag,
     months_since,
+    onset,
     positive,
     rolling_max,
     rolling_sum,
+    running_total,
     whole,
+    window_sum,
 )
 from riskcast.features.words import Count, count, halving, num, plural, since_decay
 
@@ -83,7 +90,10 @@ class Indicator(_Transform):
         return text + self.national_note(context)
 
     def compute(self, ctx):
-        return (ctx.get(self.of) >= self.threshold).astype(float)
+        x = ctx.get(self.of)
+        out = np.empty(x.shape)
+        np.greater_equal(x, self.threshold, out=out)  # the comparison written as 0.0 / 1.0 in one pass
+        return out
 
 
 class Lag(_Transform):
@@ -163,8 +173,21 @@ class Rolling(_Transform):
         x = ctx.get(self.of)
         if self.stat == "max":
             return rolling_max(x, self.window)
-        s = rolling_sum(x, self.window)
-        return s / self.window if self.stat == "mean" else s
+        return window_sum(
+            _running_total(ctx, self.of), self.window, self.window if self.stat == "mean" else None
+        )
+
+
+def _running_total(ctx, of: Feature) -> np.ndarray:
+    """The inner feature summed along the months, kept for the next window over the same inner
+    feature: a set lists the windows of one count together (``window = [3, 6, 12, 24]``), and
+    the running total (a sequential pass) is most of a window's cost. One slot, so at most one
+    such array is held."""
+    held = ctx.cache.get("__running_total")
+    if held is None or held[0] != of.name:
+        held = (of.name, running_total(ctx.get(of)))
+        ctx.cache["__running_total"] = held
+    return held[1]
 
 
 class TimeSince(_Transform):
@@ -191,7 +214,7 @@ class TimeSince(_Transform):
         return value >= self.cap  # the cap: none in the last `cap` months
 
     def compute(self, ctx):
-        return months_since(ctx.get(self.of) > 0, self.cap)
+        return months_since(AboveZero(ctx.get(self.of)), self.cap)
 
 
 class Decay(_Transform):
@@ -216,7 +239,7 @@ class Decay(_Transform):
         return text + self.national_note(context)
 
     def compute(self, ctx):
-        return decay_since(ctx.get(self.of) > 0, self.halflife)
+        return decay_since(AboveZero(ctx.get(self.of)), self.halflife)
 
 
 class Onset(_Transform):
@@ -240,11 +263,7 @@ class Onset(_Transform):
         return text + self.national_note(context)
 
     def compute(self, ctx):
-        x = ctx.get(self.of)
-        before = rolling_sum(
-            lag((x != 0).astype(float), 1), self.quiet
-        )  # quiet = exactly zero, whatever the sign
-        return ((x > 0) & (before == 0)).astype(float)
+        return onset(ctx.get(self.of), self.quiet)
 
 
 class Change(_Transform):
@@ -280,8 +299,7 @@ class Change(_Transform):
         return text + self.national_note(context)
 
     def compute(self, ctx):
-        x = ctx.get(self.of)
-        return x - lag(x, self.k)
+        return change(ctx.get(self.of), self.k)
 
 
 class Escalation(_Transform):
@@ -310,8 +328,11 @@ class Escalation(_Transform):
 
     def compute(self, ctx):
         x = ctx.get(self.of)
-        before = rolling_sum(lag(x, 1), self.window) / self.window
-        return ((x >= 1) & (x > self.factor * before)).astype(float)
+        before = rolling_sum(lag(x, 1), self.window, divide=self.window)
+        np.multiply(self.factor, before, out=before)  # factor x mean, in place
+        out = np.empty(x.shape)
+        np.logical_and(x >= 1, x > before, out=out)
+        return out
 
 
 class Interaction(Feature):

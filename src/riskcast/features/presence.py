@@ -18,12 +18,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from riskcast.errors import InputError
-from riskcast.features import _places
+from riskcast.features._presence_rows import PLACED_COLUMNS, check_presence_overlaps, place_presence
 from riskcast.features.base import PLAIN, ExplainContext, Feature, FeatureContext
-from riskcast.features.kernels import months_since, positive, whole
+from riskcast.features.kernels import decay_head, months_since, positive, since_lookup, whole
 from riskcast.features.words import count, halving, num, since_decay
-from riskcast.regions import Gazetteer, normalise_name
 
 __all__ = [
     "place_presence",
@@ -36,187 +34,65 @@ __all__ = [
     "Withdrawal",
 ]
 
-_COLUMNS = [
-    "force",
-    "force_key",
-    "unit_ix",
-    "start_ix",
-    "end_ix",
-    "start_at",
-    "end_at",
-    "troops",
-    "location",
-    "place_key",
-    "line",
-]
-
-
-def _key(v: object) -> str:
-    return "" if v is None or (not isinstance(v, str) and pd.isna(v)) else normalise_name(v)
-
-
-def _month_offset(s: pd.Series, m0: pd.Timestamp) -> np.ndarray:
-    s = pd.to_datetime(s)
-    return ((s.dt.year - m0.year) * 12 + (s.dt.month - m0.month)).to_numpy(dtype=float)
-
-
-def check_presence_overlaps(presence: pd.DataFrame, file: str = "presence") -> None:
-    """Raise :class:`InputError` when one force's rows at one place overlap in time.
-
-    A place is (country, region, location), compared as normalised names; the force is
-    compared case-folded. Rows are named by their CSV line (the header is line 1).
-    """
-    p = presence.reset_index(drop=True)
-    end = p["end_month"].fillna(pd.Timestamp.max.normalize())
-    keys = pd.DataFrame(
-        {
-            "f": p["force"].astype(str).str.casefold(),
-            "c": p["country"].map(_places.country_key),
-            "r": p["region"].map(_key),
-            "l": p["location"].map(_key),
-            "s": p["start_month"],
-            "e": end,
-        }
-    ).sort_values(["f", "c", "r", "l", "s"], kind="stable")
-    same = (keys[["f", "c", "r", "l"]] == keys[["f", "c", "r", "l"]].shift()).all(axis=1)
-    # The latest end so far within the place: a row overlaps any earlier one iff it starts
-    # on or before that running maximum.
-    run_end = keys.groupby(["f", "c", "r", "l"], sort=False)["e"].cummax().shift()
-    bad = same & (keys["s"] <= run_end)
-    if not bad.any():
-        return
-    j = bad.idxmax()
-    group = keys.loc[:j].iloc[:-1]
-    group = group[
-        (group[["f", "c", "r", "l"]] == keys.loc[j, ["f", "c", "r", "l"]]).all(axis=1)
-        & (group["e"] >= keys.loc[j, "s"])
-    ]
-    i = group.index[0]
-
-    def span(k: int) -> str:
-        e = p.loc[k, "end_month"]
-        return f"{p.loc[k, 'start_month']:%Y-%m}..{'ongoing' if pd.isna(e) else format(e, '%Y-%m')}"
-
-    place = p.loc[j, "location"] if _key(p.loc[j, "location"]) else p.loc[j, "region"]
-    a, b = sorted((i, j))
-    raise InputError(
-        f"presence rows {a + 2} and {b + 2} overlap for force {p.loc[j, 'force']!r} at {place!r} "
-        f"({span(a)} and {span(b)}): start_month..end_month of one force at one place must not overlap",
-        file=file,
-        row=b + 2,
-        column="start_month/end_month",
-    )
-
-
-def place_presence(presence: pd.DataFrame, units: pd.DataFrame, months: pd.DatetimeIndex) -> pd.DataFrame:
-    """Put each presence row on units and months.
-
-    Returns one row per (presence row, unit) with: ``force``, ``force_key`` (case-folded),
-    ``unit_ix``; ``start_ix`` / ``end_ix`` (month indices clipped to the panel; an ongoing
-    row ends at the last month; a row that ended before the panel has the empty interval
-    0..-1); ``start_at`` / ``end_at`` (the same, not clipped at the panel start: negative before it);
-    ``troops`` (NaN -> 0, split equally when a region-only row covers several cercles);
-    ``location``; ``place_key`` (normalised location, else region); ``line`` (CSV line).
-
-    Units: a region name resolves through the run's admin-1 gazetteer; admin-2 and PRIO-GRID
-    use coordinates (see :func:`riskcast.features._places.resolve_presence_row`). Rows that start after the panel or cannot be
-    placed are counted by reason in ``attrs["unplaced"]``.
-
-    Raises:
-        InputError: one force's rows at one place overlap (:func:`check_presence_overlaps`).
-    """
-    check_presence_overlaps(presence)
-    p = presence.reset_index(drop=True)
-    units = units.reset_index(drop=True)
-    n = len(months)
-    level = _places.unit_level(units)
-    start_at = _month_offset(p["start_month"], months[0])
-    end_at = np.where(
-        p["end_month"].isna(), n - 1, _month_offset(p["end_month"].fillna(months[0]), months[0])
-    )
-    # Nothing after the panel's last month is needed, and an ongoing row ends there.
-    end_at = np.minimum(end_at, n - 1)
-    unplaced: dict[str, int] = {}
-    gaz = None
-    if level == "admin1":
-        gaz = Gazetteer(units, file="units")
-    geo = _places.unit_geography(units)
-    rows, unit_ix = [], []
-    for i, row in enumerate(p.itertuples(index=False)):  # tens to thousands of rows
-        if start_at[i] > n - 1:
-            unplaced["starts after the panel end"] = unplaced.get("starts after the panel end", 0) + 1
-            continue
-        ix, why = _places.resolve_presence_row(row, level, units, gaz, geo)
-        if not ix:
-            unplaced[why] = unplaced.get(why, 0) + 1
-        rows += [i] * len(ix)
-        unit_ix += ix
-    rows = np.asarray(rows, dtype=int)
-    share = 1.0 / np.bincount(rows, minlength=len(p))[rows] if len(rows) else np.zeros(0)
-    s, e = start_at[rows], end_at[rows]
-    place = [
-        _key(loc) or _key(reg) or f"row{r}"
-        for loc, reg, r in zip(p["location"].to_numpy()[rows], p["region"].to_numpy()[rows], rows)
-    ]
-    out = pd.DataFrame(
-        {
-            "force": p["force"].astype(str).to_numpy()[rows],
-            "force_key": p["force"].astype(str).str.casefold().to_numpy()[rows],
-            "unit_ix": np.asarray(unit_ix, dtype=int),
-            "start_ix": np.clip(s, 0, n - 1).astype(int),
-            "end_ix": np.where(e < 0, -1, e).astype(int),
-            "start_at": s.astype(int),
-            "end_at": e.astype(int),
-            "troops": p["troops"].astype(float).fillna(0.0).to_numpy()[rows] * share,
-            "location": p["location"].to_numpy()[rows],
-            "place_key": place,
-            "line": rows + 2,
-        },
-        columns=_COLUMNS,
-    )
-    out.attrs["unplaced"] = unplaced
-    return out
-
-
 # --- grids ----------------------------------------------------------------------------------
 
 
 def _rows(ctx: FeatureContext, force: str | None) -> pd.DataFrame:
     t = ctx.presence
     if t is None or len(t) == 0:
-        return pd.DataFrame(columns=_COLUMNS)
+        return pd.DataFrame(columns=PLACED_COLUMNS)
     if "force_key" not in t.columns:
         raise ValueError("ctx.presence is not placed; build the context with build_context (place_presence)")
     return t if force is None else t[t["force_key"] == force.casefold()]
 
 
+def _interval_rows(
+    n_cols: int, row: np.ndarray, start: np.ndarray, end: np.ndarray, values
+) -> tuple[np.ndarray, np.ndarray]:
+    """(the grid rows that have intervals, their sums of ``values`` over the intervals start..end
+    inclusive): difference arrays + cumsum, on those rows only (a few hundred of 10,000 cells);
+    every other row sums to 0."""
+    rows, local = np.unique(np.asarray(row, dtype=np.intp), return_inverse=True)
+    diff = np.zeros((len(rows), n_cols + 1))
+    np.add.at(diff, (local, start), values)
+    np.add.at(diff, (local, end + 1), -np.asarray(values, dtype=float))
+    return rows, np.cumsum(diff[:, :-1], axis=1)
+
+
 def _interval_sum(
     n_rows: int, n_cols: int, row: np.ndarray, start: np.ndarray, end: np.ndarray, values
 ) -> np.ndarray:
-    """Sum of ``values`` over intervals start..end (inclusive) per grid row: difference arrays + cumsum."""
-    diff = np.zeros((n_rows, n_cols + 1))
-    np.add.at(diff, (row, start), values)
-    np.add.at(diff, (row, end + 1), -np.asarray(values, dtype=float))
-    return np.cumsum(diff[:, :-1], axis=1)
+    """Sum of ``values`` over intervals start..end (inclusive) per grid row."""
+    out = np.zeros((n_rows, n_cols))
+    rows, sums = _interval_rows(n_cols, row, start, end, values)
+    out[rows] = sums
+    return out
 
 
-def _coverage(ctx: FeatureContext, force: str | None) -> tuple[np.ndarray, int]:
-    """Padded grid of the number of the force's rows covering each unit-month, and the pad."""
+def _coverage(ctx: FeatureContext, force: str | None) -> tuple[np.ndarray, np.ndarray, int]:
+    """(the units the force's rows name, whether those rows cover each of their padded months,
+    the pad). Every other unit is never covered: the features compute on these few rows and
+    give the others their "never present" value (:func:`_spread`)."""
     key = f"__presence_cover_{force!r}"
     if key not in ctx.cache:
         t = _rows(ctx, force)
         pad = int(max(0, -t["start_at"].min())) if len(t) else 0
-        n_u, n_m = ctx.shape
-        cov = _interval_sum(
-            n_u,
-            pad + n_m,
+        units, sums = _interval_rows(
+            pad + ctx.shape[1],
             t["unit_ix"].to_numpy(int),
             t["start_at"].to_numpy(int) + pad,
             t["end_at"].to_numpy(int) + pad,
             1.0,
         )
-        ctx.cache[key] = (cov > 0.5, pad)
+        ctx.cache[key] = (units, sums > 0.5, pad)  # the number of rows covering it, a whole number
     return ctx.cache[key]
+
+
+def _spread(ctx: FeatureContext, units: np.ndarray, values: np.ndarray, other: float) -> np.ndarray:
+    """The units x months array: ``values`` on the rows of ``units``, ``other`` elsewhere."""
+    out = np.zeros(ctx.shape) if other == 0 and not np.signbit(other) else np.full(ctx.shape, float(other))
+    out[units] = values
+    return out
 
 
 class _Presence(Feature):
@@ -272,8 +148,8 @@ class Present(_Presence):
         return f"{context.force(self.force)} {'present' if value >= 0.5 else 'not present'}"
 
     def compute(self, ctx):
-        cov, pad = _coverage(ctx, self.force)
-        return cov[:, pad:].astype(float)
+        units, cov, pad = _coverage(ctx, self.force)
+        return _spread(ctx, units, cov[:, pad:], 0.0)
 
 
 class Bases(_Presence):
@@ -331,18 +207,19 @@ class MonthsSinceArrival(_Presence):
         return value >= self.cap  # the cap: the force is not there
 
     def compute(self, ctx):
-        cov, pad = _coverage(ctx, self.force)
+        units, cov, pad = _coverage(ctx, self.force)
         arrived = cov & ~np.concatenate([np.zeros((cov.shape[0], 1), bool), cov[:, :-1]], axis=1)
-        return np.where(cov, months_since(arrived, self.cap), self.cap)[:, pad:].astype(float)
+        since = np.where(cov, months_since(arrived, self.cap), self.cap)[:, pad:]
+        return _spread(ctx, units, since, self.cap)
 
 
-def _since_departure(ctx, force) -> tuple[np.ndarray, np.ndarray]:
-    """Months since the last month of presence (>= 1) where the force has left and is absent at t."""
-    cov, pad = _coverage(ctx, force)
-    big = cov.shape[1] + 1
-    since = months_since(cov, big)[:, pad:]
-    gone = ~cov[:, pad:] & (since < big)
-    return since, gone
+def _since_departure(ctx, force, head: np.ndarray, other: float) -> np.ndarray:
+    """``head[months since the last month of presence]`` where the force has left and is absent
+    at t (those months are >= 1), ``other`` while it is present (0 months) or was never there."""
+    units, cov, pad = _coverage(ctx, force)
+    table = np.asarray(head, dtype=float).copy()
+    table[:1] = other
+    return _spread(ctx, units, since_lookup(cov, table, other, start=pad), other)
 
 
 class MonthsSinceDeparture(_Presence):
@@ -371,8 +248,8 @@ class MonthsSinceDeparture(_Presence):
         return value >= self.cap  # the cap: no departure (present, or never was)
 
     def compute(self, ctx):
-        since, gone = _since_departure(ctx, self.force)
-        return np.where(gone, np.minimum(since, self.cap), self.cap).astype(float)
+        n = ctx.shape[1] + _coverage(ctx, self.force)[2]
+        return _since_departure(ctx, self.force, np.minimum(np.arange(n, dtype=float), self.cap), self.cap)
 
 
 class Withdrawal(_Presence):
@@ -396,5 +273,5 @@ class Withdrawal(_Presence):
         return f"{who} left {context.ago(since_decay(value, self.halflife))}{halving(self.halflife)}"
 
     def compute(self, ctx):
-        since, gone = _since_departure(ctx, self.force)
-        return np.where(gone, np.exp2(-since / self.halflife), 0.0)
+        n = ctx.shape[1] + _coverage(ctx, self.force)[2]
+        return _since_departure(ctx, self.force, decay_head(n, self.halflife), 0.0)

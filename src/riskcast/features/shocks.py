@@ -23,7 +23,15 @@ import pandas as pd
 from riskcast.errors import InputError
 from riskcast.features import _places
 from riskcast.features.base import PLAIN, ExplainContext, Feature, FeatureContext, FeatureError
-from riskcast.features.kernels import months_since, positive, rolling_sum, whole
+from riskcast.features.kernels import (
+    AboveZero,
+    decay_since,
+    months_since,
+    positive,
+    rolling_sum,
+    since_lookup,
+    whole,
+)
 from riskcast.features.words import count, halving, num, since_decay
 from riskcast.regions import Gazetteer
 from riskcast.schemas import SHOCK_KINDS
@@ -34,7 +42,9 @@ _COLUMNS = ["kind", "unit_ix", "month_ix", "national", "line"]
 _SCOPES = ("any", "national", "unit")
 
 
-def place_shocks(shocks: pd.DataFrame, units: pd.DataFrame, months: pd.DatetimeIndex) -> pd.DataFrame:
+def place_shocks(
+    shocks: pd.DataFrame, units: pd.DataFrame, months: pd.DatetimeIndex, geo: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One row per (shock, unit it applies to): ``kind``, ``unit_ix``, ``month_ix`` (negative
     before the panel), ``national`` and ``line`` (the shock's CSV line, header = line 1).
 
@@ -61,7 +71,7 @@ def place_shocks(shocks: pd.DataFrame, units: pd.DataFrame, months: pd.DatetimeI
     m0 = months[0]
     date = pd.to_datetime(s["date"])
     month_ix = ((date.dt.year - m0.year) * 12 + (date.dt.month - m0.month)).to_numpy(int)
-    geo = _places.unit_geography(units)
+    places = _places.Places(units, _places.unit_geography(units) if geo is None else geo)
     level = _places.unit_level(units)
     gaz = None
     if level == "admin1":
@@ -71,7 +81,7 @@ def place_shocks(shocks: pd.DataFrame, units: pd.DataFrame, months: pd.DatetimeI
     rows, unit_ix = [], []
     region = s["region"] if "region" in s.columns else pd.Series(None, index=s.index, dtype=object)
     for i, (country, reg) in enumerate(zip(s["country"], region)):  # tens to thousands of shocks
-        in_country = geo["country"].to_numpy() == _places.country_key(country)
+        in_country = places.in_country(_places.country_key(country))
         why = None
         if not in_country.any():
             hit, why = [], "country not in the run"
@@ -84,7 +94,7 @@ def place_shocks(shocks: pd.DataFrame, units: pd.DataFrame, months: pd.DatetimeI
             hit = np.flatnonzero(unit_ids == uid) if uid else []
         else:
             parent, why = _places.admin1_gazetteer().lookup(country, reg)
-            hit = np.flatnonzero(in_country & (geo["admin1"].to_numpy() == parent)) if parent else []
+            hit = np.flatnonzero(in_country & (places.admin1 == parent)) if parent else []
             if parent and not len(hit):
                 why = f"no units in region {reg!r}"
         if not len(hit):
@@ -126,11 +136,20 @@ def _scope(scope: str) -> str:
     return scope
 
 
-def _hits(ctx: FeatureContext, kind, scope: str) -> tuple[np.ndarray, int]:
-    """Padded units x months count of matching shocks, and the pad (months before the panel)."""
+def _hits(ctx: FeatureContext, kind, scope: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """(distinct padded rows of the count of matching shocks, each unit's row, the pad: months
+    before the panel).
+
+    A national shock gives every unit of its country the same row, so a 10,000-cell grid of
+    three countries has a handful of distinct rows: the features compute on those and copy each
+    unit's row out (:func:`_expand`), the same values as on the full grid. Units share a row
+    when the months of their shocks are the same (as a multiset), which is exactly when the rows
+    are equal.
+    """
+    n_u, n_m = ctx.shape
     t = ctx.shocks
     if t is None or len(t) == 0:
-        return np.zeros(ctx.shape), 0
+        return np.zeros((1, n_m)), np.zeros(n_u, dtype=np.intp), 0
     if "month_ix" not in t.columns:
         raise ValueError("ctx.shocks is not placed; build the context with build_context (place_shocks)")
     if kind is not None:
@@ -138,9 +157,25 @@ def _hits(ctx: FeatureContext, kind, scope: str) -> tuple[np.ndarray, int]:
     if scope != "any":
         t = t[t["national"] == (scope == "national")]
     pad = int(max(0, -t["month_ix"].min())) if len(t) else 0
-    out = np.zeros((ctx.shape[0], pad + ctx.shape[1]))
-    np.add.at(out, (t["unit_ix"].to_numpy(int), t["month_ix"].to_numpy(int) + pad), 1.0)
-    return out, pad
+    u, m = t["unit_ix"].to_numpy(np.intp), t["month_ix"].to_numpy(np.intp) + pad
+    # Each unit's months, sorted, as one row of a units x (most shocks of a unit) table.
+    order = np.lexsort((m, u))
+    counts = np.bincount(u, minlength=n_u)
+    seq = np.full((n_u, int(counts.max()) if len(u) else 0), -1, dtype=np.intp)
+    seq[u[order], np.arange(len(u)) - (np.cumsum(counts) - counts)[u[order]]] = m[order]
+    _, first, group = np.unique(seq, axis=0, return_index=True, return_inverse=True)
+    group = group.reshape(-1)
+    rows = np.zeros((len(first), pad + n_m))
+    is_first = np.zeros(n_u, dtype=bool)
+    is_first[first] = True
+    sel = is_first[u]  # the rows of each group's first unit, in table order
+    np.add.at(rows, (group[u[sel]], m[sel]), 1.0)
+    return rows, group, pad
+
+
+def _expand(values: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Each unit's row of ``values`` (distinct rows): the units x months array."""
+    return np.take(values, group, axis=0)
 
 
 def _what(kind, scope: str) -> str:
@@ -188,8 +223,8 @@ class MonthsSinceShock(_Shock):
         return value >= self.cap  # the cap: none in the last `cap` months
 
     def compute(self, ctx):
-        hit, pad = _hits(ctx, self.kind, self.scope)
-        return months_since(hit > 0, self.cap)[:, pad:]
+        hit, group, pad = _hits(ctx, self.kind, self.scope)
+        return _expand(months_since(AboveZero(hit), self.cap, start=pad), group)
 
 
 class ShockDecay(_Shock):
@@ -213,11 +248,8 @@ class ShockDecay(_Shock):
         )
 
     def compute(self, ctx):
-        hit, pad = _hits(ctx, self.kind, self.scope)
-        hit = hit > 0
-        big = hit.shape[1] + 1
-        since = months_since(hit, big)
-        return np.where(since < big, np.exp2(-since / self.halflife), 0.0)[:, pad:]
+        hit, group, pad = _hits(ctx, self.kind, self.scope)
+        return _expand(decay_since(AboveZero(hit), self.halflife, start=pad), group)
 
 
 class PostShock(_Shock):
@@ -242,8 +274,11 @@ class PostShock(_Shock):
         return text + self.national_note(context)
 
     def compute(self, ctx):
-        hit, pad = _hits(ctx, self.kind, self.scope)
-        return (rolling_sum(hit, self.months) > 0).astype(float)[:, pad:]
+        hit, group, pad = _hits(ctx, self.kind, self.scope)
+        # A shock (counts are whole, >= 1) in the `months` months ending at t: the last one
+        # fewer than `months` months ago.
+        head = (np.arange(hit.shape[1]) < self.months).astype(float)
+        return _expand(since_lookup(AboveZero(hit), head, 0.0, start=pad), group)
 
 
 class ShockCount(_Shock):
@@ -262,5 +297,5 @@ class ShockCount(_Shock):
         return f"{text} in the last {self.window} months" + self.national_note(context)
 
     def compute(self, ctx):
-        hit, pad = _hits(ctx, self.kind, self.scope)
-        return rolling_sum(hit, self.window)[:, pad:]
+        hit, group, pad = _hits(ctx, self.kind, self.scope)
+        return _expand(rolling_sum(hit, self.window)[:, pad:], group)

@@ -214,7 +214,7 @@ class SpatialLag(Feature):
         out = m @ ctx.get(self.of)
         if self.stat == "mean":
             deg = np.asarray(m.sum(axis=1)).ravel()
-            out = out / np.where(deg > 0, deg, 1)[:, None]
+            np.divide(out, np.where(deg > 0, deg, 1)[:, None], out=out)  # in place: no second array
         return out
 
 

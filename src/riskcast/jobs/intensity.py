@@ -22,7 +22,6 @@ from riskcast.jobs.evaluate import metrics_with_intervals
 __all__ = [
     "backtest_intensity",
     "choose_intensity_models",
-    "fit_intensity",
     "intensity_scores",
     "target_descriptions",
 ]
@@ -43,7 +42,11 @@ def backtest_intensity(
     timings: dict | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(predictions, metrics) of every intensity target, each with a ``target`` column; empty when
-    none. ``timings`` receives "<target>:<model>" -> seconds."""
+    none. ``timings`` receives "<target>:<model>" -> seconds.
+
+    Target by target; a run backtests them in the pool of P(any attack) instead
+    (``riskcast.jobs.evaluate.backtest_all``), with the same numbers.
+    """
     preds, metrics = [], []
     for name in stages.intensity_names(cfg):
         seconds: dict = {}
@@ -69,11 +72,6 @@ def choose_intensity_models(cfg: Config, metrics: pd.DataFrame) -> dict[str, str
             raise ValueError(f"intensity target {name!r} has no backtest Brier score of a non-baseline model")
         chosen[name] = str(m.groupby("model")["value"].mean().sort_index().idxmin())
     return chosen
-
-
-def fit_intensity(cfg: Config, panel: pd.DataFrame, chosen: dict[str, str]) -> dict[str, dict[int, object]]:
-    """Each target's chosen model fitted on every row whose target is known, per horizon."""
-    return {name: stages.fit_final(cfg, panel, model, target=name)[0] for name, model in chosen.items()}
 
 
 def intensity_scores(

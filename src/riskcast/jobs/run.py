@@ -19,10 +19,10 @@ from riskcast.extras import require_extra
 from riskcast.jobs import evaluate, stages
 from riskcast.jobs.handover import load_ingested, mark_built, record_ingest, require_upstream
 from riskcast.jobs.ingest import Ingested, ingest
-from riskcast.jobs.intensity import backtest_intensity, target_descriptions
+from riskcast.jobs.intensity import target_descriptions
 from riskcast.jobs.score import scoring_summary, stage_score
 from riskcast.jobs.train import stage_train
-from riskcast.outputs import RunOutputs, month_str, panel_of, update_run_json, write_df
+from riskcast.outputs import BlockPanel, RunOutputs, month_str, panel_of, update_run_json, write_df
 from riskcast.reporting.figures import reliability_figure
 from riskcast.reporting.report import render_report
 from riskcast.reporting.settings import ReportSettings
@@ -46,12 +46,18 @@ def stage_ingest(cfg: Config, out: Path) -> Ingested:
     return data
 
 
-def stage_features(cfg: Config, out: Path, data: Ingested | None = None) -> pd.DataFrame:
+def stage_features(cfg: Config, out: Path, data: Ingested | None = None) -> pd.DataFrame | BlockPanel:
+    """The feature panel, written to ``features.parquet``: one file, or on Dask with a model set
+    that fits from blocks (``compute.panel``) a folder of the workers' block files."""
     o = RunOutputs(out)
     data = data or load_ingested(out, cfg)
-    panel = stages.build_feature_panel(cfg, data)
-    write_df(panel, o.features)
-    outside = stages.events_outside_panel(cfg, data, panel)
+    if stages.on_blocks(cfg):
+        panel = stages.build_block_panel(cfg, data, o.features)
+    else:
+        panel = stages.build_feature_panel(cfg, data)
+        write_df(panel, o.features)
+    months = pd.DatetimeIndex(panel.months if isinstance(panel, BlockPanel) else panel["month"].unique())
+    outside = stages.events_outside_panel(cfg, data, months)
     full, base = stages.feature_sets(cfg)
     sets = {
         s.name: {"file": str(s.path), "sha256": s.sha256, "columns": s.columns}
@@ -64,13 +70,16 @@ def stage_features(cfg: Config, out: Path, data: Ingested | None = None) -> pd.D
         feature_sets=sets,
         feature_definitions=stages.feature_definitions(cfg),
         panel={
-            "units": int(panel["unit_id"].nunique()),
-            "months": int(panel["month"].nunique()),
-            "first_month": f"{panel['month'].min():%Y-%m}",
-            "last_month": f"{panel['month'].max():%Y-%m}",
+            "units": len(data.units),
+            "months": len(months),
+            "first_month": f"{months.min():%Y-%m}",
+            "last_month": f"{months.max():%Y-%m}",
             "features": stages.feature_columns(panel),
             "events_not_in_panel": outside,
-            "rows_not_placed": panel.attrs.get("unplaced", {}),
+            "rows_not_placed": panel.unplaced
+            if isinstance(panel, BlockPanel)
+            else panel.attrs.get("unplaced", {}),
+            "storage": "blocks" if isinstance(panel, BlockPanel) else "file",
         },
     )
     return panel
@@ -79,58 +88,55 @@ def stage_features(cfg: Config, out: Path, data: Ingested | None = None) -> pd.D
 def stage_backtest(
     cfg: Config, out: Path, panel: pd.DataFrame | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Backtest every model of the set on the same folds; metrics, reliability, ablation, figures."""
+    """Backtest every model of the set on the same folds; metrics, reliability, ablation, figures.
+
+    P(any attack), the intensity targets and the ablation share one pool of workers
+    (``evaluate.backtest_all``): each is scored, and P(any attack)'s tables written, while the
+    workers go on with the others. ``run.json``'s ``backtest.seconds``: ``models`` is the whole
+    pool (the scoring and writing inside it), ``metrics`` / ``intensity`` / ``ablation`` the part
+    of it this process spent scoring each, ``rest`` what follows before the MLflow run (which the
+    stage's own time in ``timings_seconds`` includes).
+    """
     o = RunOutputs(out)
     data_hashes = require_upstream(cfg, out, "features", reread_inputs=panel is None)
     panel = panel_of(out, panel)
     n_folds = stages.n_folds(cfg, panel)
-    seconds, model_seconds, ablation_seconds = {}, {}, {}
+    model_seconds = {}
     clock = time.perf_counter()
+    tracking = evaluate.open_tracking(cfg, out)  # the store's set-up waits on the disk, not the workers
 
-    def lap(part: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        seconds[part] = round(now - clock, 2)
-        clock = now
+    def as_text(p: pd.DataFrame) -> pd.DataFrame:
+        return p.assign(origin=month_str(p["origin"]), target_month=month_str(p["target_month"]))
 
-    with Progress(transient=True) as bar:
-        task = bar.add_task("backtest folds", total=n_folds)
-        preds, _ = stages.backtest(cfg, panel, progress=lambda n: bar.advance(task, n), timings=model_seconds)
-        lap("models")
-        tables = evaluate.evaluate(cfg, preds)
-        lap("metrics")
-        if cfg.backtest.ablation:
-            task = bar.add_task("ablation folds", total=n_folds)
-            tables["ablation"] = evaluate.ablation(
-                cfg, panel, progress=lambda n: bar.advance(task, n), timings=ablation_seconds
+    def write(part: str, done: evaluate.Backtested) -> None:  # while the workers go on with the rest
+        if part == "any":
+            write_df(as_text(done.predictions), o.predictions)
+            write_df(done.tables["metrics"], o.metrics)
+            for name, table in done.tables.items():
+                if name not in ("metrics", "ablation"):
+                    write_df(table, o.dir / f"{name}.csv")
+            o.figures.mkdir(parents=True, exist_ok=True)
+            reliability_figure(done.tables["reliability"], o.figures / "reliability.png")
+        elif part == "intensity":
+            write_df(as_text(done.intensity_predictions), o.intensity_predictions)
+            write_df(done.intensity_metrics, o.intensity_metrics)
+        else:
+            write_df(done.tables["ablation"], o.dir / "ablation.csv")
+
+    try:
+        with Progress(transient=True) as bar:
+            task = bar.add_task("backtest folds", total=n_folds)
+            done = evaluate.backtest_all(
+                cfg, panel, progress=lambda n: bar.advance(task, n), timings=model_seconds, on_part=write
             )
-            lap("ablation")
-        if cfg.target.intensity:
-            task = bar.add_task("intensity targets", total=n_folds * len(cfg.target.intensity))
-            intensity_preds, intensity_metrics = backtest_intensity(
-                cfg, panel, progress=lambda n: bar.advance(task, n), timings=model_seconds
-            )
-            lap("intensity")
-    out_preds = preds.assign(origin=month_str(preds["origin"]), target_month=month_str(preds["target_month"]))
-    write_df(out_preds, o.predictions)
-    write_df(tables["metrics"], o.metrics)
-    for name, table in tables.items():
-        if name != "metrics":
-            write_df(table, o.dir / f"{name}.csv")
-    if cfg.target.intensity:
-        write_df(
-            intensity_preds.assign(
-                origin=month_str(intensity_preds["origin"]),
-                target_month=month_str(intensity_preds["target_month"]),
-            ),
-            o.intensity_predictions,
-        )
-        write_df(intensity_metrics, o.intensity_metrics)
-    else:  # a folder reused from a run with intensity targets must not keep their stale tables
+    finally:
+        tracking.join()  # a failed backtest must not leave the store half made
+    seconds = {"models": time.perf_counter() - clock, **done.seconds}
+    clock = time.perf_counter()
+    preds = done.predictions
+    if not cfg.target.intensity:  # a folder reused from a run with intensity targets: not their stale ones
         for stale in (o.intensity_predictions, o.intensity_metrics, o.intensity_scores):
             stale.unlink(missing_ok=True)
-    o.figures.mkdir(parents=True, exist_ok=True)
-    reliability_figure(tables["reliability"], o.figures / "reliability.png")
     update_run_json(
         o,
         backtest={
@@ -138,11 +144,8 @@ def stage_backtest(
             "origins": _origin_span(preds),
             "models": sorted(preds["model"].unique()),
             "baselines": stages.baseline_names(cfg),
-            "seconds": {**seconds, "rest": round(time.perf_counter() - clock, 2)},
-            "model_seconds": {
-                **{k: round(v, 2) for k, v in model_seconds.items()},
-                **{f"ablation:{k}": round(v, 2) for k, v in ablation_seconds.items()},
-            },
+            "seconds": {k: round(v, 2) for k, v in {**seconds, "rest": time.perf_counter() - clock}.items()},
+            "model_seconds": {k: round(v, 2) for k, v in model_seconds.items()},
         },
         targets=target_descriptions(cfg),
         ablation_model=cfg.backtest.ablation_model if cfg.backtest.ablation else None,
@@ -150,7 +153,7 @@ def stage_backtest(
 
     update_run_json(o, backtest_run_id=log_backtest_run(cfg, out))
     mark_built(cfg, out, "backtest", data_hashes)
-    return preds, tables["metrics"]
+    return preds, done.tables["metrics"]
 
 
 def _origin_span(preds: pd.DataFrame) -> dict[str, list[str]]:

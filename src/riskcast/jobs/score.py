@@ -16,7 +16,7 @@ from riskcast.config import Config
 from riskcast.errors import ConfigError
 from riskcast.jobs.handover import check_stamp, require_upstream, stamp
 from riskcast.jobs.intensity import intensity_scores
-from riskcast.outputs import RunOutputs, panel_of
+from riskcast.outputs import RunOutputs, last_month, month_rows, panel_of
 from riskcast.records import ModelRecord, ScoreRecord, read_record, write_record
 from riskcast.scale import backend_for
 from riskcast.scoring import explain_change, score_month, write_scores
@@ -82,8 +82,10 @@ def stage_score(
                 key="--version",
             )
         bundle = load_registered(name, version=version)
-    as_of = panel["month"].max()
-    latest = panel[panel["month"] == as_of].reset_index(drop=True)
+    as_of = last_month(panel)
+    month_before = as_of - pd.DateOffset(months=1)
+    recent = month_rows(panel, [month_before, as_of])  # a block panel is read for these two months only
+    latest = recent[recent["month"] == as_of].reset_index(drop=True)
     tiers = list(cfg.scoring.tiers.items())
     # A month already scored with this model version, data and settings is read back, not recomputed.
     key = score_key(
@@ -117,7 +119,7 @@ def stage_score(
     write_scores(scores, o.scores)
     _write_intensity_scores(cfg, o, bundle, latest[model.features], latest, as_of, model.intensity_models)
     # what moved each unit's forecast since last month, with the same model (reported as drivers)
-    before = panel[panel["month"] == as_of - pd.DateOffset(months=1)]
+    before = recent[recent["month"] == month_before]
     if len(before):
         change = explain_change(
             bundle, latest, before, horizon=min(cfg.backtest.horizons), top_k=cfg.scoring.top_k

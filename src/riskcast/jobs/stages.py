@@ -16,6 +16,7 @@ from riskcast.errors import ConfigError
 from riskcast.evaluation.metrics import score_predictions
 from riskcast.evaluation.splits import RollingOriginSplit
 from riskcast.features import Events, Indicator, Rolling
+from riskcast.features.base import FeatureContext
 from riskcast.features.context import build_context, load_actor_groups
 from riskcast.features.spec import FeatureSet, load_feature_set
 from riskcast.features.targets import (
@@ -29,13 +30,16 @@ from riskcast.features.targets import (
 from riskcast.jobs.ingest import Ingested
 from riskcast.models import baselines
 from riskcast.models.spec import load_model_set, refit_overrides
-from riskcast.panel import build_panel, month_range, target_mask, to_month
+from riskcast.outputs import BlockPanel
+from riskcast.panel import build_panel, month_range, panel_arrays, target_mask, to_month
 from riskcast.regions import Gazetteer
-from riskcast.scale import backend_for
+from riskcast.scale import backend_for, fits_on_blocks
 
 __all__ = [
     "baseline_names",
     "build_feature_panel",
+    "build_block_panel",
+    "on_blocks",
     "events_outside_panel",
     "backtest",
     "fit_final",
@@ -146,6 +150,68 @@ def intensity_names(cfg: Config) -> list[str]:
     return [t.name for t in cfg.target.intensity]
 
 
+def _context(cfg: Config, data: Ingested, months: pd.DatetimeIndex, arrays: dict) -> FeatureContext:
+    return build_context(
+        units=data.units,
+        months=months,
+        neighbours=Gazetteer(data.units).neighbour_matrix(),
+        arrays=arrays,
+        events=data.events,
+        presence=data.presence,
+        shocks=data.shocks,
+        target=cfg.target,
+        actor_groups=load_actor_groups(cfg.features.actor_groups),
+    )
+
+
+def _unplaced(ctx: FeatureContext) -> dict[str, dict]:
+    """Presence rows and shocks that could not be placed on the grid: counted, never silent."""
+    return {
+        kind: dict(getattr(ctx, kind).attrs.get("unplaced", {}))
+        for kind in ("presence", "shocks")
+        if getattr(ctx, kind) is not None
+    }
+
+
+def on_blocks(cfg: Config) -> bool:
+    """Whether the run keeps its panel in the workers' block files (never gathered): on Dask,
+    when every model of the set can be fitted from blocks (``compute.panel``)."""
+    if cfg.compute.backend != "dask" or cfg.compute.panel == "gathered":
+        return False
+    unfit = [n for n, m in models_for(cfg).items() if not fits_on_blocks(m)]
+    if cfg.compute.panel == "blocks" and unfit:
+        raise ConfigError(
+            f"compute.panel = 'blocks': models {unfit} of set {cfg.model.set!r} need the whole panel in "
+            "memory (only the baselines and LightGBM hurdles are fitted from block files); "
+            'choose model.set = "grid" or compute.panel = "auto"',
+            key="compute.panel",
+        )
+    return not unfit
+
+
+def build_block_panel(cfg: Config, data: Ingested, out_dir) -> BlockPanel:
+    """The panel written by the Dask workers, one file per spatial block, into ``out_dir``."""
+    if cfg.target.intensity:
+        raise ConfigError(
+            "intensity targets are not built on a block panel yet: remove [[target.intensity]] or set "
+            'compute.panel = "gathered"',
+            key="target.intensity",
+        )
+    if cfg.backtest.ablation:  # refused here, before the features, not after them
+        raise ConfigError(
+            "the ablation needs the panel in memory: set backtest.ablation = false or compute.panel = 'gathered'",
+            key="backtest.ablation",
+        )
+    months, arrays = panel_arrays(
+        data.events, data.units, cfg.target, start=cfg.panel.start, end=cfg.panel.end, counts=data.counts
+    )
+    ctx = _context(cfg, data, months, arrays)
+    backend_for(cfg.compute).write_panel(_feature_list(cfg), ctx, cfg.backtest.horizons, out_dir)
+    panel = BlockPanel(out_dir)
+    panel.unplaced = _unplaced(ctx)
+    return panel
+
+
 def build_feature_panel(cfg: Config, data: Ingested) -> pd.DataFrame:
     """The region-month panel: keys, observed counts, features and ``target_*`` columns."""
     panel, arrays = build_panel(
@@ -158,24 +224,9 @@ def build_feature_panel(cfg: Config, data: Ingested) -> pd.DataFrame:
         counts=data.counts,
     )
     months = month_range(panel["month"].min(), panel["month"].max())
-    ctx = build_context(
-        units=data.units,
-        months=months,
-        neighbours=Gazetteer(data.units).neighbour_matrix(),
-        arrays=arrays,
-        events=data.events,
-        presence=data.presence,
-        shocks=data.shocks,
-        target=cfg.target,
-        actor_groups=load_actor_groups(cfg.features.actor_groups),
-    )
+    ctx = _context(cfg, data, months, arrays)
     feats = backend_for(cfg.compute).features(_feature_list(cfg), ctx)
-    # Presence rows and shocks that could not be placed on the grid are counted, never silent.
-    unplaced = {
-        kind: dict(getattr(ctx, kind).attrs.get("unplaced", {}))
-        for kind in ("presence", "shocks")
-        if getattr(ctx, kind) is not None
-    }
+    unplaced = _unplaced(ctx)
     intensity = {}
     for spec in cfg.target.intensity:  # each target = its indicator (and quantity) at t + h
         hit, quantity = ctx.get(indicator_of(spec)), ctx.get(quantity_of(spec))
@@ -195,11 +246,11 @@ def build_feature_panel(cfg: Config, data: Ingested) -> pd.DataFrame:
     return out
 
 
-def events_outside_panel(cfg: Config, data: Ingested, panel: pd.DataFrame) -> dict[str, int]:
-    """Events read and placed but not counted in the panel, by reason (nothing silent)."""
+def events_outside_panel(cfg: Config, data: Ingested, months: pd.DatetimeIndex) -> dict[str, int]:
+    """Events read and placed but not counted in the panel of ``months``, by reason (nothing silent)."""
     month = to_month(data.events["date"])
-    before = month < panel["month"].min()
-    after = month > panel["month"].max()
+    before = month < months.min()
+    after = month > months.max()
     inside = ~(before | after)
     return {
         "before the panel start": int(before.sum()),
@@ -219,10 +270,11 @@ def feature_columns(panel: pd.DataFrame) -> list[str]:
 def n_folds(cfg: Config, panel: pd.DataFrame) -> int:
     """Number of (horizon, origin) folds the backtest will run (for the progress bar)."""
     b = cfg.backtest
+    months = panel.months if isinstance(panel, BlockPanel) else panel["month"]
     return sum(
         RollingOriginSplit(
             h, b.min_train_months, b.eval_months, b.window, b.sliding_months, b.eval_start
-        ).get_n_splits(groups=panel["month"])
+        ).get_n_splits(groups=months)
         for h in b.horizons
     )
 
@@ -252,10 +304,31 @@ def backtest(
     (predictions, metrics). ``timings`` receives each model's seconds."""
     b = cfg.backtest
     common = dict(**backtest_kwargs(cfg), progress=progress, target=target, timings=timings)
-    preds = backend_for(cfg.compute, b.n_jobs).backtest(
-        panel, feature_columns(panel), models_for(cfg, target), b.horizons, **common
-    )
+    backend = backend_for(cfg.compute, b.n_jobs)
+    if isinstance(panel, BlockPanel):
+        _require_dask(cfg, panel)
+        preds = backend.backtest_blocks(
+            panel,
+            feature_columns(panel),
+            models_for(cfg, target),
+            b.horizons,
+            unit_order=panel.unit_order(),
+            n_jobs=b.n_jobs,
+            **common,
+        )
+    else:
+        preds = backend.backtest(panel, feature_columns(panel), models_for(cfg, target), b.horizons, **common)
     return preds, score_predictions(preds)
+
+
+def _require_dask(cfg: Config, panel: BlockPanel) -> None:
+    """A panel in block files is read by the Dask workers: refuse a config without them, in words."""
+    if cfg.compute.backend != "dask":
+        raise ConfigError(
+            f"{panel.path} is a Dask run's folder of block files, read by the cluster's workers: "
+            'run with compute.backend = "dask", or rebuild the features (`riskcast features`) with this config',
+            key="compute.backend",
+        )
 
 
 def baseline_names(cfg: Config) -> list[str]:
@@ -271,6 +344,15 @@ def fit_final(
     base = models_for(cfg, target)[model_name or cfg.model.champion]
     cols = feature_columns(panel)
     backend = backend_for(cfg.compute)
+    if isinstance(panel, BlockPanel):
+        _require_dask(cfg, panel)
+        fits = backend.fit_blocks(
+            panel, base, cols, cfg.backtest.horizons, unit_order=panel.unit_order(), target=target
+        )
+        return (
+            {h: est for h, (est, _) in fits.items()},
+            {h: (f"{a:%Y-%m}", f"{b:%Y-%m}") for h, (_, (a, b)) in fits.items()},
+        )
     fitted, windows = {}, {}
     for h in cfg.backtest.horizons:
         y = panel[target_column(target, h)].to_numpy(dtype=float)

@@ -7,11 +7,13 @@ point forecast into quantiles and into P(count >= 1), so every count model answe
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
+from sklearn.base import BaseEstimator
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, validate_data
 
@@ -29,6 +31,7 @@ __all__ = [
     "index_of",
     "ContractTags",
     "NBCountMixin",
+    "ParamNames",
 ]
 
 # Sizes below ~0.05 put almost all mass on 0 with absurd tails; above ~1e4 the NB is a Poisson
@@ -71,6 +74,11 @@ def fit_nb_size(y_count, mu, method: str = "ml") -> float:
     # without the distribution machinery around it: the same sums to the bit, in a third of
     # the time (that machinery was half of a baseline's backtest). y are whole counts >= 0
     # (_clean), so its support and argument checks have nothing to catch.
+    # A row's term depends only on its (count, mean) pair, and a baseline's pairs repeat (most
+    # counts are 0, its means are a few rates or last month's count): each distinct pair's term
+    # is computed once and laid out row by row, so the sum adds the same numbers in the same
+    # order, in a fraction of the time (the likelihood was half of a baseline's fit).
+    y, m, rows = _distinct_pairs(y, m)
     log_y_fact = special.gammaln(y + 1)
 
     def nll(log_r: float) -> float:
@@ -79,10 +87,19 @@ def fit_nb_size(y_count, mu, method: str = "ml") -> float:
         logpmf = (
             special.gammaln(r + y) - log_y_fact - special.gammaln(r) + r * np.log(p) + special.xlog1py(y, -p)
         )
-        return -float(np.sum(logpmf))
+        return -float(np.sum(logpmf if rows is None else logpmf[rows]))
 
     res = optimize.minimize_scalar(nll, bounds=(np.log(SIZE_MIN), np.log(SIZE_MAX)), method="bounded")
     return float(np.clip(np.exp(res.x), SIZE_MIN, SIZE_MAX))
+
+
+def _distinct_pairs(y: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The distinct (y, m) pairs and, per row, its pair's position; the rows themselves (and
+    None) when fewer than half of them repeat (a fitted model's means rarely do)."""
+    pairs, rows = np.unique(np.column_stack([y, m]).view(np.complex128).ravel(), return_inverse=True)
+    if len(pairs) > len(y) // 2:
+        return y, m, None
+    return pairs.real.copy(), pairs.imag.copy(), rows
 
 
 def nb_quantiles(mu, size: float, q: Sequence[float] = (0.1, 0.5, 0.9)) -> np.ndarray:
@@ -180,6 +197,8 @@ def fit_input(
         if getattr(est, "_requires_y", True):
             raise ValueError(f"{type(est).__name__} requires y to be passed, but the target y is None")
         return x, None
+    if _plain_zero_one(y, len(x)):
+        return x, np.asarray(y, dtype=float)
     y = column_or_1d(y, warn=True)
     check_classification_targets(y)
     kind = type_of_target(y)
@@ -191,6 +210,19 @@ def fit_input(
         # y is "any attack at t+h": other labels would silently mean something else.
         raise ValueError(f"y must be 0/1 (any attack at t+h); got labels {np.unique(y)[:5]}")
     return x, y
+
+
+def _plain_zero_one(y, n: int) -> bool:
+    """Whether y is a non-empty 1-D numeric array of n zeros and ones: what scikit-learn's target
+    checks (``column_or_1d``, ``type_of_target``, ...) can only accept as binary. They took a
+    millisecond a fit, a tenth of a baseline's; anything else still goes through them."""
+    return (
+        isinstance(y, np.ndarray)
+        and y.ndim == 1
+        and y.dtype.kind in "fiu"
+        and 0 < len(y) == n
+        and bool(np.all((y == 0) | (y == 1)))
+    )
 
 
 def predict_input(est, X, columns: Sequence[str] | None = None, allow_nan: bool = False) -> np.ndarray:
@@ -241,7 +273,25 @@ def index_of(X) -> pd.Index:
     return X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(X))
 
 
-class ContractTags:
+@functools.cache
+def _param_names(cls: type) -> tuple[str, ...]:
+    return tuple(BaseEstimator._get_param_names.__func__(cls))
+
+
+class ParamNames:
+    """Parameter names read once per class.
+
+    scikit-learn reads them from the ``__init__`` signature at every ``get_params`` (each
+    clone, set_params and nested get_params): ~40,000 times in a run on Mali's cercles, about
+    5 % of the backtest. A class's names never change.
+    """
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        return list(_param_names(cls))
+
+
+class ContractTags(ParamNames):
     """scikit-learn tags of the contract: binary 0/1 targets; NaN only where ``_allow_nan``."""
 
     _allow_nan = False

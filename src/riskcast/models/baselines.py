@@ -20,8 +20,10 @@ from riskcast.models._dist import (
     fit_nb_size,
     index_of,
     logit,
+    nb_quantiles,
     predict_input,
 )
+from riskcast.models.outputs import QUANTILES
 
 __all__ = ["Climatology", "Persistence", "ZeroCount", "LastValue"]
 
@@ -63,6 +65,13 @@ class _Baseline(NBCountMixin, ClassifierMixin, BaseEstimator):
     def predict_count(self, X: pd.DataFrame) -> np.ndarray:
         X = self._own(X)
         return self._mu(X, predict_input(self, X, allow_nan=True))
+
+    def predict_outputs(self, X: pd.DataFrame, q=QUANTILES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """P(any), expected count and count quantiles from one validation of X (``riskcast.models.outputs``)."""
+        X = self._own(X)
+        x = predict_input(self, X, allow_nan=True)
+        mu = self._mu(X, x)
+        return self._p(X, x), mu, nb_quantiles(mu, getattr(self, "nb_size_", SIZE_MAX), q)
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Log-odds of P(any) split into the one column the baseline reads and a bias."""

@@ -16,6 +16,7 @@ from scipy import optimize
 from sklearn.base import ClassifierMixin, clone
 from sklearn.utils.metaestimators import _BaseComposition
 
+from riskcast.models._dist import ParamNames
 from riskcast.models.calibration import (
     METHODS,
     apply_calibrator,
@@ -24,6 +25,7 @@ from riskcast.models.calibration import (
     fit_estimator,
     temporal_holdout,
 )
+from riskcast.models.outputs import QUANTILES, predict_outputs
 
 __all__ = ["Ensemble", "simplex_brier_weights"]
 
@@ -77,7 +79,7 @@ def _weighted_mean(values: np.ndarray, w: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
-class Ensemble(ClassifierMixin, _BaseComposition):
+class Ensemble(ParamNames, ClassifierMixin, _BaseComposition):
     """Weighted mean of member models' P(attack), weights learned on the last ``calib_months``.
 
     ``members`` is a list of ``(name, estimator)``; nested parameters work as in a Pipeline
@@ -192,6 +194,15 @@ class Ensemble(ClassifierMixin, _BaseComposition):
             axis=-1,
         )
         return np.round(_weighted_mean(Q, self._w))
+
+    def predict_outputs(self, X: pd.DataFrame, q=QUANTILES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        outputs = [predict_outputs(est, X, q) for _, est, _ in self.fitted_]
+        p = _weighted_mean(np.column_stack([o[0] for o in outputs]), self._w)
+        if self.calibrator_ is not None:
+            p = apply_calibrator(self.calibrator_, p)
+        C = np.column_stack([np.asarray(o[1], dtype=float) for o in outputs])
+        Q = np.stack([np.asarray(o[2], dtype=float) for o in outputs], axis=-1)
+        return p, _weighted_mean(C, self._w), np.round(_weighted_mean(Q, self._w))
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         by_name = {n: est for n, est, _ in self.fitted_}

@@ -12,8 +12,12 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+
+# the GLM and its families only: statsmodels.api loads its whole library (0.3 s more at every
+# start of the CLI and of each backtest worker)
+from statsmodels.genmod import families
+from statsmodels.genmod.generalized_linear_model import GLM
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from riskcast.models._dist import (
@@ -23,9 +27,11 @@ from riskcast.models._dist import (
     fit_nb_size,
     index_of,
     nb_prob_any,
+    nb_quantiles,
     predict_input,
 )
 from riskcast.models.linear import signed_log1p
+from riskcast.models.outputs import QUANTILES
 
 __all__ = ["CountGLM"]
 
@@ -34,7 +40,7 @@ __all__ = ["CountGLM"]
 _ETA_MAX = 15.0
 
 
-class _RidgeGLM(sm.GLM):
+class _RidgeGLM(GLM):
     """statsmodels' GLM without the design's rank: ``GLM.initialize`` computes it by SVD at every
     construction, only to set degrees of freedom, which a ridge fit never reads. A CountGLM
     builds three GLMs on one design per fit (Poisson, then the NB profile), and those SVDs were
@@ -45,6 +51,40 @@ class _RidgeGLM(sm.GLM):
         self.df_model = self.exog.shape[1] - 1
         self.wnobs = self.exog.shape[0]
         self.df_resid = self.wnobs - self.df_model - 1
+        self._last_mean = None
+
+    # The ridge fit's optimiser asks for the log-likelihood and then its score at the same
+    # parameters, and statsmodels computes the mean exp(exog @ params) afresh in each. Both read
+    # it from here: the same numbers (adding the zero offset is exact), computed once; it was a
+    # fifth of a count GLM's fit. Only this model's own rows, without offset or exposure, are cached.
+
+    def _mean(self, params: np.ndarray) -> np.ndarray:
+        last = self._last_mean
+        if last is not None and np.array_equal(params, last[0]):
+            return last[1]
+        mu = self.family.link.inverse(np.dot(self.exog, params) + self._offset_exposure)
+        self._last_mean = (np.array(params, dtype=float, copy=True), mu)
+        return mu
+
+    def loglike(self, params, scale=None):
+        """statsmodels' ``GLM.loglike``, the mean shared with :meth:`predict`."""
+        if scale is not None or self._has_offset or self._has_exposure:
+            return super().loglike(params, scale)
+        mu = self._mean(params)
+        return self.family.loglike(
+            self.endog, mu, self.var_weights, self.freq_weights, self.estimate_scale(mu)
+        )
+
+    def predict(self, params, exog=None, exposure=None, offset=None, which="mean"):
+        if (
+            exog is None
+            and exposure is None
+            and offset is None
+            and which == "mean"
+            and not (self._has_offset or self._has_exposure)
+        ):
+            return self._mean(params)
+        return super().predict(params, exog=exog, exposure=exposure, offset=offset, which=which)
 
 
 class CountGLM(NBCountMixin, ClassifierMixin, BaseEstimator):
@@ -84,12 +124,39 @@ class CountGLM(NBCountMixin, ClassifierMixin, BaseEstimator):
         self.alpha = alpha
         self.n_profile = n_profile
 
-    def _design(self, x: np.ndarray) -> np.ndarray:
-        z = (signed_log1p(x) - self.mean_) / self.scale_
+    def _design(self, x: np.ndarray, logged: np.ndarray | None = None) -> np.ndarray:
+        z = ((signed_log1p(x) if logged is None else logged) - self.mean_) / self.scale_
         return np.column_stack([np.ones(len(z)), z])
 
     def fit(self, X: pd.DataFrame, y, y_count=None, months=None) -> "CountGLM":
         """Fit on the counts ``y_count`` (``y`` when None). ``months`` is unused (no hold-out)."""
+        return self._fit_design(*self._prepared(X, y, y_count))
+
+    def fit_grid(self, param: str, values, X: pd.DataFrame, y, y_count=None, months=None) -> list["CountGLM"]:
+        """``clone(self).set_params(param=v).fit(X, y, y_count, months)`` for each ``v``; for
+        ``alpha`` the input is validated and standardised once for all of them."""
+        if param != "alpha":
+            return [clone(self).set_params(**{param: v}).fit(X, y, y_count, months) for v in values]
+        template = clone(self)  # what validation records, without touching this (unfitted) spec
+        exog, count = template._prepared(X, y, y_count)
+        fits = []
+        for v in values:
+            est = clone(self).set_params(alpha=v)
+            for attr in (
+                "n_features_in_",
+                "feature_names_in_",
+                "feature_names_",
+                "classes_",
+                "mean_",
+                "scale_",
+            ):
+                if hasattr(template, attr):
+                    setattr(est, attr, getattr(template, attr))
+            fits.append(est._fit_design(exog, count))
+        return fits
+
+    def _prepared(self, X: pd.DataFrame, y, y_count) -> tuple[np.ndarray, np.ndarray]:
+        """The validated design (intercept and standardised signed-log features) and counts."""
         if self.family not in ("poisson", "negbin"):
             raise ValueError(f"family must be 'poisson' or 'negbin', not {self.family!r}")
         x, y = fit_input(self, X, y, self.columns)
@@ -101,7 +168,9 @@ class CountGLM(NBCountMixin, ClassifierMixin, BaseEstimator):
         sd = t.std(axis=0)
         # A constant column carries no information; scale 1 leaves it at 0 instead of NaN.
         self.scale_ = np.where(sd > 0, sd, 1.0)
-        exog = self._design(x)
+        return self._design(x, logged=t), count
+
+    def _fit_design(self, exog: np.ndarray, count: np.ndarray) -> "CountGLM":
         self.fallback_, reason = False, "non-finite coefficients"
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -115,13 +184,13 @@ class CountGLM(NBCountMixin, ClassifierMixin, BaseEstimator):
             warnings.warn(
                 "CountGLM: statsmodels did not fully converge; keeping its last coefficients",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=3,  # the caller of fit
             )
         if params is None or not np.all(np.isfinite(params)):
             warnings.warn(
                 f"CountGLM: statsmodels fit failed ({reason}); using an intercept-only model",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=3,  # the caller of fit
             )
             params = np.zeros(exog.shape[1])
             params[0] = np.log(max(count.mean(), 1e-6)) if len(count) else np.log(1e-6)
@@ -146,13 +215,13 @@ class CountGLM(NBCountMixin, ClassifierMixin, BaseEstimator):
             res = model.fit_regularized(alpha=pen, L1_wt=0.0, start_params=start, opt_method="bfgs")
             return np.asarray(res.params, dtype=float)
 
-        params = ridge(sm.families.Poisson())
+        params = ridge(families.Poisson())
         size = SIZE_MAX
         if self.family == "negbin":
             for _ in range(self.n_profile):
                 size = fit_nb_size(count, np.exp(np.clip(exog @ params, None, _ETA_MAX)))
                 start = params
-                params = ridge(sm.families.NegativeBinomial(alpha=1.0 / size))
+                params = ridge(families.NegativeBinomial(alpha=1.0 / size))
         return params, size
 
     def _eta(self, X) -> np.ndarray:
@@ -170,6 +239,11 @@ class CountGLM(NBCountMixin, ClassifierMixin, BaseEstimator):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(float)
+
+    def predict_outputs(self, X: pd.DataFrame, q=QUANTILES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """P(any), expected count and count quantiles from one linear predictor (``riskcast.models.outputs``)."""
+        mu = self.predict_count(X)
+        return nb_prob_any(mu, self.nb_size_), mu, nb_quantiles(mu, getattr(self, "nb_size_", SIZE_MAX), q)
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Contributions to the log expected count (the GLM's link): coef x scaled value, plus bias.

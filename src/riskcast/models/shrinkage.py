@@ -31,8 +31,10 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
+from riskcast.models._dist import ParamNames
 from riskcast.models.baselines import Climatology
 from riskcast.models.calibration import delegate, fit_estimator
+from riskcast.models.outputs import QUANTILES, predict_outputs
 
 __all__ = ["Shrunk", "climatology_weight"]
 
@@ -44,7 +46,7 @@ def climatology_weight(horizon: int, half_horizon: float) -> float:
     return float(horizon / (horizon + half_horizon))
 
 
-class Shrunk(ClassifierMixin, BaseEstimator):
+class Shrunk(ParamNames, ClassifierMixin, BaseEstimator):
     """``estimator`` shrunk towards the unit's climatology by ``h / (h + half_horizon)``.
 
     The climatology reads the run's share and sum columns (the run fills ``share_column``,
@@ -112,6 +114,20 @@ class Shrunk(ClassifierMixin, BaseEstimator):
                 delegate(self.estimator_, "predict_quantiles", X, q),
                 self.climatology_.predict_quantiles(X, q),
             )
+        )
+
+    def predict_outputs(self, X: pd.DataFrame, q=QUANTILES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.predict_on(predict_outputs(self.estimator_, X, q), X, q)
+
+    def predict_on(self, estimator_outputs: tuple, X: pd.DataFrame, q=QUANTILES) -> tuple:
+        """``predict_outputs`` given the fitted estimator's own outputs on X (the backtest has them
+        already: the twin of :meth:`fit_on`)."""
+        p, count, quantiles = estimator_outputs
+        clim_p, clim_count, clim_quantiles = self.climatology_.predict_outputs(X, q)
+        return (
+            self._blend(p, clim_p),
+            self._blend(count, clim_count),
+            np.round(self._blend(quantiles, clim_quantiles)),
         )
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:

@@ -20,12 +20,14 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
-from riskcast.models.calibration import delegate, fit_estimator, temporal_holdout
+from riskcast.models._dist import ParamNames
+from riskcast.models.calibration import delegate, fit_estimator, fit_grid, temporal_holdout
+from riskcast.models.outputs import QUANTILES, predict_outputs
 
 __all__ = ["Tuned"]
 
 
-class Tuned(ClassifierMixin, BaseEstimator):
+class Tuned(ParamNames, ClassifierMixin, BaseEstimator):
     """``estimator`` with ``param`` chosen from ``grid`` by Brier score on a temporal hold-out.
 
     The hold-out is the last ``holdout_months`` origin months of the training rows; candidates
@@ -112,10 +114,12 @@ class Tuned(ClassifierMixin, BaseEstimator):
         chosen = self.estimator.get_params(deep=False)[self.param]
         self.scores_ = {}
         if reason is None:
-            for value in self.grid:
-                est = clone(self.estimator).set_params(**{self.param: value})
-                fit_estimator(est, X, y, y_count, months, self.horizon, idx=fit_idx, proba_only=True)
-                p = est.predict_proba(X.iloc[held_idx])[:, 1]
+            fits = fit_grid(
+                self.estimator, self.param, self.grid, X, y, y_count, months, self.horizon, fit_idx
+            )
+            held = X.iloc[held_idx]
+            for value, est in zip(self.grid, fits):
+                p = est.predict_proba(held)[:, 1]
                 self.scores_[value] = float(np.mean((p - y[held_idx]) ** 2))
             chosen = min(self.grid, key=lambda v: self.scores_[v])  # first of equals wins
             self.tuning_note_ = f"{self.param}={chosen!r}: lowest Brier on {len(held_idx)} hold-out rows"
@@ -138,6 +142,9 @@ class Tuned(ClassifierMixin, BaseEstimator):
 
     def predict_quantiles(self, X: pd.DataFrame, q=(0.1, 0.5, 0.9)) -> np.ndarray:
         return delegate(self.best_estimator_, "predict_quantiles", X, q)
+
+    def predict_outputs(self, X: pd.DataFrame, q=QUANTILES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return predict_outputs(self.best_estimator_, X, q)
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         return delegate(self.best_estimator_, "contributions", X)

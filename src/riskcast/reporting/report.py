@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from riskcast.coverage import source_coverage
 from riskcast.errors import ConfigError
-from riskcast.outputs import RunOutputs, read_run
+from riskcast.outputs import BlockPanel, RunOutputs, read_run
 from riskcast.paths import project_file
 from riskcast.records import ModelRecord, RunRecord, read_record
 from riskcast.reporting.drivers import drivers_table, explain_change_row, feature_index
@@ -132,6 +132,24 @@ def _common_lines(records: list[dict]) -> dict:
     return {"drivers": sorted(drivers), "moves": sorted(moves)}
 
 
+#: months of feature rows the report reads: its longest look back is the 24-month sparklines
+_RECENT_MONTHS = 25
+
+
+def _read_panel(features: Path, run: RunRecord) -> tuple[pd.DataFrame, pd.Series]:
+    """The report's columns for the last ``_RECENT_MONTHS`` months, and each unit's attacks over
+    the whole panel. ``features``: one file, or a Dask run's folder of block files; either way
+    only these rows are read (a grid's panel would not fit in memory whole)."""
+    have = set(BlockPanel(features).columns if features.is_dir() else pq.read_schema(features).names)
+    counts = pd.read_parquet(features, columns=["unit_id", "month", "n_target"])
+    since = counts["month"].max() - pd.DateOffset(months=_RECENT_MONTHS)
+    cols = ["unit_id", "month", "n_target", "n_fatalities", *run.feature_definitions]
+    panel = pd.read_parquet(
+        features, columns=[c for c in dict.fromkeys(cols) if c in have], filters=[("month", ">", since)]
+    )
+    return panel, counts.groupby("unit_id")["n_target"].sum()
+
+
 def render_report(settings: ReportSettings, out: Path) -> str:
     """The report's HTML from the run's output folder ``out``."""
     out = Path(out)
@@ -151,9 +169,7 @@ def render_report(settings: ReportSettings, out: Path) -> str:
         if events_file.is_file()
         else None
     )
-    cols = ["unit_id", "month", "n_target", "n_fatalities", *run.feature_definitions]
-    have = set(pq.read_schema(out / "features.parquet").names)
-    panel = pd.read_parquet(out / "features.parquet", columns=[c for c in dict.fromkeys(cols) if c in have])
+    panel, totals = _read_panel(out / "features.parquet", run)
 
     missing = sorted(set(settings.horizons) - set(scores["horizon"].astype(int)))
     if missing:
@@ -204,7 +220,6 @@ def render_report(settings: ReportSettings, out: Path) -> str:
     )
     synthetic = any(SYNTHETIC_MARK in str(c["source_dataset"]).lower() for c in coverage)
     # which models are baselines: recorded by the backtest stage (reporting knows nothing of models)
-    totals = panel.groupby("unit_id")["n_target"].sum()
     silent_units = sorted(u["name"] for u in units if totals.get(u["unit_id"], 0) == 0)
     windows = sorted(run.training_windows.items(), key=lambda kv: int(kv[0]))
 

@@ -13,10 +13,19 @@ backend and never ask which one it is.
 from __future__ import annotations
 
 from riskcast.extras import require_extra
+from riskcast.models import baselines
+from riskcast.models.gbm import LGBMHurdle
 from riskcast.scale.backend import Backend
 from riskcast.scale.local import LocalBackend
 
-__all__ = ["Backend", "LocalBackend", "backend_for"]
+__all__ = ["Backend", "LocalBackend", "backend_for", "fits_on_blocks"]
+
+
+def fits_on_blocks(model) -> bool:
+    """Whether ``model`` is fitted without the whole panel in one process: a baseline (it reads
+    one to three columns, gathered), or the LightGBM hurdle (trained on the workers from the
+    block files, ``riskcast.scale.block_hurdle``)."""
+    return type(model).__module__ == baselines.__name__ or type(model) is LGBMHurdle
 
 
 def backend_for(compute, n_jobs: int = -1) -> Backend:

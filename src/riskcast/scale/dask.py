@@ -15,6 +15,9 @@ from sklearn.base import clone
 
 from riskcast.features.base import Feature, FeatureContext
 from riskcast.models.gbm import LGBMHurdle
+from riskcast.outputs import BlockPanel
+from riskcast.scale.block_backtest import backtest_on_blocks, fit_horizons_on_blocks
+from riskcast.scale.block_panel import write_panel_blocks
 from riskcast.scale.dask_features import compute_features_partitioned, dask_client
 from riskcast.scale.dask_models import DaskScorer, backtest_on_dask, fit_lgbm_hurdle_dask
 from riskcast.scale.local import LocalBackend
@@ -66,6 +69,32 @@ class DaskBackend:
             return fit_lgbm_hurdle_dask(
                 client, ddf[cols], ddf["_y"], ddf["_count"], model=clone(model), one_machine=True
             )
+
+    # --- a panel that stays in the workers' block files (compute.panel) ---------------------------
+
+    def write_panel(self, features: Sequence[Feature], ctx: FeatureContext, horizons, out_dir) -> list[str]:
+        """The run's panel written by the workers, one file per spatial block (never gathered)."""
+        with dask_client(self.compute) as client:
+            return write_panel_blocks(
+                features,
+                ctx,
+                client,
+                block_units=self.compute.block_units,
+                horizons=horizons,
+                out_dir=out_dir,
+            )
+
+    def backtest_blocks(
+        self, panel: BlockPanel, feature_cols: list[str], models: dict, horizons: tuple[int, ...], **kwargs
+    ) -> pd.DataFrame:
+        """The backtest of a block panel: baselines on their gathered columns, LightGBM on the workers."""
+        with dask_client(self.compute) as client:
+            return backtest_on_blocks(client, panel, feature_cols, models, horizons, **kwargs)
+
+    def fit_blocks(self, panel: BlockPanel, model, feature_cols: list[str], horizons, **kwargs) -> dict:
+        """The final fit of a block panel per horizon: ``{h: (fitted, (first, last) training month)}``."""
+        with dask_client(self.compute) as client:
+            return fit_horizons_on_blocks(client, panel, model, feature_cols, horizons, **kwargs)
 
     def scorer(self, bundle, uri: str | None, rows: pd.DataFrame, top_k: int):
         # a run's bundle (no registry URI) is scored here; a registered one on the cluster

@@ -17,7 +17,7 @@ equivalence test in ``tests/test_compute.py`` checks both).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -234,11 +234,14 @@ def _pass2(
     totals: dict[str, pd.DataFrame],
     dtype,
     out_file: str | None = None,
+    around: Callable | None = None,
 ):
     """Pass 2, on a worker: every feature of the block; the core units' rows (unit-major, then month).
 
     With ``out_file`` the rows (with ``unit_id`` and ``month``) are written there as parquet
     (atomically) and the row count is returned instead: the driver never holds the panel.
+    ``around(block_ctx, core)`` gives the columns written before and after the features instead
+    of ``unit_id`` and ``month`` alone (a run's panel: keys, counts, targets).
     """
     country = block_ctx.units["country"].astype(str)
     for name, by_country in totals.items():
@@ -249,19 +252,28 @@ def _pass2(
     part = full.iloc[rows].reset_index(drop=True)
     if out_file is None:
         return part
-    keys = pd.DataFrame(
-        {
+    if around is None:
+        before = {
             "unit_id": np.repeat(block_ctx.units["unit_id"].astype(str).to_numpy()[core], n_m),
             "month": np.tile(block_ctx.months.to_numpy(), len(core)),
         }
-    )
+        after = {}
+    else:
+        before, after = around(block_ctx, core)
+    columns = {**before, **{c: part[c].to_numpy() for c in part.columns}, **after}
     with atomic_path(out_file) as tmp:
-        pd.concat([keys, part], axis=1).to_parquet(tmp, index=False)
+        pd.DataFrame(columns, copy=False).to_parquet(tmp, index=False)
     return len(part)
 
 
 def compute_features_partitioned(
-    features: Sequence[Feature], ctx: FeatureContext, client, block_units: int, dtype=np.float64, out_dir=None
+    features: Sequence[Feature],
+    ctx: FeatureContext,
+    client,
+    block_units: int,
+    dtype=np.float64,
+    out_dir=None,
+    around: Callable | None = None,
 ):
     """:func:`riskcast.features.base.compute_features` on a Dask cluster, block by block.
 
@@ -274,6 +286,8 @@ def compute_features_partitioned(
         out_dir: when given, each worker writes its block to ``out_dir/block-<b>.parquet``
             (``unit_id``, ``month``, the features) and only row counts come back: for panels the
             driver could not hold.
+        around: with ``out_dir``, ``around(block_ctx, core) -> (columns before, columns after)``
+            the features in each file (see ``_pass2``); it runs on the workers (picklable).
 
     Returns:
         The same frame as ``compute_features(features, ctx, dtype)``: panel order (unit-major,
@@ -317,7 +331,7 @@ def compute_features_partitioned(
             by_country[f.name] = summed.sort_index()
     if out_dir is not None:
         files = [str(Path(out_dir) / f"block-{b:05d}.parquet") for b in range(len(plans))]
-        run(_pass2, lambda b: (features, by_country, dtype, files[b]))
+        run(_pass2, lambda b: (features, by_country, dtype, files[b], around))
         return files
     results = run(_pass2, lambda b: (features, by_country, dtype))
     # back to panel order: block b holds units blocks[b] (sorted), each with all months
