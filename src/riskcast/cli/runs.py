@@ -49,9 +49,11 @@ def _start_workers(cfg) -> None:
         return
 
     def start() -> None:
-        from riskcast.evaluation.backtest import start_workers  # the thread's own import, not the CLI's
-
         try:
+            # the thread's own import, beside this process's import of the jobs: the layers only
+            # import downwards, so the two cannot wait on each other
+            from riskcast.evaluation.backtest import start_workers
+
             start_workers(cfg.backtest.n_jobs)
         except Exception:  # noqa: BLE001 - only a head start: the backtest starts its workers itself
             pass

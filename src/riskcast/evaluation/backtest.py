@@ -101,7 +101,8 @@ def run_backtest(
     every skill score should not change with the cadence) is refitted at every origin.
     ``refit_overrides`` gives some models a cadence of their own (``{name: k}``: LightGBM's
     trees go stale faster than the linear models' coefficients where conflict grows fast).
-    ``timings``, when given, receives the seconds each model took (summed over horizons).
+    ``timings``, when given, receives the seconds each model took (summed over horizons; 0 for a
+    model whose forecasts another model's task gave, see below).
 
     ``target`` names the 0/1 target (``any``: at least one attack; or an intensity target) whose
     ``target_<target>_h<h>`` column is forecast, with its count column for the count heads;

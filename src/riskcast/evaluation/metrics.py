@@ -252,10 +252,14 @@ def rank_scores_by_group(
     tied = np.zeros(n_groups, dtype=bool)
     same = (np.diff(ps) == 0) & (gs[1:] == gs[:-1])
     tied[gs[1:][same]] = True
-    batched = ~tied & (size > 0)
+    # A batch holds about eight arrays of its size where weighted_rank_scores holds three of
+    # max_cells: batches of a third of max_cells keep the memory about the same, and a group
+    # larger than that goes on its own, its weightings in blocks.
+    batch_cells = max_cells // 3
+    batched = ~tied & (size > 0) & (k * size <= batch_cells)
     for n in np.unique(size[batched]):
         members = np.flatnonzero(batched & (size == n))
-        step = max(1, max_cells // max(k * n, 1))
+        step = max(1, batch_cells // max(k * n, 1))
         for part in (members[i : i + step] for i in range(0, len(members), step)):
             rows = first[part][:, None] + np.arange(n)  # (groups, n), each group's rows sorted
             w = (
