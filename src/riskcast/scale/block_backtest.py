@@ -182,41 +182,34 @@ def backtest_on_blocks(
     cadence = {name: (refit_overrides or {}).get(name, refit_every) for name in boosted}
     if min(cadence.values(), default=1) < 1:
         raise ValueError(f"refit_every must be >= 1 origin, not {min(cadence.values())!r}")
+
     # Each (horizon, model) task fits on one worker at a time; tasks run side by side, one per
     # worker. A task's numbers do not depend on which worker runs it.
-    free: queue.Queue = queue.Queue()
-    for w in sorted(client.scheduler_info(n_workers=-1)["workers"]):
-        free.put(w)
-
-    def run(task):
+    def run(task, worker):
         h, name, model = task
-        worker, start = free.get(), time.perf_counter()
-        try:
-            frame = _lgbm_predictions(
-                client,
-                panel,
-                narrow,
-                feature_cols,
-                name,
-                model,
-                h,
-                origins[h],
-                cadence[name],
-                split,
-                target,
-                worker,
-            )
-        finally:
-            free.put(worker)
+        start = time.perf_counter()
+        frame = _lgbm_predictions(
+            client,
+            panel,
+            narrow,
+            feature_cols,
+            name,
+            model,
+            h,
+            origins[h],
+            cadence[name],
+            split,
+            target,
+            worker,
+        )
         return frame, time.perf_counter() - start
 
-    with ThreadPoolExecutor(max_workers=max(free.qsize(), 1)) as pool:
-        for (h, name, _), (frame, seconds) in zip(tasks, pool.map(run, tasks)):
-            out.append(frame)
-            if timings is not None:
-                timings[name] = timings.get(name, 0.0) + seconds
-            if progress:
-                progress(len(origins[h]) / n_tasks)
+    for (h, name, _), (frame, seconds) in zip(tasks, _side_by_side(client, run, tasks)):
+        out.append(frame)
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + seconds
+        if progress:
+            progress(len(origins[h]) / n_tasks)
     preds = pd.concat(out, ignore_index=True)[PREDICTION_COLUMNS]
     for c in _NAMES:  # plain strings, as an in-memory backtest gives them
         preds[c] = preds[c].astype(object)
@@ -261,16 +254,27 @@ def fit_horizons_on_blocks(
 ) -> dict:
     """:func:`fit_on_blocks` for every horizon, the horizons side by side, one per worker (a
     fit's numbers do not depend on its worker): ``{h: (fitted, (first, last) month)}``."""
+    fits = _side_by_side(
+        client,
+        lambda h, worker: fit_on_blocks(client, panel, model, feature_cols, h, worker=worker, **kwargs),
+        horizons,
+    )
+    return dict(zip(horizons, fits))
+
+
+def _side_by_side(client, fn, items) -> list:
+    """``fn(item, worker)`` for every item, in threads, each holding one of the client's workers
+    while it runs (a fit pinned to its worker); the results in the items' order."""
     free: queue.Queue = queue.Queue()
     for w in sorted(client.scheduler_info(n_workers=-1)["workers"]):
         free.put(w)
 
-    def fit(h):
+    def hold(item):
         worker = free.get()
         try:
-            return fit_on_blocks(client, panel, model, feature_cols, h, worker=worker, **kwargs)
+            return fn(item, worker)
         finally:
             free.put(worker)
 
     with ThreadPoolExecutor(max_workers=max(free.qsize(), 1)) as pool:
-        return dict(zip(horizons, pool.map(fit, horizons)))
+        return list(pool.map(hold, items))
