@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,7 @@ from riskcast.regions import (
     assign_units,
     check_unassigned,
     load_boundaries,
+    normalise_many,
     normalise_name,
     normalise_names,
     priogrid_centroid,
@@ -81,6 +84,46 @@ def test_normalise_name_folds_accents_case_and_punctuation():
     assert normalise_name("Centre-Nord") == normalise_name("Centre Nord") == normalise_name(" centre   NORD ")
     assert normalise_name("N'Guigmi") == "n guigmi"
     assert normalise_name("Tillabéri") == "tillaberi"
+
+
+def _unicode_path(s: str) -> str:
+    """normalise_name's general steps, without its ASCII shortcut."""
+    decomposed = unicodedata.normalize("NFKD", s)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return re.sub(r"[^0-9a-z]+", " ", plain).strip()
+
+
+NAMES = [
+    "Ségou",
+    "SEGOU",
+    " centre\t-NORD\n",
+    "N'Guigmi",
+    "",
+    "  ",
+    "--",
+    "PRIO-GRID 101141",
+    "Ménaka ",
+    "Straße",
+    "Œuvre",
+    "Gorom-Gorom",
+    "ALL CAPS_and_under",
+    "x1 2y",
+    "Kidal\u00a0",
+    "Tahoua (Tahoua)",
+    *[chr(i) * 2 + "a" for i in range(128)],
+]
+
+
+def test_normalise_name_ascii_shortcut_and_batch_give_the_general_keys():
+    assert [normalise_name(n) for n in NAMES] == [_unicode_path(n) for n in NAMES]
+    assert normalise_many(NAMES) == [_unicode_path(n) for n in NAMES]
+    assert normalise_many([]) == []
+
+
+@given(st.lists(st.text(max_size=12), max_size=20))
+@settings(max_examples=200, deadline=None)
+def test_normalise_many_equals_one_by_one(names):
+    assert normalise_many(names) == [_unicode_path(n) for n in names]
 
 
 def test_normalise_names_vectorised_keeps_missing():

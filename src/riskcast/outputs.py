@@ -124,7 +124,14 @@ class BlockPanel:
         if months is not None:
             stamps = pd.DatetimeIndex(months).as_unit("ns")
             where = ds.field("month").isin(stamps.to_numpy())
-        table = dataset.to_table(columns=None if columns is None else list(columns), filter=where)
+        # One batch and one file at a time: arrow's default read-ahead (16 batches, 4 files) held
+        # 2.2 GB to give scoring its two months of an Africa-sized grid; this holds 0.9 GB.
+        table = dataset.to_table(
+            columns=None if columns is None else list(columns),
+            filter=where,
+            batch_readahead=1,
+            fragment_readahead=1,
+        )
         return table.to_pandas()
 
     @property

@@ -45,7 +45,7 @@ from __future__ import annotations
 from riskcast.regions.assign import AssignmentReport, assign_units, check_unassigned
 from riskcast.regions.boundaries import load_boundaries
 from riskcast.regions.gazetteer import Gazetteer
-from riskcast.regions.names import COUNTRY_ALIASES, normalise_name, normalise_names
+from riskcast.regions.names import COUNTRY_ALIASES, normalise_many, normalise_name, normalise_names
 from riskcast.regions.priogrid import (
     PRIOGRID_CELL,
     PRIOGRID_N_CELLS,
@@ -55,6 +55,7 @@ from riskcast.regions.priogrid import (
 )
 
 __all__ = [
+    "normalise_many",
     "normalise_name",
     "normalise_names",
     "COUNTRY_ALIASES",

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from riskcast.regions.names import _country_key, _country_keys, _split, normalise_name
+from riskcast.regions.names import _country_key, _country_keys, _split, normalise_many, normalise_name
 from riskcast.schemas import REGIONS, validate
 
 __all__ = ["Gazetteer"]
@@ -45,28 +43,26 @@ class Gazetteer:
         self._parents = parents
         self._neighbours: sparse.csr_matrix | None = None
         self._countries = {k for k in _country_keys(units["country"]) if k}
-        self._parent_of = {
-            u: (None if pd.isna(p) or not str(p).strip() else str(p).strip())
-            for u, p in zip(units["unit_id"], units["parent"])
-        }
+        parents_given = units["parent"].str.strip()
+        self._parent_of = dict(
+            zip(units["unit_id"], parents_given.where(parents_given.fillna("") != "", None).tolist())
+        )
         self._names = self._build_aliases()
 
     def _build_aliases(self) -> dict[tuple[str, str], list[str]]:
-        table: dict[tuple[str, str], list[str]] = defaultdict(list)
+        table: dict[tuple[str, str], list[str]] = {}
         spelled: dict[tuple[str, str, str], str] = {}
         # Once per distinct country, not per unit: 10,000 PRIO-GRID cells share three countries.
         ckeys = {c: _country_key(c) or "" for c in pd.unique(self._units["country"])}
-        for uid, name, country, aliases in self._units[["unit_id", "name", "country", "aliases"]].itertuples(
-            index=False
-        ):
-            ckey = ckeys[country]
-            for spelling in [name, *_split(aliases)]:
-                key = normalise_name(spelling)
-                if not key:
-                    continue
-                if uid not in table[(ckey, key)]:
-                    table[(ckey, key)].append(uid)
-                    spelled[(ckey, key, uid)] = spelling
+        uids, countries, spellings = self._spellings()
+        for uid, country, spelling, key in zip(uids, countries, spellings, normalise_many(spellings)):
+            if not key:
+                continue
+            entry = (ckeys[country], key)
+            listed = table.setdefault(entry, [])
+            if uid not in listed:
+                listed.append(uid)
+                spelled[(*entry, uid)] = spelling
         for (ckey, key), uids in table.items():
             if len(uids) < 2:
                 continue
@@ -82,6 +78,19 @@ class Gazetteer:
                     "a name or alias must identify one unit"
                 )
         return dict(table)
+
+    def _spellings(self) -> tuple[list[str], list[object], list[str]]:
+        """(unit_id, country, spelling) of every name and alias, each unit's name before its aliases."""
+        u = self._units
+        if u["aliases"].isna().all():  # a grid: one name per cell, and no per-row work
+            return u["unit_id"].tolist(), u["country"].tolist(), u["name"].tolist()
+        uids, countries, spellings = [], [], []
+        for uid, name, country, aliases in zip(u["unit_id"], u["name"], u["country"], u["aliases"]):
+            for spelling in (name, *_split(aliases)):
+                uids.append(uid)
+                countries.append(country)
+                spellings.append(spelling)
+        return uids, countries, spellings
 
     # -- properties -----------------------------------------------------------------
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -139,15 +141,27 @@ _RECENT_MONTHS = 25
 def _read_panel(features: Path, run: RunRecord) -> tuple[pd.DataFrame, pd.Series]:
     """The report's columns for the last ``_RECENT_MONTHS`` months, and each unit's attacks over
     the whole panel. ``features``: one file, or a Dask run's folder of block files; either way
-    only these rows are read (a grid's panel would not fit in memory whole)."""
-    have = set(BlockPanel(features).columns if features.is_dir() else pq.read_schema(features).names)
-    counts = pd.read_parquet(features, columns=["unit_id", "month", "n_target"])
-    since = counts["month"].max() - pd.DateOffset(months=_RECENT_MONTHS)
-    cols = ["unit_id", "month", "n_target", "n_fatalities", *run.feature_definitions]
-    panel = pd.read_parquet(
-        features, columns=[c for c in dict.fromkeys(cols) if c in have], filters=[("month", ">", since)]
+    only these rows are read (a grid's panel would not fit in memory whole), and the totals are
+    summed by arrow, so a grid's tens of millions of rows never become Python strings."""
+    blocks = BlockPanel(features) if features.is_dir() else None
+    have = set(blocks.columns if blocks else pq.read_schema(features).names)
+    counts = ds.dataset(blocks.files if blocks else str(features), format="parquet").to_table(
+        columns=["unit_id", "month", "n_target"], batch_readahead=1, fragment_readahead=1
     )
-    return panel, counts.groupby("unit_id")["n_target"].sum()
+    totals = counts.group_by("unit_id").aggregate([("n_target", "sum")]).to_pandas()
+    since = pd.Timestamp(pc.max(counts["month"]).as_py()) - pd.DateOffset(months=_RECENT_MONTHS)
+    del counts
+    cols = [
+        c
+        for c in dict.fromkeys(["unit_id", "month", "n_target", "n_fatalities", *run.feature_definitions])
+        if c in have
+    ]
+    if blocks:
+        months = blocks.months
+        panel = blocks.read(cols, months[months > since])
+    else:
+        panel = pd.read_parquet(features, columns=cols, filters=[("month", ">", since)])
+    return panel, totals.set_index("unit_id")["n_target_sum"]
 
 
 def render_report(settings: ReportSettings, out: Path) -> str:
