@@ -22,7 +22,8 @@ a Series indexed by (month_id, priogrid_gid):
     indicator >= 1     Indicator(1)               views_2.greater_or_equal(s, 1)
 
 riskcast's spatial lag includes building the neighbour matrix from the units table
-(``Gazetteer(units).neighbour_matrix()``), as VIEWS's builds its grid from the cell ids on every call.
+(``riskcast.regions.neighbour_matrix(units)``, as the feature stage builds it from the units it
+ingested), as VIEWS's builds its grid from the cell ids on every call.
 "Four together" = lag, rolling sum, decay and spatial lag in one call each side (the five rows after it
 were added later and run after it, so the first six run as before). Each case runs
 riskcast, VIEWS, riskcast, VIEWS ... (``--repeats`` times each) in this one process; the table gives
@@ -66,7 +67,7 @@ from riskcast.features import (
     compute_features,
 )
 from riskcast.panel import month_range
-from riskcast.regions import Gazetteer
+from riskcast.regions import neighbour_matrix
 
 ROOT = Path(__file__).resolve().parents[1]
 VENDOR = ROOT.parent / "shared" / "vendor"
@@ -104,7 +105,9 @@ def riskcast_case(features, units, months, x, spatial: bool):
     """riskcast's path: a fresh context (empty feature cache) and ``compute_features``."""
 
     def run():
-        nb = Gazetteer(units).neighbour_matrix() if spatial else None  # history features never read it
+        nb = (
+            neighbour_matrix(units) if spatial else None
+        )  # as the feature stage builds it; history features never read it
         ctx = FeatureContext(units=units, months=months, neighbours=nb, arrays={"n_target": x})
         return compute_features(features, ctx)
 
@@ -309,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         spread = f"riskcast {min(rc_s):.4f}-{max(rc_s):.4f} s, VIEWS {lo:.4f}-{hi:.4f} s"
         notes.append(f"- {labels[name]}: {text} [runs: {spread}]")
         first = None
-    t_nb = statistics.median(timed(lambda: Gazetteer(units).neighbour_matrix())[0] for _ in range(3))
+    t_nb = statistics.median(timed(lambda: neighbour_matrix(units))[0] for _ in range(3))
 
     print(
         f"\n{sys.platform}, {os.cpu_count()} CPU(s), python {sys.version.split()[0]}, numpy "
@@ -324,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {label} | {a:.4f} | {vw} | {rt} | {ct} | {numbers} |")
     print("\nnumbers:\n" + "\n".join(notes))
     print(
-        f"- riskcast's spatial lag includes Gazetteer(units).neighbour_matrix(), about {t_nb:.3f} s of it; "
+        f"- riskcast's spatial lag includes neighbour_matrix(units), about {t_nb:.3f} s of it; "
         "VIEWS's get_splag4d likewise maps the cell ids to its grid on every call"
     )
     print("\ntargets (issue 17):")

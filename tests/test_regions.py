@@ -23,6 +23,7 @@ from riskcast.regions import (
     assign_units,
     check_unassigned,
     load_boundaries,
+    neighbour_matrix,
     normalise_many,
     normalise_name,
     normalise_names,
@@ -267,6 +268,30 @@ def test_neighbour_matrix_equals_reference_on_10000_priogrid_cells():
     assert len(g) == 10_000
     assert_same_neighbour_matrix(g)
     assert g.neighbour_matrix().nnz == 4 * 3 + 4 * 98 * 5 + 98 * 98 * 8  # queen: corners, edges, inside
+
+
+def test_neighbour_matrix_of_the_table_alone_equals_the_gazetteers():
+    units = grid_units(30)
+    want = Gazetteer(units).neighbour_matrix()
+    got = neighbour_matrix(units)
+    assert got.dtype == want.dtype and (got != want).nnz == 0
+    np.testing.assert_array_equal(got.indices, want.indices)
+    shuffled = units.sample(frac=1.0, random_state=0)  # in the order of the rows given
+    order = pd.Index(units["unit_id"]).get_indexer(shuffled["unit_id"])
+    assert (neighbour_matrix(shuffled) != want[order][:, order]).nnz == 0
+
+
+def test_neighbour_matrix_of_the_table_alone_refuses_repeated_ids():
+    units = grid_units(3)
+    with pytest.raises(ValueError, match="unit_id must be unique"):
+        neighbour_matrix(pd.concat([units, units.iloc[:1]]))
+    bad = units.assign(
+        neighbours=units["neighbours"].where(units.index != 4, "PG0|" + units["neighbours"][4])
+    )
+    with pytest.raises(
+        ValueError, match=r"lists neighbour 'PG0', which is not a unit of this priogrid gazetteer"
+    ):
+        neighbour_matrix(bad)
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,7 @@ from riskcast.models import baselines
 from riskcast.models.spec import load_model_set, refit_overrides
 from riskcast.outputs import BlockPanel
 from riskcast.panel import build_panel, month_range, panel_arrays, target_mask, to_month
-from riskcast.regions import Gazetteer
+from riskcast.regions import neighbour_matrix
 from riskcast.scale import backend_for, fits_on_blocks
 
 __all__ = [
@@ -154,7 +154,7 @@ def _context(cfg: Config, data: Ingested, months: pd.DatetimeIndex, arrays: dict
     return build_context(
         units=data.units,
         months=months,
-        neighbours=Gazetteer(data.units).neighbour_matrix(),
+        neighbours=neighbour_matrix(data.units),  # the units were validated when ingested
         arrays=arrays,
         events=data.events,
         presence=data.presence,

@@ -46,6 +46,7 @@ from riskcast.regions.assign import AssignmentReport, assign_units, check_unassi
 from riskcast.regions.boundaries import load_boundaries
 from riskcast.regions.gazetteer import Gazetteer
 from riskcast.regions.names import COUNTRY_ALIASES, normalise_many, normalise_name, normalise_names
+from riskcast.regions.neighbours import neighbour_matrix
 from riskcast.regions.priogrid import (
     PRIOGRID_CELL,
     PRIOGRID_N_CELLS,
@@ -60,6 +61,7 @@ __all__ = [
     "normalise_names",
     "COUNTRY_ALIASES",
     "Gazetteer",
+    "neighbour_matrix",
     "PRIOGRID_CELL",
     "PRIOGRID_N_CELLS",
     "priogrid_gid",
