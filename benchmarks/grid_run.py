@@ -4,7 +4,7 @@
     python benchmarks/grid_run.py                                   # 103 x 103 cells x 420 months (Africa)
     python benchmarks/grid_run.py --side 30 --months 120            # a quick check (900 cells, 10 years)
     python benchmarks/grid_run.py --horizons 1 3 --eval-months 4    # a smaller backtest
-    python benchmarks/grid_run.py --side 255                        # global: 65,025 cells (not yet run)
+    python benchmarks/grid_run.py --side 255 --horizons 1 --eval-months 1   # global: 65,025 cells
     python benchmarks/grid_run.py --keep out/grid_run               # keep the inputs and the run's folder
 
 What it does (generation happens before the clock):
