@@ -31,7 +31,8 @@ def release_freed_memory() -> None:
     stage run on its own peaked under 3 GB. Measured on that panel after the final fit: 2.06 GB
     resident, 1.43 GB after arrow's ``release_unused``, 0.53 GB after ``malloc_trim(0)``, the
     call Dask's nanny makes on its workers for the same reason (``distributed``'s worker memory
-    docs). Both calls take milliseconds; the memory is free either way, only its owner changes.
+    docs). The whole call took 73 ms after a stage that freed about 1 GB; the memory is free either
+    way, only its owner changes.
     """
     gc.collect()
     pa.default_memory_pool().release_unused()

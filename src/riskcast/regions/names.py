@@ -32,7 +32,7 @@ def normalise_name(s: str) -> str:
     decompose (``"ø"``, ``"œ"``) are dropped with the other non-alphanumerics.
     """
     s = str(s)
-    if s.isascii():  # NFKD leaves ASCII as it is and it has no combining marks: 4x faster for grid names
+    if s.isascii():  # NFKD leaves ASCII as it is and it has no combining marks: 3x faster on grid names
         return _NON_ALNUM.sub(" ", s.lower()).strip()
     decomposed = unicodedata.normalize("NFKD", s)
     plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
@@ -44,7 +44,8 @@ def normalise_many(names: list[str]) -> list[str]:
 
     ASCII names (all of a grid's, most of the Sahel's) go through in one pass of arrow's string
     kernels, the same steps as :func:`normalise_name`'s ASCII path; the others one by one. 10,000
-    grid names take about 2 ms instead of 12 ms one by one.
+    grid names took 4 ms against 7 ms one by one (21 ms before the ASCII shortcut), on a loaded
+    2-core machine.
     """
     arr = pa.array(names, type=pa.string())
     lowered = pc.replace_substring_regex(pc.ascii_lower(arr), pattern="[^0-9a-z]+", replacement=" ")
