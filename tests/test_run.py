@@ -341,6 +341,42 @@ def test_report_shows_the_change_since_the_previous_report(demo_out, tmp_path):
     assert f"<td>{top['p']:+.2f}</td>" in html and "<td>new</td>" not in html
 
 
+def test_report_lists_the_highest_risk_units_when_there_are_many(demo_out, tmp_path, monkeypatch):
+    """A grid's tens of thousands of units: the report lists the highest-risk ones, names a few
+    of the silent ones, and says how many there are; every forecast stays in scores.csv."""
+    import re
+    import shutil
+
+    from riskcast.reporting import report
+    from riskcast.reporting.settings import ReportSettings
+
+    out = tmp_path / "copy"
+    shutil.copytree(demo_out, out)
+    scores = pd.read_csv(out / "scores.csv")
+    first = scores[scores["horizon"] == 1].set_index("unit_id")["p"]
+    quiet = sorted(first.index)[:3]
+    panel = pd.read_parquet(out / "features.parquet")
+    panel.loc[panel["unit_id"].isin(quiet), "n_target"] = 0.0
+    panel.to_parquet(out / "features.parquet")
+    monkeypatch.setattr(report, "MAX_LISTED_UNITS", 4)
+    monkeypatch.setattr(report, "MAX_SILENT_NAMED", 2)
+    html = report.render_report(ReportSettings.from_config(default_config()), out)
+
+    assert "The 4 highest-risk units</h2>" in html and f"of {len(first)} with the highest" in html
+    section = html.split("highest-risk units</h2>")[1].split("</table>")[0]
+    listed = re.findall(r'<span class="muted">([^<]+)</span>', section)
+    assert len(listed) == 4 and first[listed].min() >= first.drop(listed).max()
+    assert section.count('class="spark"') == 4
+    names = scores.drop_duplicates("unit_id").set_index("unit_id")["unit_name"]
+    silent = sorted(names[quiet])
+    assert (
+        f"3 units have no recorded target event over the whole panel, among them: {silent[0]}, {silent[1]}."
+        in html
+    )
+    monkeypatch.setattr(report, "MAX_LISTED_UNITS", 1000)
+    assert "<h2>All units</h2>" in report.render_report(ReportSettings.from_config(default_config()), out)
+
+
 def test_final_fits_side_by_side_are_the_ones_made_one_after_the_other(demo_out):
     """The train stage fits P(any attack)'s candidate and each intensity target's model in the
     backtest's workers: each fit forecasts as the same fit made in this process."""

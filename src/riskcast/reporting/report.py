@@ -134,6 +134,12 @@ def _common_lines(records: list[dict]) -> dict:
     return {"drivers": sorted(drivers), "moves": sorted(moves)}
 
 
+#: the most units listed one by one, highest risk first: a page an analyst reads, not a global
+#: grid's 65,025 cells (a 46 MB report); every unit's forecast is in scores.csv
+MAX_LISTED_UNITS = 1000
+#: the most silent units named (a grid can have tens of thousands)
+MAX_SILENT_NAMED = 50
+
 #: months of feature rows the report reads: its longest look back is the 24-month sparklines
 _RECENT_MONTHS = 25
 
@@ -213,7 +219,7 @@ def render_report(settings: ReportSettings, out: Path) -> str:
     head = headline(out, scores, h0, settings.top_n, run.targets)
     extra_p = head["extra"] if head else {}
     units = []
-    for (uid, name, country), r in wide.iterrows():
+    for (uid, name, country), r in wide.head(MAX_LISTED_UNITS).iterrows():
         units.append(
             {
                 "unit_id": uid,
@@ -234,7 +240,7 @@ def render_report(settings: ReportSettings, out: Path) -> str:
     )
     synthetic = any(SYNTHETIC_MARK in str(c["source_dataset"]).lower() for c in coverage)
     # which models are baselines: recorded by the backtest stage (reporting knows nothing of models)
-    silent_units = sorted(u["name"] for u in units if totals.get(u["unit_id"], 0) == 0)
+    silent_units = sorted(name for uid, name, _ in wide.index if totals.get(uid, 0) == 0)
     windows = sorted(run.training_windows.items(), key=lambda kv: int(kv[0]))
 
     drivers = _drivers(settings, run, scores, panel, out)
@@ -243,7 +249,8 @@ def render_report(settings: ReportSettings, out: Path) -> str:
         registered,
         out,
         scores,
-        panel[["unit_id", "month", "n_target"]],
+        # the sparklines of the listed units only
+        panel.loc[panel["unit_id"].isin([u["unit_id"] for u in units]), ["unit_id", "month", "n_target"]],
         month=month_label(month_of[h0]),
     )
     q = scores[scores["horizon"] == h0].set_index("unit_id")
@@ -267,14 +274,15 @@ def render_report(settings: ReportSettings, out: Path) -> str:
         target_months=target_months,
         horizons=settings.horizons,
         units=units,
-        n_units=len(units),
+        n_units=len(wide),
         coverage=coverage,
         synthetic=synthetic,
         backtest=backtest_tables(metrics, registered, baselines),
         registered=registered,
         inputs=run.inputs,
         assignment=run.region_assignment,
-        silent_units=silent_units,
+        silent_units=silent_units[:MAX_SILENT_NAMED],
+        n_silent=len(silent_units),
         windows=windows,
         warnings=run.warnings,
         comparison=set_comparison(metrics),
