@@ -152,7 +152,8 @@ def risk_map(
         label: the colour bar's legend (the report names the month forecast).
     """
     import matplotlib as mpl  # local: see _plt
-    from matplotlib.patches import PathPatch, Rectangle
+    from matplotlib.collections import PolyCollection
+    from matplotlib.patches import PathPatch
 
     plt = _plt()
     u = units.reset_index(drop=True).copy()
@@ -192,18 +193,21 @@ def risk_map(
     if pg.any():
         lat, lon = priogrid_centroid(u.loc[pg, "unit_id"].str[2:].astype(np.int64).to_numpy())
         h = PRIOGRID_CELL / 2
-        for i, la, lo in zip(np.flatnonzero(pg), lat, lon):
-            ax.add_patch(
-                Rectangle(
-                    (lo - h, la - h),
-                    PRIOGRID_CELL,
-                    PRIOGRID_CELL,
-                    facecolor=colour[i],
-                    edgecolor="#777",
-                    lw=0.2,
-                )
-            )
-            u.loc[i, ["centroid_lat", "centroid_lon"]] = [la, lo]
+        corners = np.array([[-h, -h], [h, -h], [h, h], [-h, h]])
+        # one collection of every cell, not one patch per cell: a global grid's 65,025 cells took
+        # 2 minutes as patches (each added and drawn on its own) and take seconds this way
+        cells = np.stack([lon, lat], axis=1)[:, None, :] + corners[None, :, :]
+        ax.add_collection(
+            PolyCollection(
+                cells,
+                facecolors=[colour[i] for i in np.flatnonzero(pg)],
+                edgecolors="#777",
+                linewidths=0.2,
+            ),
+            autolim=True,
+        )
+        u.loc[pg, "centroid_lat"] = lat
+        u.loc[pg, "centroid_lon"] = lon
         drawn |= pg.to_numpy()
     dots = ~drawn & u["centroid_lat"].notna().to_numpy() & u["centroid_lon"].notna().to_numpy()
     if dots.any():
