@@ -177,6 +177,7 @@ def render_report(settings: ReportSettings, out: Path) -> str:
     run = read_run(o)
     model = read_record(o.model, ModelRecord, "train") if o.model.is_file() else None
     registered = model.model if model else None
+    # which models are baselines: recorded by the backtest stage (reporting knows nothing of models)
     baselines = run.backtest.baselines if run.backtest else ["climatology"]
     intensity_models = model.intensity_models if model else {}
     scores = pd.read_csv(out / "scores.csv")
@@ -239,7 +240,6 @@ def render_report(settings: ReportSettings, out: Path) -> str:
         .to_dict("records")
     )
     synthetic = any(SYNTHETIC_MARK in str(c["source_dataset"]).lower() for c in coverage)
-    # which models are baselines: recorded by the backtest stage (reporting knows nothing of models)
     silent_units = sorted(name for uid, name, _ in wide.index if totals.get(uid, 0) == 0)
     windows = sorted(run.training_windows.items(), key=lambda kv: int(kv[0]))
 
